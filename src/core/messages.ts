@@ -1,0 +1,298 @@
+// The typed message protocol between the extension host and the Reward Lens webviews.
+// Host→webview messages are trusted (we build them). Webview→host messages are NOT: a webview
+// renders model output, so every message it posts is validated here before the host acts on it.
+// Validators never throw: they return a reason the host logs to the Output channel.
+import type { Lint } from './rescore';
+import type { RewardSettings, TrajectoryEvent, Verdict } from './protocol';
+import type { Variant } from './reward';
+
+// ---------------------------------------------------------------------------------------------
+// Shapes the host sends. They mirror the store's GroupDetail/StepSeriesPoint/... structurally
+// (core may not import the store), so a store object can be passed through as is.
+
+export type LabelKind = 'correct' | 'wrong' | 'hack' | 'note';
+export type RelabelKind = 'correct' | 'wrong' | 'hack';
+
+export interface ViewLabel {
+  id: number;
+  label: LabelKind;
+  note: string | null;
+  author: string;
+  createdAt: string;
+  supersedes: number | null;
+}
+
+export interface ViewLabelState {
+  current: ViewLabel | null;
+  notes: ViewLabel[];
+  history: ViewLabel[];
+}
+
+export interface ViewMember {
+  trajectoryKey: number;
+  event: TrajectoryEvent;
+  lints: Lint[];
+  label: ViewLabelState;
+  activeVerdict: { verdict: Verdict; reason: string | null; extracted: string | null; verifierId: string } | null;
+}
+
+export interface ViewGroup {
+  groupId: number;
+  runId: string;
+  step: number;
+  promptId: string;
+  prompt: string;
+  gold: string;
+  reward: RewardSettings;
+  variant: Variant;
+  lints: Lint[];
+  zeroStd: boolean;
+  accuracy: number | null;
+  meanROger: number | null;
+  trajectories: ViewMember[];
+}
+
+export interface ViewStepSeriesPoint {
+  step: number;
+  metrics: Record<string, number | null>;
+  groupCount: number;
+  accuracy: number | null;
+  rOgerMean: number | null;
+  rOgerMax: number | null;
+  failedRatio: number | null;
+  meanResponseTokens: number | null;
+  meanResponseChars: number | null;
+  meanOfflineAdvantage: number | null;
+  lintCount: number;
+}
+
+export interface ViewStepPoint {
+  trajectoryKey: number;
+  trajectoryId: string;
+  groupId: number;
+  divergence: number | null;
+  entropyLast: number | null;
+  verdict: Verdict;
+  rOger: number | null;
+  rTotal: number | null;
+  advantage: number | null;
+  replaced: boolean;
+}
+
+export interface ViewGroupSummary {
+  groupId: number;
+  runId: string;
+  step: number;
+  promptId: string;
+  promptPreview: string;
+  trajectoryCount: number;
+  accuracy: number | null;
+  meanROger: number | null;
+  lintCount: number;
+  zeroStd: boolean;
+}
+
+export type HostToInspector =
+  | { type: 'loading'; groupId: number }
+  | { type: 'empty'; reason: string }
+  | { type: 'error'; message: string }
+  | { type: 'group'; group: ViewGroup; focusTrajectoryKey: number | null }
+  /** a label was stored: the webview replaces that member's label state */
+  | { type: 'labelSaved'; trajectoryKey: number; label: ViewLabelState }
+  /** a label could not be stored: the webview rolls back its optimistic state */
+  | { type: 'labelFailed'; trajectoryKey: number; message: string; label: ViewLabelState };
+
+export type HostToDashboard =
+  | { type: 'loading'; runId: string }
+  | { type: 'empty'; reason: string }
+  | { type: 'error'; message: string }
+  | { type: 'series'; runId: string; variant: Variant; series: ViewStepSeriesPoint[]; selectedStep: number | null }
+  | { type: 'step'; runId: string; step: number; points: ViewStepPoint[]; groups: ViewGroupSummary[] };
+
+// ---------------------------------------------------------------------------------------------
+// Messages a webview sends.
+
+export type RenderedView = 'inspector' | 'dashboard';
+/** what a `rendered` message timed; the benchmark reads these names */
+export type RenderedWhat = 'group' | 'trace' | 'heatmap' | 'diff' | 'series' | 'step';
+
+export interface RenderedMessage {
+  type: 'rendered';
+  view: RenderedView;
+  what: RenderedWhat;
+  /** milliseconds from receiving the data to the frame after it was in the DOM */
+  ms: number;
+  /** size of what was rendered (characters of trace, steps of series, points of a step) */
+  size: number;
+}
+
+export type InspectorToHost =
+  | { type: 'ready' }
+  | { type: 'relabel'; groupId: number; trajectoryKey: number; label: RelabelKind }
+  | { type: 'note'; groupId: number; trajectoryKey: number; text: string }
+  /** asks the host for a native input box (for when the webview's own input is not wanted) */
+  | { type: 'requestNote'; groupId: number; trajectoryKey: number }
+  | { type: 'openDocument'; trajectoryKey: number }
+  | RenderedMessage;
+
+export type DashboardToHost =
+  | { type: 'ready' }
+  | { type: 'selectStep'; runId: string; step: number }
+  | { type: 'openGroup'; groupId: number; focusTrajectoryKey: number | null }
+  | RenderedMessage;
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+export const MESSAGE_LIMITS = {
+  /** a serialised webview message larger than this is refused before it is parsed further */
+  maxMessageChars: 16_384,
+  maxNoteChars: 4_000,
+  maxIdChars: 256,
+  /** a rendered timing above an hour is not a timing */
+  maxRenderedMs: 3_600_000,
+} as const;
+
+export type Validated<T> = { ok: true; message: T } | { ok: false; reason: string };
+
+type Obj = Record<string, unknown>;
+
+function isPlainObject(v: unknown): v is Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function fail<T>(reason: string): Validated<T> {
+  return { ok: false, reason };
+}
+
+/** Size of a value as JSON, or -1 when it cannot be serialised (cycles, BigInt). */
+function jsonSize(v: unknown): number {
+  try {
+    const s = JSON.stringify(v);
+    return typeof s === 'string' ? s.length : -1;
+  } catch {
+    return -1;
+  }
+}
+
+function isRowId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function onlyKeys(o: Obj, allowed: readonly string[]): string | null {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) return `unexpected field "${k.slice(0, 40)}"`;
+  return null;
+}
+
+function checkRendered(o: Obj, view: RenderedView): Validated<RenderedMessage> {
+  const extra = onlyKeys(o, ['type', 'view', 'what', 'ms', 'size']);
+  if (extra) return fail(extra);
+  const whats: readonly RenderedWhat[] = view === 'inspector' ? ['group', 'trace', 'heatmap', 'diff'] : ['series', 'step'];
+  if (o.view !== view) return fail(`rendered.view must be "${view}"`);
+  if (typeof o.what !== 'string' || !(whats as readonly string[]).includes(o.what)) return fail('rendered.what is not a known measurement');
+  if (typeof o.ms !== 'number' || !Number.isFinite(o.ms) || o.ms < 0 || o.ms > MESSAGE_LIMITS.maxRenderedMs) return fail('rendered.ms must be a finite duration');
+  if (!isRowId(o.size)) return fail('rendered.size must be a non-negative integer');
+  return { ok: true, message: { type: 'rendered', view, what: o.what as RenderedWhat, ms: o.ms, size: o.size } };
+}
+
+function precheck(raw: unknown): Validated<Obj> {
+  if (!isPlainObject(raw)) return fail('message is not a plain object');
+  const size = jsonSize(raw);
+  if (size < 0) return fail('message cannot be serialised');
+  if (size > MESSAGE_LIMITS.maxMessageChars) return fail(`message of ${size} characters exceeds ${MESSAGE_LIMITS.maxMessageChars}`);
+  if (typeof raw.type !== 'string') return fail('message has no string "type"');
+  return { ok: true, message: raw };
+}
+
+/** Validates a message posted by the inspector webview. */
+export function validateInspectorMessage(raw: unknown): Validated<InspectorToHost> {
+  const pre = precheck(raw);
+  if (!pre.ok) return pre;
+  const o = pre.message;
+  switch (o.type) {
+    case 'ready': {
+      const extra = onlyKeys(o, ['type']);
+      return extra ? fail(extra) : { ok: true, message: { type: 'ready' } };
+    }
+    case 'relabel': {
+      const extra = onlyKeys(o, ['type', 'groupId', 'trajectoryKey', 'label']);
+      if (extra) return fail(extra);
+      if (!isRowId(o.groupId)) return fail('relabel.groupId must be a row id');
+      if (!isRowId(o.trajectoryKey)) return fail('relabel.trajectoryKey must be a row id');
+      if (o.label !== 'correct' && o.label !== 'wrong' && o.label !== 'hack') return fail('relabel.label must be correct, wrong or hack');
+      return { ok: true, message: { type: 'relabel', groupId: o.groupId, trajectoryKey: o.trajectoryKey, label: o.label } };
+    }
+    case 'note': {
+      const extra = onlyKeys(o, ['type', 'groupId', 'trajectoryKey', 'text']);
+      if (extra) return fail(extra);
+      if (!isRowId(o.groupId)) return fail('note.groupId must be a row id');
+      if (!isRowId(o.trajectoryKey)) return fail('note.trajectoryKey must be a row id');
+      if (typeof o.text !== 'string') return fail('note.text must be a string');
+      const text = o.text.trim();
+      if (text.length === 0) return fail('note.text is empty');
+      if (text.length > MESSAGE_LIMITS.maxNoteChars) return fail(`note.text exceeds ${MESSAGE_LIMITS.maxNoteChars} characters`);
+      return { ok: true, message: { type: 'note', groupId: o.groupId, trajectoryKey: o.trajectoryKey, text } };
+    }
+    case 'requestNote': {
+      const extra = onlyKeys(o, ['type', 'groupId', 'trajectoryKey']);
+      if (extra) return fail(extra);
+      if (!isRowId(o.groupId)) return fail('requestNote.groupId must be a row id');
+      if (!isRowId(o.trajectoryKey)) return fail('requestNote.trajectoryKey must be a row id');
+      return { ok: true, message: { type: 'requestNote', groupId: o.groupId, trajectoryKey: o.trajectoryKey } };
+    }
+    case 'openDocument': {
+      const extra = onlyKeys(o, ['type', 'trajectoryKey']);
+      if (extra) return fail(extra);
+      if (!isRowId(o.trajectoryKey)) return fail('openDocument.trajectoryKey must be a row id');
+      return { ok: true, message: { type: 'openDocument', trajectoryKey: o.trajectoryKey } };
+    }
+    case 'rendered':
+      return checkRendered(o, 'inspector');
+    default:
+      return fail(`unknown message type "${String(o.type).slice(0, 40)}"`);
+  }
+}
+
+/** Validates a message posted by the dashboard webview. */
+export function validateDashboardMessage(raw: unknown): Validated<DashboardToHost> {
+  const pre = precheck(raw);
+  if (!pre.ok) return pre;
+  const o = pre.message;
+  switch (o.type) {
+    case 'ready': {
+      const extra = onlyKeys(o, ['type']);
+      return extra ? fail(extra) : { ok: true, message: { type: 'ready' } };
+    }
+    case 'selectStep': {
+      const extra = onlyKeys(o, ['type', 'runId', 'step']);
+      if (extra) return fail(extra);
+      if (typeof o.runId !== 'string' || o.runId.length === 0 || o.runId.length > MESSAGE_LIMITS.maxIdChars) return fail('selectStep.runId must be a run id');
+      if (!isRowId(o.step)) return fail('selectStep.step must be a non-negative integer');
+      return { ok: true, message: { type: 'selectStep', runId: o.runId, step: o.step } };
+    }
+    case 'openGroup': {
+      const extra = onlyKeys(o, ['type', 'groupId', 'focusTrajectoryKey']);
+      if (extra) return fail(extra);
+      if (!isRowId(o.groupId)) return fail('openGroup.groupId must be a row id');
+      const focus = o.focusTrajectoryKey ?? null;
+      if (focus !== null && !isRowId(focus)) return fail('openGroup.focusTrajectoryKey must be a row id or null');
+      return { ok: true, message: { type: 'openGroup', groupId: o.groupId, focusTrajectoryKey: focus } };
+    }
+    case 'rendered':
+      return checkRendered(o, 'dashboard');
+    default:
+      return fail(`unknown message type "${String(o.type).slice(0, 40)}"`);
+  }
+}
+
+/** One line for the Output channel; the reason is ours, never the webview's raw payload. */
+export function describeRefusal(view: RenderedView, reason: string): string {
+  return `[${view}] refused a webview message: ${reason}`;
+}
+
+/** One line for the Output channel per timing; bench/ui.ts parses this exact format. */
+export function formatRenderedLog(m: RenderedMessage): string {
+  return `[perf] ${m.view}.${m.what} ${m.ms.toFixed(1)} ms size=${m.size}`;
+}
