@@ -1,0 +1,259 @@
+"""The one training config: a dataclass validated in full before anything starts.
+
+Every error names the field and the bad value, e.g. `config.replace = -1: must be an integer >= 0`,
+and all errors are reported together so a user fixes a config in one pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .reward import STD_MODES, VARIANTS
+
+# The paper's Table 5 system prompt (the text luffy_valid.parquet carries in its prompts).
+PAPER_SYSTEM_PROMPT = (
+    "Your task is to follow a systematic, thorough reasoning process before providing the final solution. "
+    "This involves analyzing, summarizing, exploring, reassessing, and refining your thought process through "
+    "multiple iterations. Structure your response into two sections: Thought and Solution. In the Thought "
+    'section, present your reasoning using the format: "<think>\\n {thoughts} </think>\\n". Each thought should '
+    "include detailed analysis, brainstorming, verification, and refinement of ideas. After \"</think>\\n,\" in "
+    "the Solution section, provide the final, logical, and accurate answer, clearly derived from the exploration "
+    "in the Thought section. If applicable, include the answer in \\boxed{} for closed-form results like multiple "
+    "choices or mathematical solutions."
+)
+# Table 5's layout for models without a chat template. The response starts after the opening tag,
+# as in LUFFY, whose verifier puts "<think>\n" back in front of the decoded response.
+PAPER_PLAIN_TEMPLATE = "{system}\nUser: This is the problem: {question}\nAssistant: <think>\n"
+
+LOSS_AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+POOLINGS = ("cls", "mean")
+STRATEGIES = ("truncate", "chunk-mean")
+DEVICES = ("auto", "cpu", "cuda")
+TINY_ARCHS = ("qwen2", "gpt2")
+
+
+class ConfigError(ValueError):
+    def __init__(self, problems: list[str]):
+        super().__init__("invalid config:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class TrainConfig:
+    # Either a local path / hub id already in the cache, or {"tiny": {...}} to build a random model
+    # from a config with the character tokenizer (tests and the CPU demo; nothing is downloaded).
+    model: Any = None
+    data: str = ""
+    eval_data: str | None = None
+    variant: str = "oger"
+    replace: int = 1
+    advantage: dict = field(default_factory=lambda: {"std": "sample", "eps": 1e-6})
+    encoder: dict = field(default_factory=lambda: {"path": None, "pooling": "cls", "strategy": "truncate", "max_length": 512, "batch_size": 32})
+    verifier: str | None = None
+    verifier_timeout_s: float = 5.0
+    verifier_workers: int | None = None
+    system_prompt: str = PAPER_SYSTEM_PROMPT
+    # None: the tokenizer's chat template when it has one, else PAPER_PLAIN_TEMPLATE.
+    prompt_template: str | None = None
+    rollout_n: int = 8
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 1024
+    max_prompt_tokens: int = 1024
+    # Teacher trajectories longer than this (in policy tokens) are left out, as the paper's 8k filter.
+    max_teacher_tokens: int = 8192
+    lr: float = 1e-6
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    steps: int = 100
+    batch_prompts: int = 8
+    micro_batch: int = 64
+    entropy_coef: float = 0.01
+    off_policy_gamma: float = 0.1
+    # None/None: no clipping (LUFFY's loss_remove_clip); PPO clip = 0.2/0.2; DAPO clip-higher = 0.2/0.28.
+    clip_ratio_low: float | None = None
+    clip_ratio_high: float | None = None
+    loss_agg: str = "seq-mean-token-sum-norm"
+    # Supervised warm start on the teacher traces before RL (the OXA-style SFT stage, plain NLL here).
+    sft_steps: int = 0
+    sft_lr: float = 1e-3
+    sft_batch: int = 32
+    device: str = "auto"
+    bf16: bool = True
+    gradient_checkpointing: bool = False
+    lora: dict | None = None
+    vllm: bool = False
+    token_entropy_stride: int = 8
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 50
+    eval_every: int = 0
+    eval_samples: int = 4
+    eval_temperature: float = 0.6
+    eval_max_prompts: int = 200
+    seed: int = 0
+    threads: int | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _bad(problems: list[str], name: str, value: Any, why: str) -> None:
+    problems.append(f"config.{name} = {json.dumps(value, default=str)}: {why}")
+
+
+def _int(problems, name, value, minimum=0, allow_none=False):
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        _bad(problems, name, value, f"must be an integer >= {minimum}")
+
+
+def _num(problems, name, value, minimum=None, maximum=None, exclusive_min=False, allow_none=False):
+    if value is None and allow_none:
+        return
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        _bad(problems, name, value, "must be a finite number")
+        return
+    if minimum is not None and (value <= minimum if exclusive_min else value < minimum):
+        _bad(problems, name, value, f"must be {'>' if exclusive_min else '>='} {minimum}")
+    if maximum is not None and value > maximum:
+        _bad(problems, name, value, f"must be <= {maximum}")
+
+
+def _choice(problems, name, value, choices):
+    if value not in choices:
+        _bad(problems, name, value, "must be one of " + ", ".join(choices))
+
+
+def _bool(problems, name, value):
+    if not isinstance(value, bool):
+        _bad(problems, name, value, "must be true or false")
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    p: list[str] = []
+    if cfg.model is None or (isinstance(cfg.model, str) and not cfg.model.strip()):
+        _bad(p, "model", cfg.model, "is required: a model path or {\"tiny\": {...}}")
+    elif isinstance(cfg.model, dict):
+        tiny = cfg.model.get("tiny")
+        if not isinstance(tiny, dict):
+            _bad(p, "model", cfg.model, 'an object must be {"tiny": {...}}')
+        else:
+            _choice(p, "model.tiny.arch", tiny.get("arch", "qwen2"), TINY_ARCHS)
+            for k in ("hidden_size", "layers", "heads"):
+                if k in tiny:
+                    _int(p, f"model.tiny.{k}", tiny[k], 1)
+            if "hidden_size" in tiny and "heads" in tiny and isinstance(tiny["hidden_size"], int) and isinstance(tiny["heads"], int) and tiny["heads"] > 0 and tiny["hidden_size"] % tiny["heads"]:
+                _bad(p, "model.tiny.heads", tiny["heads"], f"must divide hidden_size {tiny['hidden_size']}")
+    elif not isinstance(cfg.model, str):
+        _bad(p, "model", cfg.model, "must be a path or an object")
+    if not isinstance(cfg.data, str) or not cfg.data:
+        _bad(p, "data", cfg.data, "is required: a JSONL or Parquet file of prompts")
+    elif not Path(cfg.data).is_file():
+        _bad(p, "data", cfg.data, "no such file")
+    if cfg.eval_data is not None and not Path(str(cfg.eval_data)).is_file():
+        _bad(p, "eval_data", cfg.eval_data, "no such file")
+    _choice(p, "variant", cfg.variant, VARIANTS)
+    _int(p, "replace", cfg.replace, 0)
+    if not isinstance(cfg.advantage, dict):
+        _bad(p, "advantage", cfg.advantage, 'must be an object {"std": ..., "eps": ...}')
+    else:
+        cfg.advantage = {"std": "sample", "eps": 1e-6, **cfg.advantage}
+        _choice(p, "advantage.std", cfg.advantage["std"], STD_MODES)
+        _num(p, "advantage.eps", cfg.advantage["eps"], 0)
+    if not isinstance(cfg.encoder, dict):
+        _bad(p, "encoder", cfg.encoder, "must be an object {path, pooling, strategy, max_length}")
+    else:
+        cfg.encoder = {"path": None, "pooling": "cls", "strategy": "truncate", "max_length": 512, "batch_size": 32, **cfg.encoder}
+        if cfg.encoder["path"] is not None and not isinstance(cfg.encoder["path"], str):
+            _bad(p, "encoder.path", cfg.encoder["path"], "must be a path or null (the packaged all-MiniLM-L6-v2)")
+        _choice(p, "encoder.pooling", cfg.encoder["pooling"], POOLINGS)
+        _choice(p, "encoder.strategy", cfg.encoder["strategy"], STRATEGIES)
+        _int(p, "encoder.max_length", cfg.encoder["max_length"], 2)
+        _int(p, "encoder.batch_size", cfg.encoder["batch_size"], 1)
+    if cfg.verifier is not None and (not isinstance(cfg.verifier, str) or not cfg.verifier):
+        _bad(p, "verifier", cfg.verifier, "must be null (default Math-Verify), module:function or a file path")
+    _num(p, "verifier_timeout_s", cfg.verifier_timeout_s, 0, exclusive_min=True)
+    _int(p, "verifier_workers", cfg.verifier_workers, 1, allow_none=True)
+    if not isinstance(cfg.system_prompt, str):
+        _bad(p, "system_prompt", cfg.system_prompt, "must be a string")
+    if cfg.prompt_template is not None and (not isinstance(cfg.prompt_template, str) or "{question}" not in cfg.prompt_template):
+        _bad(p, "prompt_template", cfg.prompt_template, "must contain {question} (and may contain {system})")
+    _int(p, "rollout_n", cfg.rollout_n, 1)
+    _num(p, "temperature", cfg.temperature, 0, exclusive_min=True)
+    _num(p, "top_p", cfg.top_p, 0, 1, exclusive_min=True)
+    _int(p, "max_new_tokens", cfg.max_new_tokens, 1)
+    _int(p, "max_prompt_tokens", cfg.max_prompt_tokens, 1)
+    _int(p, "max_teacher_tokens", cfg.max_teacher_tokens, 1)
+    _num(p, "lr", cfg.lr, 0)
+    _num(p, "weight_decay", cfg.weight_decay, 0)
+    _num(p, "grad_clip", cfg.grad_clip, 0)
+    _int(p, "steps", cfg.steps, 0)
+    _int(p, "batch_prompts", cfg.batch_prompts, 1)
+    _int(p, "micro_batch", cfg.micro_batch, 1)
+    _num(p, "entropy_coef", cfg.entropy_coef)
+    _num(p, "off_policy_gamma", cfg.off_policy_gamma, 0, exclusive_min=True)
+    _num(p, "clip_ratio_low", cfg.clip_ratio_low, 0, 1, allow_none=True)
+    _num(p, "clip_ratio_high", cfg.clip_ratio_high, 0, allow_none=True)
+    if (cfg.clip_ratio_low is None) != (cfg.clip_ratio_high is None):
+        _bad(p, "clip_ratio_high", cfg.clip_ratio_high, f"must be set together with clip_ratio_low ({cfg.clip_ratio_low}); both null means no clipping")
+    _choice(p, "loss_agg", cfg.loss_agg, LOSS_AGGREGATIONS)
+    _int(p, "sft_steps", cfg.sft_steps, 0)
+    _num(p, "sft_lr", cfg.sft_lr, 0)
+    _int(p, "sft_batch", cfg.sft_batch, 1)
+    _choice(p, "device", cfg.device, DEVICES)
+    _bool(p, "bf16", cfg.bf16)
+    _bool(p, "gradient_checkpointing", cfg.gradient_checkpointing)
+    _bool(p, "vllm", cfg.vllm)
+    if cfg.lora is not None:
+        if not isinstance(cfg.lora, dict):
+            _bad(p, "lora", cfg.lora, "must be null or an object {r, alpha, dropout, target_modules}")
+        else:
+            _int(p, "lora.r", cfg.lora.get("r", 16), 1)
+    _int(p, "token_entropy_stride", cfg.token_entropy_stride, 1)
+    _int(p, "checkpoint_every", cfg.checkpoint_every, 0)
+    _int(p, "eval_every", cfg.eval_every, 0)
+    _int(p, "eval_samples", cfg.eval_samples, 1)
+    _num(p, "eval_temperature", cfg.eval_temperature, 0)
+    _int(p, "eval_max_prompts", cfg.eval_max_prompts, 1)
+    _int(p, "seed", cfg.seed, 0)
+    _int(p, "threads", cfg.threads, 1, allow_none=True)
+    if cfg.variant == "luffy" and cfg.replace == 0:
+        _bad(p, "replace", cfg.replace, "luffy puts teacher trajectories in the group: use replace >= 1 (or variant grpo)")
+    if isinstance(cfg.replace, int) and isinstance(cfg.rollout_n, int) and cfg.replace > cfg.rollout_n:
+        _bad(p, "replace", cfg.replace, f"cannot exceed rollout_n ({cfg.rollout_n})")
+    if p:
+        raise ConfigError(p)
+    return cfg
+
+
+def from_dict(d: Any) -> TrainConfig:
+    if not isinstance(d, dict):
+        raise ConfigError([f"config = {json.dumps(d, default=str)[:80]}: must be an object"])
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ConfigError([f"config.{k} = {json.dumps(d[k], default=str)[:80]}: unknown field" for k in unknown])
+    return validate(TrainConfig(**d))
+
+
+def load(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml  # optional: only when pyyaml is installed
+        except ImportError as e:
+            raise ConfigError([f"config file {path.name}: YAML needs pyyaml (pip install pyyaml), or use JSON"]) from e
+        data = yaml.safe_load(text)
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError([f"config file {path.name}: not valid JSON ({e})"]) from e
+    return from_dict(data)
