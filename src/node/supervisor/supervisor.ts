@@ -1,0 +1,311 @@
+// Supervises one training backend process: its whole output goes to a log file in the run
+// directory (kept, never truncated) and, line by line, to a callback (the Output channel). It
+// notices the three ways a long run goes wrong without anyone watching: a crash (non-zero exit),
+// a hang (no output and no new events for a while) and a log flood (more lines than a person or
+// an Output channel can take). Stop sends SIGTERM to the trainer (it finishes its step, checkpoints
+// and writes run_end) and SIGKILLs its whole process group if it is still alive after the grace.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { LineSplitter } from './lineSplitter';
+import { diagnoseExit } from './diagnose';
+
+export type StreamName = 'stdout' | 'stderr';
+
+export interface SuperviseOptions {
+  command: string;
+  args: readonly string[];
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** every byte the process writes is appended here */
+  logFile: string;
+  /** growth of this file counts as activity (the trainer may compute silently for minutes) */
+  eventsFile?: string;
+  /** no output and no events growth for this long is reported as a hang; 0 disables */
+  hangTimeoutMs: number;
+  /** how long stop() waits after SIGTERM before SIGKILL */
+  stopGraceMs: number;
+  /** how often the events file is checked and the hang clock read */
+  pollIntervalMs?: number;
+  /** lines kept in memory for crash reports */
+  tailLines?: number;
+  /** longer lines are cut in memory and in the callback (not in the file) */
+  maxLineChars?: number;
+  /** above this many lines in one second, lines stop being forwarded and a summary line replaces them */
+  floodLinesPerSecond?: number;
+  /** same, in bytes per second */
+  floodBytesPerSecond?: number;
+  onLine?: (line: string, stream: StreamName) => void;
+  onIssue?: (issue: SupervisorIssue) => void;
+}
+
+export type SupervisorIssue =
+  | { kind: 'hang'; silentForMs: number; message: string }
+  | { kind: 'flood'; linesPerSecond: number; bytesPerSecond: number; message: string };
+
+export type ExitOutcome = 'completed' | 'stopped' | 'killed' | 'crashed' | 'spawn-failed';
+
+export interface SupervisorExit {
+  outcome: ExitOutcome;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** what happened and what to do about it */
+  message: string;
+  /** the last lines of output (capped), for the error notification and the failed run's reason */
+  lastLines: string[];
+  logFile: string;
+  durationMs: number;
+  /** lines that were not forwarded to onLine because of a flood (they are in the log file) */
+  suppressedLines: number;
+}
+
+const DEFAULTS = {
+  pollIntervalMs: 1000,
+  tailLines: 200,
+  maxLineChars: 4000,
+  floodLinesPerSecond: 2000,
+  floodBytesPerSecond: 2 * 1024 * 1024,
+};
+
+export class Supervisor {
+  readonly exited: Promise<SupervisorExit>;
+  private readonly child: ChildProcess;
+  private readonly log: WriteStream;
+  private readonly tail: string[] = [];
+  private readonly startedAt = Date.now();
+  private readonly opts: Required<Omit<SuperviseOptions, 'cwd' | 'env' | 'eventsFile' | 'onLine' | 'onIssue'>> & SuperviseOptions;
+  private lastActivity = Date.now();
+  private hangReported = false;
+  private eventsSize = -1;
+  private eventsMtime = -1;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private windowTimer: NodeJS.Timeout | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  private stopRequested = false;
+  private killed = false;
+  private done = false;
+  private spawnError: Error | undefined;
+  // flood accounting over one-second windows
+  private windowLines = 0;
+  private windowBytes = 0;
+  private flooding = false;
+  private windowSuppressed = 0;
+  private suppressedTotal = 0;
+
+  private constructor(opts: SuperviseOptions) {
+    this.opts = { ...DEFAULTS, ...opts } as Supervisor['opts'];
+    this.log = createWriteStream(opts.logFile, { flags: 'a' });
+    // A log file that cannot be written must not take the run down with it; the tail still works.
+    this.log.on('error', (e) => this.forward(`[reward-lens] cannot write the log file ${opts.logFile}: ${e.message}`, 'stderr'));
+    this.log.write(`[reward-lens] ${new Date().toISOString()} starting: ${[opts.command, ...opts.args].map(quoteArg).join(' ')}\n`);
+    // detached: the trainer and its workers (verifier pool, dataloaders) form one process group,
+    // so the SIGKILL escalation leaves no orphan holding the GPU.
+    this.child = spawn(opts.command, [...opts.args], {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.on('error', (e) => {
+        this.spawnError = e;
+        // 'exit' does not follow a failed spawn; 'close' does on some Node versions, guard with done
+        if (this.child.pid === undefined) this.finish(null, null, resolve);
+      });
+      this.child.on('close', (code, signal) => this.finish(code, signal, resolve));
+    });
+    this.attach(this.child.stdout, 'stdout');
+    this.attach(this.child.stderr, 'stderr');
+    this.pollTimer = setInterval(() => void this.poll(), this.opts.pollIntervalMs);
+    this.windowTimer = setInterval(() => this.closeWindow(), 1000);
+  }
+
+  static start(opts: SuperviseOptions): Supervisor {
+    return new Supervisor(opts);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return !this.done;
+  }
+
+  lastLines(n = this.opts.tailLines): string[] {
+    return this.tail.slice(-n);
+  }
+
+  /** SIGTERM now, SIGKILL to the process group after the grace period. Resolves on exit. */
+  stop(graceMs = this.opts.stopGraceMs): Promise<SupervisorExit> {
+    if (this.done || this.stopRequested) return this.exited;
+    this.stopRequested = true;
+    this.writeLog(`[reward-lens] ${new Date().toISOString()} stop requested: SIGTERM, SIGKILL after ${Math.round(graceMs / 1000)} s\n`);
+    this.signal('SIGTERM', false);
+    this.killTimer = setTimeout(() => {
+      if (this.done) return;
+      this.killed = true;
+      this.writeLog(`[reward-lens] ${new Date().toISOString()} still running ${Math.round(graceMs / 1000)} s after SIGTERM: SIGKILL\n`);
+      this.signal('SIGKILL', true);
+    }, graceMs);
+    return this.exited;
+  }
+
+  /** Immediate SIGKILL of the whole group (extension shutdown when the grace cannot be waited for). */
+  kill(): void {
+    if (this.done) return;
+    this.stopRequested = true;
+    this.killed = true;
+    this.signal('SIGKILL', true);
+  }
+
+  private signal(sig: NodeJS.Signals, group: boolean): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(group ? -pid : pid, sig);
+    } catch {
+      // already gone: 'close' will report it
+    }
+  }
+
+  private attach(stream: NodeJS.ReadableStream | null, name: StreamName): void {
+    if (!stream) return;
+    const splitter = new LineSplitter(this.opts.maxLineChars, (line) => this.onLine(line, name));
+    stream.on('data', (chunk: Buffer) => {
+      this.lastActivity = Date.now();
+      this.hangReported = false;
+      this.windowBytes += chunk.length;
+      // Backpressure: while the log file lags, stop reading, so the child blocks on its writes
+      // instead of this process buffering its output in memory.
+      if (!this.writeLog(chunk)) {
+        stream.pause();
+        this.log.once('drain', () => stream.resume());
+      }
+      splitter.push(chunk);
+    });
+    stream.on('end', () => splitter.end());
+  }
+
+  private writeLog(data: string | Buffer): boolean {
+    if (this.log.destroyed || this.log.writableEnded) return true;
+    return this.log.write(data);
+  }
+
+  private onLine(line: string, stream: StreamName): void {
+    this.tail.push(line);
+    if (this.tail.length > this.opts.tailLines) this.tail.splice(0, this.tail.length - this.opts.tailLines);
+    this.windowLines++;
+    if (!this.flooding && (this.windowLines > this.opts.floodLinesPerSecond || this.windowBytes > this.opts.floodBytesPerSecond)) {
+      this.flooding = true;
+      const message =
+        `The trainer is flooding its log (over ${this.opts.floodLinesPerSecond} lines or ${formatBytes(this.opts.floodBytesPerSecond)} per second). ` +
+        `Reward Lens shows a per-second summary instead of every line; the full log is in ${this.opts.logFile}. ` +
+        `Lower the trainer's log verbosity (e.g. its logging level or print frequency) to get the lines back.`;
+      this.opts.onIssue?.({ kind: 'flood', linesPerSecond: this.windowLines, bytesPerSecond: this.windowBytes, message });
+    }
+    if (this.flooding) {
+      this.windowSuppressed++;
+      this.suppressedTotal++;
+      return;
+    }
+    this.forward(line, stream);
+  }
+
+  private forward(line: string, stream: StreamName): void {
+    try {
+      this.opts.onLine?.(line, stream);
+    } catch {
+      // a failing consumer must not break supervision
+    }
+  }
+
+  private closeWindow(): void {
+    if (this.windowSuppressed > 0) {
+      this.forward(`[reward-lens] ${this.windowSuppressed} log lines not shown (log flood); the full log is in ${this.opts.logFile}`, 'stderr');
+    }
+    const stillFlooding = this.windowLines > this.opts.floodLinesPerSecond || this.windowBytes > this.opts.floodBytesPerSecond;
+    if (!stillFlooding) this.flooding = false;
+    this.windowLines = 0;
+    this.windowBytes = 0;
+    this.windowSuppressed = 0;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.done) return;
+    if (this.opts.eventsFile) {
+      try {
+        const s = await stat(this.opts.eventsFile);
+        if (s.size !== this.eventsSize || s.mtimeMs !== this.eventsMtime) {
+          if (this.eventsSize !== -1) {
+            this.lastActivity = Date.now();
+            this.hangReported = false;
+          }
+          this.eventsSize = s.size;
+          this.eventsMtime = s.mtimeMs;
+        }
+      } catch {
+        // not written yet
+      }
+    }
+    if (this.done || this.stopRequested || this.opts.hangTimeoutMs <= 0 || this.hangReported) return;
+    const silent = Date.now() - this.lastActivity;
+    if (silent >= this.opts.hangTimeoutMs) {
+      this.hangReported = true;
+      const secs = Math.round(silent / 1000);
+      const message =
+        `The trainer has written no output and no events for ${secs} s (pid ${this.child.pid}); it looks hung. ` +
+        `Its log is in ${this.opts.logFile}. Stop the run, or raise the setting rewardLens.training.hangTimeoutSeconds if its steps are this slow.`;
+      this.writeLog(`[reward-lens] ${new Date().toISOString()} no output for ${secs} s: reported as hung\n`);
+      this.opts.onIssue?.({ kind: 'hang', silentForMs: silent, message });
+    }
+  }
+
+  private finish(code: number | null, signal: NodeJS.Signals | null, resolve: (e: SupervisorExit) => void): void {
+    if (this.done) return;
+    this.done = true;
+    clearInterval(this.pollTimer);
+    clearInterval(this.windowTimer);
+    clearTimeout(this.killTimer);
+    this.closeWindow();
+    let outcome: ExitOutcome;
+    if (this.spawnError && this.child.pid === undefined) outcome = 'spawn-failed';
+    else if (this.killed) outcome = 'killed';
+    else if (this.stopRequested) outcome = 'stopped';
+    else if (code === 0) outcome = 'completed';
+    else outcome = 'crashed';
+    const lastLines = this.lastLines(40);
+    const message = diagnoseExit({
+      outcome,
+      code,
+      signal,
+      command: this.opts.command,
+      spawnError: this.spawnError,
+      lastLines,
+      logFile: this.opts.logFile,
+    });
+    const exit: SupervisorExit = {
+      outcome,
+      code,
+      signal,
+      message,
+      lastLines,
+      logFile: this.opts.logFile,
+      durationMs: Date.now() - this.startedAt,
+      suppressedLines: this.suppressedTotal,
+    };
+    this.writeLog(`[reward-lens] ${new Date().toISOString()} ${outcome}: exit code ${code ?? '-'}, signal ${signal ?? '-'}\n`);
+    // Resolve only once the log is flushed: the caller may read the file right away.
+    this.log.end(() => resolve(exit));
+  }
+}
+
+function quoteArg(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
