@@ -1,0 +1,276 @@
+// `npm run bench`: runs every benchmark, each in its own child process with a time limit, so that
+// one that crashes, hangs or is missing never hides the others' figures. Each child prints its own
+// table and ends with one JSON line; this runner folds those lines into one JSON object, printed as
+// the LAST line of its output. Exit code 1 when any benchmark is missing or failed (after all ran).
+//
+// Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, ui)
+//          --quick               smaller sizes, for checking the runner itself (figures not comparable)
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { build } from 'esbuild';
+import { CACHE_DIR, cpuDevice, ensureCacheDir, findPython, lastJsonLine, machineSummary, REPO_ROOT, type Figure } from './lib/common';
+
+interface Job {
+  name: string;
+  /** what a reader types to reproduce it */
+  command: string;
+  /** how to start it; null when the script it needs is not in the tree */
+  start: () => Promise<{ file: string; args: string[]; env?: NodeJS.ProcessEnv } | { missing: string }>;
+  timeoutS: number;
+}
+
+interface JobResult {
+  name: string;
+  status: 'ok' | 'failed' | 'missing' | 'timeout';
+  command: string;
+  seconds: number;
+  exitCode: number | null;
+  reason?: string;
+  figures: Figure[];
+  result: Record<string, unknown> | null;
+}
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyArg = args[args.indexOf('--only') + 1];
+const only = args.includes('--only') && onlyArg ? new Set(onlyArg.split(',')) : null;
+
+/**
+ * Our own benchmarks run as esbuild bundles of the TypeScript, as the extension ships: under tsx
+ * every closure is wrapped by keepNames' __name and the core measures ~2.5× slower than in the
+ * product. Packages stay external (sqlite3 is native).
+ */
+async function bundle(entry: string): Promise<string> {
+  ensureCacheDir();
+  const out = path.join(CACHE_DIR, `${path.basename(entry, '.ts')}.mjs`);
+  await build({
+    entryPoints: [path.join(REPO_ROOT, entry)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile: out,
+    logLevel: 'warning',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  return out;
+}
+
+function ownBench(name: string, entry: string, extra: string[], heapMb: number, timeoutS: number): Job {
+  return {
+    name,
+    command: `npm run bench -- --only ${name}`,
+    timeoutS,
+    start: async () => {
+      if (!existsSync(path.join(REPO_ROOT, entry))) return { missing: `${entry} is not in the tree` };
+      const file = await bundle(entry);
+      return { file: process.execPath, args: [`--max-old-space-size=${heapMb}`, file, ...extra] };
+    },
+  };
+}
+
+function tsxScript(name: string, entry: string, timeoutS: number, extra: string[] = []): Job {
+  return {
+    name,
+    command: `node --import tsx ${entry}`,
+    timeoutS,
+    start: async () =>
+      existsSync(path.join(REPO_ROOT, entry))
+        ? { file: process.execPath, args: ['--import', 'tsx', path.join(REPO_ROOT, entry), ...extra] }
+        : { missing: `${entry} is not in the tree (owned by another engineer)` },
+  };
+}
+
+const jobs: Job[] = [
+  ownBench('rescore', 'bench/rescore.ts', quick ? ['--groups', '20000'] : [], 6144, 900),
+  ownBench('queries', 'bench/queries.ts', quick ? ['--trajectories', '80000'] : [], 4096, 1800),
+  ownBench('reverify', 'bench/reverify.ts', quick ? ['--trajectories', '5000'] : [], 4096, 1200),
+  tsxScript('ingest', 'bench/ingest.ts', 1200),
+  {
+    name: 'encoder',
+    command: 'bench/encoder.*',
+    timeoutS: 1200,
+    start: async () => {
+      for (const ext of ['ts', 'mjs', 'js']) {
+        const f = path.join(REPO_ROOT, `bench/encoder.${ext}`);
+        if (existsSync(f)) return { file: process.execPath, args: ext === 'ts' ? ['--import', 'tsx', f] : [f] };
+      }
+      const py = path.join(REPO_ROOT, 'bench/encoder.py');
+      const python = findPython();
+      if (existsSync(py) && python) return { file: python, args: [py] };
+      const sh = path.join(REPO_ROOT, 'bench/encoder.sh');
+      if (existsSync(sh)) return { file: 'bash', args: [sh] };
+      return { missing: 'no bench/encoder.{ts,mjs,js,py,sh} in the tree (owned by the encoder engineer)' };
+    },
+  },
+  {
+    name: 'trainer',
+    command: 'python -m reward_lens.bench_overhead',
+    timeoutS: 1200,
+    start: async () => {
+      const python = findPython();
+      if (!python) return { missing: 'no Python: set REWARD_LENS_PYTHON or run scripts/setup.sh (.venv)' };
+      if (!existsSync(path.join(REPO_ROOT, 'python/reward_lens/bench_overhead.py'))) {
+        return { missing: 'python/reward_lens/bench_overhead.py is not in the tree (owned by the trainer engineer)' };
+      }
+      return {
+        file: python,
+        args: ['-m', 'reward_lens.bench_overhead'],
+        env: { ...process.env, PYTHONPATH: [path.join(REPO_ROOT, 'python'), process.env.PYTHONPATH].filter(Boolean).join(':') },
+      };
+    },
+  },
+];
+
+// The webview engineer's latency hooks: every bench/ui*.ts, each its own job.
+const uiScripts = existsSync(path.join(REPO_ROOT, 'bench'))
+  ? readdirSync(path.join(REPO_ROOT, 'bench')).filter((f) => /^ui.*\.ts$/.test(f)).sort()
+  : [];
+if (uiScripts.length === 0) {
+  jobs.push({ name: 'ui', command: 'bench/ui*.ts', timeoutS: 1, start: async () => ({ missing: 'no bench/ui*.ts in the tree (owned by the webview engineer)' }) });
+} else {
+  for (const f of uiScripts) jobs.push(tsxScript(uiScripts.length === 1 ? 'ui' : `ui:${path.basename(f, '.ts')}`, `bench/${f}`, 1200));
+}
+
+function runJob(job: Job): Promise<JobResult> {
+  const t0 = performance.now();
+  const done = (r: Omit<JobResult, 'name' | 'command' | 'seconds'>): JobResult => ({
+    name: job.name,
+    command: job.command,
+    seconds: Math.round((performance.now() - t0) / 100) / 10,
+    ...r,
+  });
+  return job.start().then(
+    (how) =>
+      new Promise<JobResult>((resolve) => {
+        if ('missing' in how) {
+          resolve(done({ status: 'missing', exitCode: null, reason: how.missing, figures: [], result: null }));
+          return;
+        }
+        console.log(`\n==> bench: ${job.name}  (${job.command})`);
+        // detached: the child leads its own process group, so a timeout kills its helpers too.
+        const child = spawn(how.file, how.args, { cwd: REPO_ROOT, env: how.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+        let stdout = '';
+        let timedOut = false;
+        child.stdout.on('data', (d: Buffer) => {
+          const s = d.toString();
+          stdout += s;
+          if (stdout.length > 32 * 1024 * 1024) stdout = stdout.slice(-16 * 1024 * 1024);
+          process.stdout.write(s);
+        });
+        child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+        const timer = setTimeout(() => {
+          timedOut = true;
+          try {
+            if (child.pid) process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }, job.timeoutS * 1000);
+        child.on('error', (e) => {
+          clearTimeout(timer);
+          resolve(done({ status: 'failed', exitCode: null, reason: `could not start: ${e.message}`, figures: [], result: null }));
+        });
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          const result = lastJsonLine(stdout);
+          const figures = extractFigures(job.name, result);
+          if (timedOut) {
+            resolve(done({ status: 'timeout', exitCode: code, reason: `killed after ${job.timeoutS}s`, figures, result }));
+          } else if (code !== 0 || !result) {
+            const reason = !result ? 'printed no JSON line' : `exit code ${code}`;
+            resolve(done({ status: 'failed', exitCode: code, reason, figures, result }));
+          } else {
+            resolve(done({ status: 'ok', exitCode: code, figures, result }));
+          }
+        });
+      }),
+    (e: unknown) => done({ status: 'failed', exitCode: null, reason: `could not prepare: ${(e as Error).message}`, figures: [], result: null }),
+  );
+}
+
+/** Our benchmarks print {figures: Figure[]}; others' JSON is kept whole under `result` as well. */
+function extractFigures(name: string, result: Record<string, unknown> | null): Figure[] {
+  if (!result) return [];
+  const figs = result.figures;
+  if (!Array.isArray(figs)) return [];
+  return figs
+    .filter((f): f is Record<string, unknown> => typeof f === 'object' && f !== null)
+    .map((f) => ({
+      benchmark: typeof f.benchmark === 'string' ? f.benchmark : name,
+      name: String(f.name ?? '?'),
+      unit: String(f.unit ?? ''),
+      value: typeof f.value === 'number' ? f.value : null,
+      peer: typeof f.peer === 'string' ? f.peer : null,
+      peerValue: typeof f.peerValue === 'number' ? f.peerValue : null,
+      ratio: typeof f.ratio === 'number' ? f.ratio : null,
+      better: f.better === 'lower' ? 'lower' : 'higher',
+      device: typeof f.device === 'string' ? f.device : cpuDevice(),
+      command: typeof f.command === 'string' ? f.command : name,
+      ...(typeof f.note === 'string' ? { note: f.note } : {}),
+    }));
+}
+
+/** GPU figures are whatever a benchmark reported with a non-CPU device; none means the GPU line stays open. */
+function gpuFigures(results: readonly JobResult[]): { figures: Figure[]; devicesSeen: string[] } {
+  const devicesSeen = new Set<string>();
+  const figures: Figure[] = [];
+  const walk = (x: unknown): void => {
+    if (Array.isArray(x)) x.forEach(walk);
+    else if (x && typeof x === 'object') {
+      for (const [k, v] of Object.entries(x)) {
+        if (k === 'device' && typeof v === 'string' && !v.startsWith('cpu')) devicesSeen.add(v);
+        walk(v);
+      }
+    }
+  };
+  for (const r of results) {
+    walk(r.result);
+    for (const f of r.figures) if (!f.device.startsWith('cpu')) figures.push(f);
+  }
+  return { figures, devicesSeen: [...devicesSeen] };
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const results: JobResult[] = [];
+  for (const job of jobs) {
+    if (only && !only.has(job.name) && !only.has(job.name.split(':')[0] as string)) continue;
+    results.push(await runJob(job));
+  }
+  const gpu = gpuFigures(results);
+  console.log('\n## Summary');
+  for (const r of results) {
+    console.log(`${r.name.padEnd(10)} ${r.status.padEnd(8)} ${String(r.seconds).padStart(7)} s  ${r.reason ?? ''}`);
+  }
+  if (gpu.devicesSeen.length === 0) console.log('gpu        open     no benchmark reported a GPU figure on this machine');
+  const summary = {
+    date: started.toISOString(),
+    machine: machineSummary(),
+    device: cpuDevice(),
+    command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+    quick,
+    benchmarks: Object.fromEntries(
+      results.map((r) => [
+        r.name,
+        { status: r.status, command: r.command, seconds: r.seconds, exitCode: r.exitCode, reason: r.reason ?? null, result: r.result },
+      ]),
+    ),
+    figures: results.flatMap((r) => r.figures),
+    gpu: gpu.devicesSeen.length ? { status: 'reported', devices: gpu.devicesSeen, figures: gpu.figures } : { status: 'open', reason: 'no benchmark reported a GPU figure' },
+    missing: results.filter((r) => r.status === 'missing').map((r) => r.name),
+    failed: results.filter((r) => r.status === 'failed' || r.status === 'timeout').map((r) => r.name),
+  };
+  process.exitCode = summary.missing.length || summary.failed.length ? 1 : 0;
+  console.log(JSON.stringify(summary));
+}
+
+main().catch((e: unknown) => {
+  // Even a bug in the runner ends with a JSON line, so a caller parsing the last line learns why.
+  console.error(e);
+  console.log(JSON.stringify({ date: new Date().toISOString(), error: String((e as Error)?.stack ?? e) }));
+  process.exitCode = 1;
+});
