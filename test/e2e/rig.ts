@@ -231,24 +231,41 @@ export async function runCommand(page: Page, title: string, timeoutMs = 15_000):
   await input.waitFor({ state: 'visible', timeout: 5_000 });
   await input.fill(`>${title}`);
   // Pick the row whose label is exactly the title: fuzzy matching would also offer near misses.
-  const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: title }) }).first();
   await waitFor(`palette entry "${title}"`, timeoutMs, async () => {
     const labels = await page.locator('.quick-input-list .monaco-list-row .label-name').allTextContents();
-    return labels.some((l) => l.replace(/\s+/g, ' ').trim() === title);
+    return labels.some((l) => sameTitle(l, title));
   });
-  await row.click();
+  const labels = await page.locator('.quick-input-list .monaco-list-row .label-name').allTextContents();
+  const index = labels.findIndex((l) => sameTitle(l, title));
+  await page.locator('.quick-input-list .monaco-list-row').nth(index).click();
 }
 
-/** Every command title currently in the palette that starts with `prefix`. */
-export async function paletteTitles(page: Page, prefix: string): Promise<string[]> {
+/** Compares palette titles ignoring whitespace runs and "..." versus "…". */
+export function sameTitle(a: string, b: string): boolean {
+  const norm = (s: string): string => s.replace(/\s+/g, ' ').replace(/\.\.\./g, '…').trim();
+  return norm(a) === norm(b);
+}
+
+/**
+ * Which of `titles` the palette offers. The palette list is virtualised (only visible rows exist
+ * in the DOM), so each title is typed in turn rather than read from one long list.
+ */
+export async function paletteOffers(page: Page, titles: string[]): Promise<{ present: string[]; missing: string[] }> {
   const input = page.locator('.quick-input-widget input.input');
   await page.keyboard.press('F1');
   await input.waitFor({ state: 'visible', timeout: 5_000 });
-  await input.fill(`>${prefix}`);
-  await sleep(500);
-  const labels = await page.locator('.quick-input-list .monaco-list-row .label-name').allTextContents();
+  const present: string[] = [];
+  const missing: string[] = [];
+  for (const title of titles) {
+    await input.fill(`>${title}`);
+    const found = await waitFor(`palette row "${title}"`, 3_000, async () => {
+      const labels = await page.locator('.quick-input-list .monaco-list-row .label-name').allTextContents();
+      return labels.some((l) => sameTitle(l, title));
+    }).then(() => true, () => false);
+    (found ? present : missing).push(title);
+  }
   await page.keyboard.press('Escape');
-  return labels.map((l) => l.replace(/\s+/g, ' ').trim()).filter((l) => l.startsWith(prefix));
+  return { present, missing };
 }
 
 /** Answers an open quick pick / input box: types `text` (when given) and presses Enter. */
