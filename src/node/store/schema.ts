@@ -1,0 +1,203 @@
+// Versioned migrations. MIGRATIONS[i] takes a store from user_version i to i + 1, inside one
+// transaction that also bumps user_version, so a crash mid-migration leaves the old version.
+// Never edit a released migration: append a new one.
+import type { Db } from './sqlite';
+
+export const MIGRATIONS: readonly string[] = [
+  // 0 → 1: the whole v1 schema.
+  `
+  CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    variant TEXT NOT NULL,
+    model TEXT NOT NULL,
+    config TEXT NOT NULL,            -- JSON
+    reward TEXT NOT NULL,            -- JSON RewardSettings
+    encoder TEXT,                    -- JSON or NULL
+    verifier TEXT NOT NULL,          -- JSON {id, name, path}
+    verifier_id TEXT,
+    active_verifier TEXT,            -- NULL: the logged verifier
+    status TEXT NOT NULL DEFAULT 'running',
+    reason TEXT,
+    started_at TEXT,
+    ended_at TEXT,
+    end_step INTEGER,
+    extra TEXT,                      -- run_start's unknown fields (JSON)
+    end_extra TEXT,                  -- run_end's unknown fields (JSON)
+    placeholder INTEGER NOT NULL DEFAULT 0  -- 1: created by a step/group seen before its run_start
+  );
+
+  CREATE TABLE steps (
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    time TEXT,
+    extra TEXT,
+    has_event INTEGER NOT NULL DEFAULT 0,  -- 0: known only from group events
+    PRIMARY KEY (run_id, step)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE groups (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    prompt_id TEXT NOT NULL,
+    prompt BLOB NOT NULL,
+    prompt_z INTEGER NOT NULL DEFAULT 0,
+    prompt_preview TEXT NOT NULL,
+    gold TEXT NOT NULL,
+    time TEXT,
+    extra TEXT,
+    trajectory_count INTEGER NOT NULL,
+    online_count INTEGER NOT NULL,
+    online_correct INTEGER NOT NULL,
+    roger_correct_sum REAL NOT NULL,
+    roger_correct_n INTEGER NOT NULL,
+    roger_sum REAL NOT NULL,
+    roger_n INTEGER NOT NULL,
+    roger_max REAL,
+    failed_count INTEGER NOT NULL,
+    tokens_sum REAL NOT NULL,
+    tokens_n INTEGER NOT NULL,
+    chars_sum REAL NOT NULL,
+    offline_adv_sum REAL NOT NULL,
+    offline_adv_n INTEGER NOT NULL,
+    lint_count INTEGER NOT NULL,
+    zero_std INTEGER NOT NULL,
+    lints TEXT NOT NULL,             -- JSON Lint[]
+    UNIQUE (run_id, step, prompt_id)
+  );
+
+  CREATE TABLE trajectories (
+    id INTEGER PRIMARY KEY,
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    run_id TEXT NOT NULL,
+    traj_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    idx INTEGER,
+    teacher TEXT,
+    text BLOB NOT NULL,
+    text_z INTEGER NOT NULL DEFAULT 0,   -- 1: raw deflate of the UTF-8 text
+    text_chars INTEGER NOT NULL,
+    tokens INTEGER,
+    truncated INTEGER,
+    r_m INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    verdict_reason TEXT,
+    extracted_answer TEXT,
+    divergence REAL,
+    entropy_last REAL,
+    r_oger REAL,
+    r_total REAL,
+    advantage REAL,
+    replaced INTEGER NOT NULL,
+    inserted INTEGER,
+    embedding_truncated INTEGER,
+    present INTEGER NOT NULL,        -- bit mask of the optional protocol fields the event carried
+    lint_mask INTEGER NOT NULL DEFAULT 0,
+    extra TEXT,                      -- unknown fields (JSON)
+    UNIQUE (run_id, traj_id)
+  );
+  CREATE INDEX trajectories_group ON trajectories(group_id);
+  CREATE INDEX trajectories_run_step ON trajectories(run_id, step);
+
+  CREATE TABLE token_stats (
+    trajectory_id INTEGER PRIMARY KEY REFERENCES trajectories(id),
+    stride INTEGER,
+    offsets BLOB NOT NULL,           -- Uint32 little-endian
+    entropies BLOB NOT NULL,         -- Float32 little-endian
+    extra TEXT
+  );
+
+  CREATE TABLE labels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    trajectory_id INTEGER NOT NULL REFERENCES trajectories(id),
+    label TEXT NOT NULL CHECK (label IN ('correct', 'wrong', 'hack', 'note')),
+    note TEXT,
+    author TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    supersedes INTEGER REFERENCES labels(id)
+  );
+  CREATE INDEX labels_trajectory ON labels(trajectory_id);
+  CREATE TRIGGER labels_no_update BEFORE UPDATE ON labels
+    BEGIN SELECT RAISE(ABORT, 'labels are append-only: add a label that supersedes this one'); END;
+  CREATE TRIGGER labels_no_delete BEFORE DELETE ON labels
+    BEGIN SELECT RAISE(ABORT, 'labels are append-only: add a label that supersedes this one'); END;
+
+  CREATE TABLE verifier_versions (
+    id TEXT PRIMARY KEY,             -- sha256 of the source
+    name TEXT NOT NULL,
+    path TEXT,
+    created_at TEXT NOT NULL
+  );
+
+  CREATE TABLE verdicts (
+    verifier_id TEXT NOT NULL REFERENCES verifier_versions(id),
+    trajectory_id INTEGER NOT NULL REFERENCES trajectories(id),
+    verdict TEXT NOT NULL CHECK (verdict IN ('correct', 'wrong', 'error')),
+    reason TEXT,
+    extracted TEXT,
+    PRIMARY KEY (verifier_id, trajectory_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE embeddings (
+    fingerprint TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL,            -- Float32 little-endian
+    PRIMARY KEY (fingerprint, text_hash)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE ingest_offsets (
+    file TEXT PRIMARY KEY,
+    byte_offset INTEGER NOT NULL,
+    line INTEGER NOT NULL,           -- lines fully consumed so far
+    updated_at TEXT NOT NULL
+  );
+
+  CREATE TABLE malformed_lines (
+    file TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    byte_offset INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    excerpt TEXT NOT NULL,
+    PRIMARY KEY (file, line)
+  ) WITHOUT ROWID;
+
+  -- Contentless: the text lives (compressed) in trajectories, so an external-content table could
+  -- not read it back, and a normal FTS table would store every text a second time uncompressed.
+  -- Snippets are cut in JS from the decompressed text of the hits.
+  CREATE VIRTUAL TABLE trajectory_fts USING fts5(text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export class StoreVersionError extends Error {
+  constructor(readonly found: number, readonly supported: number) {
+    super(
+      `this store was written by a newer Reward Lens (schema ${found}); this version reads up to ${supported}: update the extension`,
+    );
+    this.name = 'StoreVersionError';
+  }
+}
+
+export async function userVersion(db: Db): Promise<number> {
+  const row = await db.get<{ user_version: number }>('PRAGMA user_version');
+  return row?.user_version ?? 0;
+}
+
+/** Brings the store up to SCHEMA_VERSION; refuses a store from a newer Reward Lens. */
+export async function migrate(db: Db): Promise<number> {
+  const found = await userVersion(db);
+  if (found > SCHEMA_VERSION) throw new StoreVersionError(found, SCHEMA_VERSION);
+  for (let v = found; v < SCHEMA_VERSION; v++) {
+    await db.transaction(async () => {
+      // Another process may have migrated between our read and our write lock.
+      if ((await userVersion(db)) !== v) return;
+      await db.exec(MIGRATIONS[v] as string);
+      await db.exec(`PRAGMA user_version = ${v + 1}`);
+    });
+  }
+  return SCHEMA_VERSION;
+}

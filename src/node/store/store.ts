@@ -1,0 +1,679 @@
+// The run store: one SQLite file holding runs, their groups and trajectories, labels, verdicts of
+// every verifier version, the embeddings cache and the ingest bookkeeping. See docs/store.md.
+import { existsSync } from 'node:fs';
+import type { Lint } from '../../core/rescore';
+import type { GroupEvent, RewardSettings, RunStartEvent, TrajectoryEvent, Verdict } from '../../core/protocol';
+import type { Variant } from '../../core/reward';
+import { float32Blob, float32FromBlob, sha256Hex, uint32FromBlob, unpackText } from './codec';
+import { migrate, SCHEMA_VERSION, StoreVersionError, userVersion } from './schema';
+import { Db, insertMany, type Row, type SqlValue } from './sqlite';
+import { BatchWriter, DEFAULT_REWARD, LINT_BITS, OPTIONAL_TRAJECTORY_FIELDS, type BatchResult, type IngestBatch } from './writer';
+import type {
+  GroupDetail, GroupSummary, LabelKind, LabelRecord, LabelState, MalformedLine, NewLabel, NewVerifierVersion, OpenOptions,
+  RunStoreApi, RunSummary, SearchHit, SearchResult, SnippetPart, StepPoint, StepSeriesPoint, StepSummary, StoredTrajectory,
+  StoreStats, VerdictInput, VerdictRecord, VerifierVersion,
+} from './types';
+
+/** Readers wait this long for a lock instead of failing with SQLITE_BUSY while ingest writes. */
+export const BUSY_TIMEOUT_MS = 15000;
+const LABEL_KINDS: readonly LabelKind[] = ['correct', 'wrong', 'hack', 'note'];
+const VERDICTS: readonly Verdict[] = ['correct', 'wrong', 'error'];
+
+const ratio = (n: number, d: number): number | null => (d > 0 ? n / d : null);
+const parseJson = <T>(s: unknown, fallback: T): T => (typeof s === 'string' && s.length > 0 ? (JSON.parse(s) as T) : fallback);
+
+interface TrajectoryRow {
+  id: number;
+  group_id: number;
+  run_id: string;
+  traj_id: string;
+  step: number;
+  prompt_id: string;
+  source: 'online' | 'offline';
+  idx: number | null;
+  teacher: string | null;
+  text: unknown;
+  text_z: number;
+  tokens: number | null;
+  truncated: number | null;
+  r_m: 0 | 1;
+  verdict: Verdict;
+  verdict_reason: string | null;
+  extracted_answer: string | null;
+  divergence: number | null;
+  entropy_last: number | null;
+  r_oger: number | null;
+  r_total: number | null;
+  advantage: number | null;
+  replaced: number;
+  inserted: number | null;
+  embedding_truncated: number | null;
+  present: number;
+  lint_mask: number;
+  extra: string | null;
+  ts_stride: number | null;
+  ts_offsets: Buffer | null;
+  ts_entropies: Buffer | null;
+  ts_extra: string | null;
+}
+
+const TRAJECTORY_SELECT = `
+  SELECT t.*, g.prompt_id, ts.stride AS ts_stride, ts.offsets AS ts_offsets, ts.entropies AS ts_entropies, ts.extra AS ts_extra
+  FROM trajectories t JOIN groups g ON g.id = t.group_id LEFT JOIN token_stats ts ON ts.trajectory_id = t.id`;
+
+/** Rebuilds the protocol trajectory exactly as the trainer wrote it (entropies at Float32 precision). */
+function trajectoryEventOf(r: TrajectoryRow): TrajectoryEvent {
+  const has = (f: (typeof OPTIONAL_TRAJECTORY_FIELDS)[number]) => (r.present & (1 << OPTIONAL_TRAJECTORY_FIELDS.indexOf(f))) !== 0;
+  const b = (x: number | null) => (x === null ? undefined : x === 1);
+  const e: TrajectoryEvent = {
+    id: r.traj_id,
+    source: r.source,
+    text: unpackText(r.text, r.text_z),
+    r_m: r.r_m,
+    verdict: r.verdict,
+    replaced: r.replaced === 1,
+  };
+  if (has('index')) e.index = r.idx as number;
+  if (has('teacher')) e.teacher = r.teacher;
+  if (has('tokens')) e.tokens = r.tokens as number;
+  if (has('truncated')) e.truncated = b(r.truncated) as boolean;
+  if (has('verdict_reason')) e.verdict_reason = r.verdict_reason;
+  if (has('extracted_answer')) e.extracted_answer = r.extracted_answer;
+  if (has('divergence')) e.divergence = r.divergence;
+  if (has('entropy_last')) e.entropy_last = r.entropy_last;
+  if (has('r_oger')) e.r_oger = r.r_oger;
+  if (has('r_total')) e.r_total = r.r_total;
+  if (has('advantage')) e.advantage = r.advantage;
+  if (has('inserted')) e.inserted = b(r.inserted) as boolean;
+  if (has('embedding_truncated')) e.embedding_truncated = b(r.embedding_truncated) as boolean;
+  if (has('token_entropies') && r.ts_offsets && r.ts_entropies) {
+    e.token_entropies = {
+      ...parseJson<Record<string, unknown>>(r.ts_extra, {}),
+      offsets: uint32FromBlob(r.ts_offsets),
+      values: Array.from(float32FromBlob(r.ts_entropies)),
+      ...(r.ts_stride !== null ? { stride: r.ts_stride } : {}),
+    };
+  }
+  return Object.assign(e, parseJson<Record<string, unknown>>(r.extra, {}));
+}
+
+function labelOf(r: Row): LabelRecord {
+  return {
+    id: r.id as number,
+    trajectoryKey: r.trajectory_id as number,
+    runId: r.run_id as string,
+    label: r.label as LabelKind,
+    note: (r.note as string | null) ?? null,
+    author: r.author as string,
+    createdAt: r.created_at as string,
+    supersedes: (r.supersedes as number | null) ?? null,
+  };
+}
+
+function labelStateOf(history: LabelRecord[]): LabelState {
+  const superseded = new Set(history.map((l) => l.supersedes).filter((s): s is number => s !== null));
+  let current: LabelRecord | null = null;
+  for (const l of history) if (l.label !== 'note' && !superseded.has(l.id)) current = l;
+  return { current, notes: history.filter((l) => l.label === 'note' && !superseded.has(l.id)), history };
+}
+
+/** FTS5 bareword terms of a query, for cutting snippets in JS (the FTS table is contentless). */
+function queryTerms(query: string): string[] {
+  const words = query.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? [];
+  return [...new Set(words.filter((w) => !['and', 'or', 'not', 'near'].includes(w)))];
+}
+
+export function cutSnippet(text: string, terms: readonly string[], width = 160): SnippetPart[] {
+  const lower = text.toLowerCase();
+  let first = -1;
+  for (const t of terms) {
+    const i = lower.indexOf(t);
+    if (i >= 0 && (first < 0 || i < first)) first = i;
+  }
+  const start = Math.max(0, (first < 0 ? 0 : first) - Math.floor(width / 3));
+  const end = Math.min(text.length, start + width);
+  const window = text.slice(start, end);
+  const wl = window.toLowerCase();
+  const marks: [number, number][] = [];
+  for (const t of terms) {
+    for (let i = wl.indexOf(t); i >= 0 && t.length > 0; i = wl.indexOf(t, i + t.length)) marks.push([i, i + t.length]);
+  }
+  marks.sort((a, b) => a[0] - b[0]);
+  const parts: SnippetPart[] = [];
+  let pos = 0;
+  if (start > 0) parts.push({ text: '…', match: false });
+  for (const [s, e] of marks) {
+    if (s < pos) continue;
+    if (s > pos) parts.push({ text: window.slice(pos, s), match: false });
+    parts.push({ text: window.slice(s, e), match: true });
+    pos = e;
+  }
+  if (pos < window.length) parts.push({ text: window.slice(pos), match: false });
+  if (end < text.length) parts.push({ text: '…', match: false });
+  return parts;
+}
+
+export class RunStore implements RunStoreApi {
+  private writer: BatchWriter | null = null;
+
+  private constructor(readonly db: Db, readonly path: string, readonly readonly: boolean) {}
+
+  static async open(path: string, options: OpenOptions = {}): Promise<RunStore> {
+    const readonly = options.readonly === true;
+    if (readonly && path !== ':memory:' && !existsSync(path)) throw new Error(`no store at ${path}`);
+    const db = await Db.open(path, readonly);
+    try {
+      await db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      const found = await userVersion(db);
+      if (found > SCHEMA_VERSION) throw new StoreVersionError(found, SCHEMA_VERSION);
+      if (readonly) {
+        if (found < SCHEMA_VERSION) {
+          throw new Error(`${path} is not a Reward Lens store at schema ${SCHEMA_VERSION} (found ${found}); open it once with write access to migrate`);
+        }
+      } else {
+        // page_size only applies before the first page is written, and WAL fixes it for good:
+        // it must come first. 16 KiB pages halve the file and the time for KB-sized texts.
+        if (found === 0) await db.exec('PRAGMA page_size = 16384');
+        await db.exec('PRAGMA journal_mode = WAL');
+        await db.exec('PRAGMA synchronous = NORMAL');
+        await migrate(db);
+      }
+      await db.exec('PRAGMA foreign_keys = ON');
+      return new RunStore(db, path, readonly);
+    } catch (e) {
+      await db.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  /** Writes one ingest batch (events, malformed lines, the file offset after them) in one transaction. */
+  writeBatch(batch: IngestBatch): Promise<BatchResult> {
+    if (this.readonly) throw new Error('store opened read-only');
+    this.writer ??= new BatchWriter(this.db);
+    return this.writer.write(batch);
+  }
+
+  async ingestOffset(file: string): Promise<{ byteOffset: number; line: number }> {
+    const r = await this.db.get<{ byte_offset: number; line: number }>('SELECT byte_offset, line FROM ingest_offsets WHERE file = ?', [file]);
+    return { byteOffset: r?.byte_offset ?? 0, line: r?.line ?? 0 };
+  }
+
+  private runSummaryOf(r: Row): RunSummary {
+    const reward = parseJson<RewardSettings>(r.reward, DEFAULT_REWARD);
+    return {
+      runId: r.run_id as string,
+      variant: r.variant as Variant,
+      model: r.model as string,
+      status: r.status as RunSummary['status'],
+      reason: (r.reason as string | null) ?? null,
+      startedAt: (r.started_at as string | null) ?? null,
+      endedAt: (r.ended_at as string | null) ?? null,
+      stepCount: (r.step_count as number) ?? 0,
+      groupCount: (r.group_count as number) ?? 0,
+      trajectoryCount: (r.trajectory_count as number) ?? 0,
+      lastStep: (r.last_step as number | null) ?? null,
+      accuracy: ratio((r.online_correct as number) ?? 0, (r.online_count as number) ?? 0),
+      meanROger: ratio((r.roger_correct_sum as number) ?? 0, (r.roger_correct_n as number) ?? 0),
+      lintCount: (r.lint_count as number) ?? 0,
+      reward,
+      encoder: parseJson<RunStartEvent['encoder']>(r.encoder, null),
+      verifier: parseJson<RunStartEvent['verifier']>(r.verifier, { id: '', name: 'unknown' }),
+      config: parseJson<Record<string, unknown>>(r.config, {}),
+    };
+  }
+
+  private runsQuery(where: string): string {
+    return `
+      SELECT r.*,
+        (SELECT count(*) FROM steps s WHERE s.run_id = r.run_id) AS step_count,
+        (SELECT max(step) FROM steps s WHERE s.run_id = r.run_id) AS last_step,
+        g.group_count, g.trajectory_count, g.online_count, g.online_correct, g.roger_correct_sum, g.roger_correct_n, g.lint_count
+      FROM runs r LEFT JOIN (
+        SELECT run_id, count(*) AS group_count, sum(trajectory_count) AS trajectory_count, sum(online_count) AS online_count,
+          sum(online_correct) AS online_correct, sum(roger_correct_sum) AS roger_correct_sum,
+          sum(roger_correct_n) AS roger_correct_n, sum(lint_count) AS lint_count
+        FROM groups GROUP BY run_id) g ON g.run_id = r.run_id
+      ${where}`;
+  }
+
+  async listRuns(): Promise<RunSummary[]> {
+    const rows = await this.db.all(this.runsQuery('ORDER BY r.started_at DESC, r.run_id'));
+    return rows.map((r) => this.runSummaryOf(r));
+  }
+
+  async getRun(runId: string): Promise<RunSummary | null> {
+    const r = await this.db.get(this.runsQuery('WHERE r.run_id = ?'), [runId]);
+    return r ? this.runSummaryOf(r) : null;
+  }
+
+  async listSteps(runId: string): Promise<StepSummary[]> {
+    const rows = await this.db.all(
+      `SELECT s.step, s.metrics, count(g.id) AS group_count, sum(g.online_count) AS online_count, sum(g.online_correct) AS online_correct,
+         sum(g.roger_correct_sum) AS rcs, sum(g.roger_correct_n) AS rcn, sum(g.lint_count) AS lint_count
+       FROM steps s LEFT JOIN groups g ON g.run_id = s.run_id AND g.step = s.step
+       WHERE s.run_id = ? GROUP BY s.step ORDER BY s.step`,
+      [runId],
+    );
+    return rows.map((r) => ({
+      step: r.step as number,
+      metrics: parseJson<Record<string, number | null>>(r.metrics, {}),
+      groupCount: r.group_count as number,
+      accuracy: ratio((r.online_correct as number) ?? 0, (r.online_count as number) ?? 0),
+      meanROger: ratio((r.rcs as number) ?? 0, (r.rcn as number) ?? 0),
+      lintCount: (r.lint_count as number) ?? 0,
+    }));
+  }
+
+  async listGroups(runId: string, step: number): Promise<GroupSummary[]> {
+    const rows = await this.db.all(
+      `SELECT id, run_id, step, prompt_id, prompt_preview, trajectory_count, online_count, online_correct, roger_correct_sum,
+         roger_correct_n, lint_count, zero_std FROM groups WHERE run_id = ? AND step = ? ORDER BY id`,
+      [runId, step],
+    );
+    return rows.map((r) => ({
+      groupId: r.id as number,
+      runId: r.run_id as string,
+      step: r.step as number,
+      promptId: r.prompt_id as string,
+      promptPreview: r.prompt_preview as string,
+      trajectoryCount: r.trajectory_count as number,
+      accuracy: ratio(r.online_correct as number, r.online_count as number),
+      meanROger: ratio(r.roger_correct_sum as number, r.roger_correct_n as number),
+      lintCount: r.lint_count as number,
+      zeroStd: r.zero_std === 1,
+    }));
+  }
+
+  private async labelsOf(keys: readonly number[]): Promise<Map<number, LabelRecord[]>> {
+    const out = new Map<number, LabelRecord[]>();
+    if (keys.length === 0) return out;
+    const rows = await this.db.all(
+      `SELECT l.*, t.run_id FROM labels l JOIN trajectories t ON t.id = l.trajectory_id
+       WHERE l.trajectory_id IN (${keys.map(() => '?').join(',')}) ORDER BY l.id`,
+      keys as number[],
+    );
+    for (const r of rows) {
+      const l = labelOf(r);
+      const list = out.get(l.trajectoryKey) ?? [];
+      list.push(l);
+      out.set(l.trajectoryKey, list);
+    }
+    return out;
+  }
+
+  /** The run's active verifier id when it is not the logged one (null: use the logged verdicts). */
+  private async overridingVerifier(runId: string): Promise<string | null> {
+    const r = await this.db.get<{ active_verifier: string | null; verifier_id: string | null }>(
+      'SELECT active_verifier, verifier_id FROM runs WHERE run_id = ?',
+      [runId],
+    );
+    if (!r || r.active_verifier === null || r.active_verifier === r.verifier_id) return null;
+    return r.active_verifier;
+  }
+
+  private async storedTrajectories(rows: TrajectoryRow[], groupLints: Map<number, Lint[]>): Promise<StoredTrajectory[]> {
+    const labels = await this.labelsOf(rows.map((r) => r.id));
+    const verdictSources = new Map<string, string | null>();
+    for (const r of rows) if (!verdictSources.has(r.run_id)) verdictSources.set(r.run_id, await this.overridingVerifier(r.run_id));
+    const overridden = new Map<number, VerdictRecord>();
+    for (const verifierId of new Set([...verdictSources.values()].filter((v): v is string => v !== null))) {
+      const vs = await this.db.all(
+        `SELECT * FROM verdicts WHERE verifier_id = ? AND trajectory_id IN (${rows.map(() => '?').join(',')})`,
+        [verifierId, ...rows.map((r) => r.id)],
+      );
+      for (const v of vs) overridden.set(v.trajectory_id as number, verdictOf(v));
+    }
+    const loggedVerifier = new Map<string, string>();
+    for (const runId of verdictSources.keys()) {
+      const r = await this.db.get<{ verifier_id: string | null }>('SELECT verifier_id FROM runs WHERE run_id = ?', [runId]);
+      loggedVerifier.set(runId, r?.verifier_id ?? '');
+    }
+    return rows.map((r) => {
+      const event = trajectoryEventOf(r);
+      const activeVerdict: VerdictRecord | null =
+        verdictSources.get(r.run_id) !== null
+          ? overridden.get(r.id) ?? null
+          : {
+              verifierId: loggedVerifier.get(r.run_id) ?? '',
+              trajectoryKey: r.id,
+              verdict: r.verdict,
+              reason: r.verdict_reason,
+              extracted: r.extracted_answer,
+            };
+      return {
+        trajectoryKey: r.id,
+        groupId: r.group_id,
+        runId: r.run_id,
+        step: r.step,
+        promptId: r.prompt_id,
+        event,
+        lints: (groupLints.get(r.group_id) ?? []).filter((l) => l.trajectoryId === r.traj_id),
+        label: labelStateOf(labels.get(r.id) ?? []),
+        activeVerdict,
+      };
+    });
+  }
+
+  async getGroup(groupId: number): Promise<GroupDetail | null> {
+    const g = await this.db.get(
+      `SELECT g.*, r.reward, r.variant FROM groups g JOIN runs r ON r.run_id = g.run_id WHERE g.id = ?`,
+      [groupId],
+    );
+    if (!g) return null;
+    const lints = parseJson<Lint[]>(g.lints, []);
+    const rows = await this.db.all<TrajectoryRow>(
+      `${TRAJECTORY_SELECT} WHERE t.group_id = ? ORDER BY CASE t.source WHEN 'online' THEN 0 ELSE 1 END, t.idx, t.id`,
+      [groupId],
+    );
+    return {
+      groupId,
+      runId: g.run_id as string,
+      step: g.step as number,
+      promptId: g.prompt_id as string,
+      prompt: unpackText(g.prompt, g.prompt_z as number),
+      gold: g.gold as string,
+      extra: parseJson<Record<string, unknown>>(g.extra, {}),
+      reward: parseJson<RewardSettings>(g.reward, DEFAULT_REWARD),
+      variant: g.variant as Variant,
+      lints,
+      zeroStd: g.zero_std === 1,
+      accuracy: ratio(g.online_correct as number, g.online_count as number),
+      meanROger: ratio(g.roger_correct_sum as number, g.roger_correct_n as number),
+      trajectories: await this.storedTrajectories(rows, new Map([[groupId, lints]])),
+    };
+  }
+
+  /** The group exactly as its event was written (unknown fields included): for export and round-trip checks. */
+  async groupEvent(groupId: number): Promise<GroupEvent | null> {
+    const d = await this.getGroup(groupId);
+    if (!d) return null;
+    const g = await this.db.get<{ time: string | null }>('SELECT time FROM groups WHERE id = ?', [groupId]);
+    return {
+      v: 1,
+      type: 'group',
+      run_id: d.runId,
+      ...(g?.time ? { time: g.time } : {}),
+      step: d.step,
+      prompt_id: d.promptId,
+      prompt: d.prompt,
+      gold: d.gold,
+      trajectories: d.trajectories.map((t) => t.event),
+      ...d.extra,
+    };
+  }
+
+  async getTrajectory(trajectoryKey: number): Promise<StoredTrajectory | null> {
+    const rows = await this.db.all<TrajectoryRow>(`${TRAJECTORY_SELECT} WHERE t.id = ?`, [trajectoryKey]);
+    const r = rows[0];
+    if (!r) return null;
+    const g = await this.db.get<{ lints: string }>('SELECT lints FROM groups WHERE id = ?', [r.group_id]);
+    const [t] = await this.storedTrajectories(rows, new Map([[r.group_id, parseJson<Lint[]>(g?.lints, [])]]));
+    return t ?? null;
+  }
+
+  async search(query: string, limit = 50): Promise<SearchResult> {
+    const n = Math.max(1, Math.min(500, Math.floor(limit)));
+    const run = (q: string) =>
+      this.db.all<{ rowid: number; rank: number }>(
+        'SELECT rowid, rank FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rank LIMIT ?',
+        [q, n],
+      );
+    const trimmed = query.trim();
+    if (trimmed.length === 0) return { hits: [], query: '', fellBackToPhrase: false };
+    let used = trimmed;
+    let fellBack = false;
+    let matches: { rowid: number; rank: number }[];
+    try {
+      matches = await run(trimmed);
+    } catch {
+      // FTS5 syntax errors (unbalanced quotes, a bare operator, column filters that do not exist)
+      // are the user's typing, not a failure: search for the words as one literal phrase instead.
+      used = `"${trimmed.replace(/"/g, '""')}"`;
+      fellBack = true;
+      matches = await run(used);
+    }
+    if (matches.length === 0) return { hits: [], query: used, fellBackToPhrase: fellBack };
+    const rows = await this.db.all<Row>(
+      `SELECT t.id, t.traj_id, t.group_id, t.run_id, t.step, t.source, t.verdict, t.text, t.text_z, g.prompt_id
+       FROM trajectories t JOIN groups g ON g.id = t.group_id WHERE t.id IN (${matches.map(() => '?').join(',')})`,
+      matches.map((m) => m.rowid),
+    );
+    const byId = new Map(rows.map((r) => [r.id as number, r]));
+    const terms = queryTerms(trimmed);
+    const hits: SearchHit[] = [];
+    for (const m of matches) {
+      const r = byId.get(m.rowid);
+      if (!r) continue; // an FTS row whose trajectory is gone
+      hits.push({
+        trajectoryKey: r.id as number,
+        trajectoryId: r.traj_id as string,
+        groupId: r.group_id as number,
+        runId: r.run_id as string,
+        step: r.step as number,
+        promptId: r.prompt_id as string,
+        source: r.source as 'online' | 'offline',
+        verdict: r.verdict as Verdict,
+        snippet: cutSnippet(unpackText(r.text, r.text_z as number), terms),
+        rank: m.rank,
+      });
+    }
+    return { hits, query: used, fellBackToPhrase: fellBack };
+  }
+
+  async addLabel(label: NewLabel): Promise<LabelRecord> {
+    if (!LABEL_KINDS.includes(label.label)) throw new Error(`label must be one of ${LABEL_KINDS.join('|')}, not ${JSON.stringify(label.label)}`);
+    if (!label.author) throw new Error('a label needs an author');
+    const t = await this.db.get<{ run_id: string }>('SELECT run_id FROM trajectories WHERE id = ?', [label.trajectoryKey]);
+    if (!t) throw new Error(`no trajectory ${label.trajectoryKey}`);
+    if (label.supersedes != null) {
+      const prev = await this.db.get<{ trajectory_id: number }>('SELECT trajectory_id FROM labels WHERE id = ?', [label.supersedes]);
+      if (!prev) throw new Error(`label ${label.supersedes} does not exist`);
+      if (prev.trajectory_id !== label.trajectoryKey) throw new Error(`label ${label.supersedes} belongs to another trajectory`);
+    }
+    const createdAt = new Date().toISOString();
+    const res = await this.db.run(
+      'INSERT INTO labels (trajectory_id, label, note, author, created_at, supersedes) VALUES (?, ?, ?, ?, ?, ?)',
+      [label.trajectoryKey, label.label, label.note ?? null, label.author, createdAt, label.supersedes ?? null],
+    );
+    return {
+      id: res.lastID,
+      trajectoryKey: label.trajectoryKey,
+      runId: t.run_id,
+      label: label.label,
+      note: label.note ?? null,
+      author: label.author,
+      createdAt,
+      supersedes: label.supersedes ?? null,
+    };
+  }
+
+  async labels(runId?: string): Promise<LabelRecord[]> {
+    const rows = await this.db.all(
+      `SELECT l.*, t.run_id FROM labels l JOIN trajectories t ON t.id = l.trajectory_id
+       ${runId === undefined ? '' : 'WHERE t.run_id = ?'} ORDER BY l.id`,
+      runId === undefined ? [] : [runId],
+    );
+    return rows.map(labelOf);
+  }
+
+  async addVerifierVersion(v: NewVerifierVersion): Promise<VerifierVersion> {
+    const id = v.source !== undefined ? sha256Hex(v.source) : v.id;
+    if (!id || !/^[0-9a-f]{64}$/.test(id)) throw new Error('a verifier version needs its source or the sha256 (hex) of it');
+    const createdAt = new Date().toISOString();
+    await this.db.run('INSERT OR IGNORE INTO verifier_versions (id, name, path, created_at) VALUES (?, ?, ?, ?)', [
+      id, v.name, v.path ?? null, createdAt,
+    ]);
+    const r = await this.db.get('SELECT * FROM verifier_versions WHERE id = ?', [id]);
+    return verifierOf(r as Row);
+  }
+
+  async verifierVersions(): Promise<VerifierVersion[]> {
+    return (await this.db.all('SELECT * FROM verifier_versions ORDER BY created_at, id')).map(verifierOf);
+  }
+
+  async writeVerdicts(verifierId: string, verdicts: readonly VerdictInput[]): Promise<number> {
+    for (const v of verdicts) {
+      if (!VERDICTS.includes(v.verdict)) throw new Error(`verdict must be one of ${VERDICTS.join('|')}, not ${JSON.stringify(v.verdict)}`);
+    }
+    return this.db.transaction(async () => {
+      const known = await this.db.get('SELECT 1 FROM verifier_versions WHERE id = ?', [verifierId]);
+      if (!known) throw new Error(`unknown verifier version ${verifierId}: add it first`);
+      await insertMany(
+        this.db,
+        'INSERT OR REPLACE INTO verdicts (verifier_id, trajectory_id, verdict, reason, extracted)',
+        5,
+        verdicts.map((v) => [verifierId, v.trajectoryKey, v.verdict, v.reason, v.extracted]),
+      );
+      return verdicts.length;
+    });
+  }
+
+  async verdicts(verifierId: string, runId?: string): Promise<VerdictRecord[]> {
+    const rows = await this.db.all(
+      runId === undefined
+        ? 'SELECT * FROM verdicts WHERE verifier_id = ? ORDER BY trajectory_id'
+        : `SELECT v.* FROM verdicts v JOIN trajectories t ON t.id = v.trajectory_id WHERE v.verifier_id = ? AND t.run_id = ? ORDER BY v.trajectory_id`,
+      runId === undefined ? [verifierId] : [verifierId, runId],
+    );
+    return rows.map(verdictOf);
+  }
+
+  async activeVerifier(runId: string): Promise<VerifierVersion | null> {
+    const r = await this.db.get(
+      `SELECT v.* FROM runs r JOIN verifier_versions v ON v.id = coalesce(r.active_verifier, r.verifier_id) WHERE r.run_id = ?`,
+      [runId],
+    );
+    return r ? verifierOf(r) : null;
+  }
+
+  async setActiveVerifier(runId: string, verifierId: string): Promise<void> {
+    const known = await this.db.get('SELECT 1 FROM verifier_versions WHERE id = ?', [verifierId]);
+    if (!known) throw new Error(`unknown verifier version ${verifierId}`);
+    const res = await this.db.run('UPDATE runs SET active_verifier = ? WHERE run_id = ?', [verifierId, runId]);
+    if (res.changes === 0) throw new Error(`no run ${runId}`);
+  }
+
+  async getEmbeddings(fingerprint: string, textHashes: readonly string[]): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (let i = 0; i < textHashes.length; i += 500) {
+      const chunk = textHashes.slice(i, i + 500);
+      const rows = await this.db.all<{ text_hash: string; vector: Buffer }>(
+        `SELECT text_hash, vector FROM embeddings WHERE fingerprint = ? AND text_hash IN (${chunk.map(() => '?').join(',')})`,
+        [fingerprint, ...chunk],
+      );
+      for (const r of rows) out.set(r.text_hash, float32FromBlob(r.vector));
+    }
+    return out;
+  }
+
+  async putEmbeddings(fingerprint: string, entries: ReadonlyArray<{ textHash: string; vector: Float32Array }>): Promise<void> {
+    await this.db.transaction(() =>
+      insertMany(
+        this.db,
+        'INSERT OR REPLACE INTO embeddings (fingerprint, text_hash, dim, vector)',
+        4,
+        entries.map((e) => [fingerprint, e.textHash, e.vector.length, float32Blob(e.vector)] as SqlValue[]),
+      ),
+    );
+  }
+
+  async stats(): Promise<StoreStats> {
+    const r = await this.db.get<Record<string, number>>(`SELECT
+      (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM steps) AS steps, (SELECT count(*) FROM groups) AS groups,
+      (SELECT count(*) FROM trajectories) AS trajectories, (SELECT count(*) FROM labels) AS labels,
+      (SELECT count(*) FROM malformed_lines) AS malformed`);
+    return {
+      runs: r?.runs ?? 0,
+      steps: r?.steps ?? 0,
+      groups: r?.groups ?? 0,
+      trajectories: r?.trajectories ?? 0,
+      labels: r?.labels ?? 0,
+      malformedLines: r?.malformed ?? 0,
+    };
+  }
+
+  async malformedLines(file?: string): Promise<MalformedLine[]> {
+    const rows = await this.db.all(
+      `SELECT * FROM malformed_lines ${file === undefined ? '' : 'WHERE file = ?'} ORDER BY file, line`,
+      file === undefined ? [] : [file],
+    );
+    return rows.map((r) => ({
+      file: r.file as string,
+      line: r.line as number,
+      byteOffset: r.byte_offset as number,
+      reason: r.reason as string,
+      excerpt: r.excerpt as string,
+    }));
+  }
+
+  async stepSeries(runId: string): Promise<StepSeriesPoint[]> {
+    const rows = await this.db.all(
+      `SELECT s.step, s.metrics, count(g.id) AS group_count, sum(g.online_count) AS oc, sum(g.online_correct) AS ok,
+         sum(g.roger_sum) AS rs, sum(g.roger_n) AS rn, max(g.roger_max) AS rmax, sum(g.failed_count) AS failed,
+         sum(g.tokens_sum) AS ts, sum(g.tokens_n) AS tn, sum(g.chars_sum) AS cs, sum(g.offline_adv_sum) AS oas,
+         sum(g.offline_adv_n) AS oan, sum(g.lint_count) AS lints
+       FROM steps s LEFT JOIN groups g ON g.run_id = s.run_id AND g.step = s.step
+       WHERE s.run_id = ? GROUP BY s.step ORDER BY s.step`,
+      [runId],
+    );
+    return rows.map((r) => {
+      const oc = (r.oc as number | null) ?? 0;
+      return {
+        step: r.step as number,
+        metrics: parseJson<Record<string, number | null>>(r.metrics, {}),
+        groupCount: r.group_count as number,
+        accuracy: ratio((r.ok as number) ?? 0, oc),
+        rOgerMean: ratio((r.rs as number) ?? 0, (r.rn as number) ?? 0),
+        rOgerMax: (r.rmax as number | null) ?? null,
+        failedRatio: ratio((r.failed as number) ?? 0, oc),
+        meanResponseTokens: ratio((r.ts as number) ?? 0, (r.tn as number) ?? 0),
+        meanResponseChars: ratio((r.cs as number) ?? 0, oc),
+        meanOfflineAdvantage: ratio((r.oas as number) ?? 0, (r.oan as number) ?? 0),
+        lintCount: (r.lints as number | null) ?? 0,
+      };
+    });
+  }
+
+  async stepPoints(runId: string, step: number): Promise<StepPoint[]> {
+    const override = await this.overridingVerifier(runId);
+    const rows = await this.db.all(
+      `SELECT t.id, t.traj_id, t.group_id, t.divergence, t.entropy_last, t.verdict AS logged, v.verdict AS active,
+         t.r_oger, t.r_total, t.advantage, t.replaced
+       FROM trajectories t LEFT JOIN verdicts v ON v.trajectory_id = t.id AND v.verifier_id = ?
+       WHERE t.run_id = ? AND t.step = ? AND t.source = 'online' ORDER BY t.group_id, t.idx, t.id`,
+      [override, runId, step],
+    );
+    return rows.map((r) => ({
+      trajectoryKey: r.id as number,
+      trajectoryId: r.traj_id as string,
+      groupId: r.group_id as number,
+      divergence: (r.divergence as number | null) ?? null,
+      entropyLast: (r.entropy_last as number | null) ?? null,
+      verdict: ((override !== null ? r.active : null) ?? r.logged) as Verdict,
+      rOger: (r.r_oger as number | null) ?? null,
+      rTotal: (r.r_total as number | null) ?? null,
+      advantage: (r.advantage as number | null) ?? null,
+      replaced: r.replaced === 1,
+    }));
+  }
+}
+
+function verifierOf(r: Row): VerifierVersion {
+  return { id: r.id as string, name: r.name as string, path: (r.path as string | null) ?? null, createdAt: r.created_at as string };
+}
+
+function verdictOf(r: Row): VerdictRecord {
+  return {
+    verifierId: r.verifier_id as string,
+    trajectoryKey: r.trajectory_id as number,
+    verdict: r.verdict as Verdict,
+    reason: (r.reason as string | null) ?? null,
+    extracted: (r.extracted as string | null) ?? null,
+  };
+}
+
+export { LINT_BITS, StoreVersionError, SCHEMA_VERSION };
