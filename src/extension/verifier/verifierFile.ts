@@ -1,0 +1,24 @@
+// Locating the workspace verifier and its `verify` function. No vscode import: unit-testable.
+
+/** The 0-based line of `def verify(` (top level), or of the first `def` when there is none. */
+export function verifyFunctionLine(source: string): { line: number; start: number; end: number } | null {
+  const lines = source.split(/\r?\n/);
+  let fallback: { line: number; start: number; end: number } | null = null;
+  for (let i = 0; i < lines.length; i++) {
+    const text = lines[i] as string;
+    const m = /^(async\s+)?def\s+(verify)\s*\(/.exec(text);
+    if (m) {
+      const start = text.indexOf('verify');
+      return { line: i, start, end: start + 'verify'.length };
+    }
+    if (!fallback && /^def\s+\w+\s*\(/.test(text)) fallback = { line: i, start: 0, end: text.length };
+  }
+  return fallback;
+}
+
+/** Shortens untrusted text for a one-line message (Problems panel, CodeLens). */
+export function oneLine(text: string | null | undefined, max = 80): string {
+  if (text === null || text === undefined) return '(none)';
+  const flat = text.replace(/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat || '(empty)';
+}
