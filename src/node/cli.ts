@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // reward-lens: the command-line face of Reward Lens. Each subcommand lives in src/node/cli/.
 import { rewardCommand } from './cli/reward';
+import { ingestCommand } from './cli/ingest';
+import { statsCommand } from './cli/stats';
+import { embedCommand } from './cli/embed';
 import type { CliCommand } from './cli/types';
 
-const commands: CliCommand[] = [rewardCommand];
+const commands: CliCommand[] = [rewardCommand, ingestCommand, statsCommand, embedCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.usage.padEnd(58)} ${c.summary}`);

@@ -1,0 +1,15 @@
+// Messages between EncoderClient (main thread) and the encoder worker.
+import type { EncoderInfo, EncoderOptions } from './engine';
+
+export type ToWorker =
+  | { kind: 'load'; dir: string; options: EncoderOptions }
+  | { kind: 'embed'; jobId: number; texts: string[]; batchSize?: number }
+  | { kind: 'cancel'; jobId: number };
+
+export type FromWorker =
+  | { kind: 'loaded'; info: EncoderInfo }
+  | { kind: 'load-error'; message: string; name: string }
+  | { kind: 'progress'; jobId: number; done: number; total: number }
+  | { kind: 'result'; jobId: number; vectors: Float32Array; dim: number; truncated: boolean[] }
+  | { kind: 'cancelled'; jobId: number }
+  | { kind: 'error'; jobId: number; message: string };
