@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import { ingestFile, type IngestSummary } from '../ingest/ingest';
+import { RunStore } from '../store/store';
+import type { MalformedInput } from '../store/writer';
+import { parseFlags, requireFlag, type CliCommand } from './types';
+
+/** Malformed lines go to stderr as FILE:LINE: reason, the format editors and grep understand. */
+export function reportMalformed(file: string, malformed: readonly MalformedInput[]): void {
+  for (const m of malformed) process.stderr.write(`${file}:${m.line}: ${m.reason}\n`);
+}
+
+export function summaryJson(s: IngestSummary) {
+  return {
+    file: s.file,
+    events: s.events,
+    groups: s.groups,
+    trajectories: s.trajectories,
+    duplicates: s.duplicates,
+    bytes: s.bytes,
+    lines: s.lines,
+    pendingBytes: s.pendingBytes,
+    restarted: s.restarted,
+    malformed: s.malformed.map((m) => ({ line: m.line, byteOffset: m.byteOffset, reason: m.reason })),
+  };
+}
+
+export const ingestCommand: CliCommand = {
+  name: 'ingest',
+  usage: 'ingest EVENTS... --db DB [--json]',
+  summary: 'ingest events.jsonl files into a store (resumable; bad lines reported, not fatal)',
+  async run(args) {
+    const { flags, positional } = parseFlags(args, ['json']);
+    const db = requireFlag(flags, 'db');
+    if (positional.length === 0) throw new Error('give at least one events.jsonl file');
+    for (const f of positional) if (!existsSync(f)) throw new Error(`no such file: ${f}`);
+    const store = await RunStore.open(db);
+    const results: IngestSummary[] = [];
+    try {
+      for (const file of positional) {
+        const s = await ingestFile(store, file);
+        results.push(s);
+        reportMalformed(file, s.malformed);
+        if (!flags.has('json')) {
+          process.stdout.write(
+            `${file}: ${s.events} events (${s.groups} new groups, ${s.trajectories} trajectories, ${s.duplicates} already stored), ` +
+              `${s.bytes} bytes, ${s.malformed.length} malformed line${s.malformed.length === 1 ? '' : 's'}` +
+              `${s.pendingBytes > 0 ? `, ${s.pendingBytes} bytes waiting for a newline` : ''}\n`,
+          );
+        }
+      }
+    } finally {
+      await store.close();
+    }
+    if (flags.has('json')) {
+      const out = results.map(summaryJson);
+      process.stdout.write(JSON.stringify(out.length === 1 ? out[0] : out) + '\n');
+    }
+    return 0;
+  },
+};
