@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { outputChannelText, packageFolder, runCommand, startRig, webviewFrame, type Rig } from './rig';
+import { canaryFindings } from './driver';
+import { outputChannelText, packageFolder, runCommand, startRig, waitFor, webviewFrame, type Rig } from './rig';
 
 const probeManifest = {
   name: 'rig-probe',
@@ -17,7 +18,10 @@ const probeManifest = {
   main: './extension.js',
   activationEvents: ['onStartupFinished'],
   contributes: {
-    commands: [{ command: 'rigProbe.hello', title: 'Say Hello', category: 'Rig Probe' }],
+    commands: [
+      { command: 'rigProbe.hello', title: 'Say Hello', category: 'Rig Probe' },
+      { command: 'rigProbe.pwn', title: 'Run Unsafe Webview', category: 'Rig Probe' },
+    ],
     viewsContainers: { activitybar: [{ id: 'rigProbe', title: 'Rig Probe', icon: '$(beaker)' }] },
     views: { rigProbe: [{ id: 'rigProbe.items', name: 'Probe Items' }] },
   },
@@ -37,6 +41,11 @@ exports.activate = (context) => {
     const panel = vscode.window.createWebviewPanel('rigProbe.view', 'Probe Webview', vscode.ViewColumn.One, { enableScripts: false });
     panel.webview.html = '<!doctype html><html><body><h1 id="probe">hello from the probe</h1></body></html>';
     out.appendLine('hello command ran');
+  }));
+  // The canary's positive control: a webview that does exactly what a hostile trace must never do.
+  context.subscriptions.push(vscode.commands.registerCommand('rigProbe.pwn', () => {
+    const panel = vscode.window.createWebviewPanel('rigProbe.pwn', 'Unsafe Webview', vscode.ViewColumn.One, { enableScripts: true });
+    panel.webview.html = '<!doctype html><html><body><p id="unsafe">unsafe</p><img src="x" onerror="console.log(\\'PWNED img\\')"><script>window.__pwned = "script"; console.log("PWNED script");</script></body></html>';
   }));
 };
 exports.deactivate = () => {};
@@ -68,7 +77,19 @@ test('rig: a throwaway .vsix installs, activates, and its view, command, output 
     const output = await outputChannelText(page, 'Rig Probe');
     assert.match(output, /rig probe activated/);
     assert.match(output, /hello command ran/);
+    // The canary check must not fire on a benign webview, or the hostile suite proves nothing.
+    assert.deepEqual(await canaryFindings(page, rig.consoleLines), []);
     await rig.screenshot('rig-probe-dark');
+
+    await runCommand(page, 'Rig Probe: Run Unsafe Webview');
+    await webviewFrame(page, '#unsafe');
+    const fired = await waitFor('the canaries to fire on the unsafe webview', 10_000, async () => {
+      const found = await canaryFindings(page, rig!.consoleLines);
+      return found.length >= 3 ? found : undefined;
+    });
+    assert.ok(fired.some((f) => f.startsWith('window.__pwned=script')), fired.join('\n'));
+    assert.ok(fired.some((f) => f.startsWith('console:') && f.includes('PWNED')), fired.join('\n'));
+    assert.ok(fired.some((f) => f.startsWith('inline handlers IMG[onerror]')), fired.join('\n'));
   } finally {
     await rig?.close();
     rmSync(work, { recursive: true, force: true });

@@ -1,0 +1,63 @@
+// Issue 5, safety: model output is hostile input. A run whose traces, prompt, gold, teacher name,
+// extracted answer and verdict reason carry script tags, event-handler attributes, javascript:
+// links, CSS and LaTeX injection and bidi controls is ingested and opened in the inspector. Every
+// payload must be visible as literal text, and the canaries (a __pwned global, document.title,
+// console lines, navigation, inline handlers in the DOM) must show that no script ran.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HOSTILE_PAYLOADS, hostileRun, writeEvents } from './fixtures';
+import { canaryFindings, ingest, openGroupFromTree, openStore } from './driver';
+import { sleep, startRig, type Rig } from './rig';
+
+const work = mkdtempSync(join(tmpdir(), 'rl-e2e-hostile-'));
+const db = join(work, 'hostile.db');
+let rig: Rig | undefined;
+
+before(async () => {
+  writeEvents(join(work, 'events.jsonl'), hostileRun('hostile-run'));
+  ingest(join(work, 'events.jsonl'), db);
+  rig = await startRig({ name: 'hostile', folder: work, theme: 'dark' });
+});
+after(async () => {
+  await rig?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test('hostile traces render as literal text in the inspector and no payload runs', { timeout: 150_000 }, async () => {
+  const page = rig!.page;
+  await openStore(page, db);
+  const frame = await openGroupFromTree(page, /hostile-run/, /step 0|^0$/i, /hostile-prompt|Solve/);
+  await sleep(1_000);
+
+  // Open every fold so the reasoning text is laid out, then read what a person sees.
+  for (const toggle of await frame.locator('[data-testid=think-toggle]').all()) await toggle.click().catch(() => undefined);
+  const visible = await frame.locator('body').innerText();
+  const missingLiterals = HOSTILE_PAYLOADS.filter((p) => !visible.includes(p.literal)).map((p) => p.name);
+  assert.deepEqual(missingLiterals, [], 'each payload is visible as its literal characters');
+  assert.ok((await frame.locator('[data-testid=control-char]').count()) > 0, 'bidi controls are shown as marked, neutralised characters');
+
+  const bodyStyle = await frame.evaluate(() => {
+    const s = getComputedStyle(document.body);
+    return { display: s.display, visibility: s.visibility };
+  });
+  assert.notEqual(bodyStyle.display, 'none', 'injected CSS did not hide the page');
+  assert.notEqual(bodyStyle.visibility, 'hidden', 'injected CSS did not hide the page');
+  await rig!.screenshot('hostile-inspector-dark');
+
+  // Walk every member (each renders its own trace) and hover over the text, where a live
+  // onmouseover would fire; then check the canaries.
+  const members = await frame.locator('[data-testid^=member-]').count();
+  assert.ok(members >= 6, `all 6 members are listed (saw ${members})`);
+  await frame.locator('[data-testid=member-0]').click();
+  for (let i = 0; i < members; i += 1) {
+    await page.keyboard.press('j');
+    await sleep(150);
+  }
+  await frame.locator('body').hover();
+  await sleep(500);
+  const findings = await canaryFindings(page, rig!.consoleLines);
+  assert.deepEqual(findings, [], 'no canary fired');
+});
