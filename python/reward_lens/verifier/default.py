@@ -57,7 +57,8 @@ class CompareConfig:
     """How answers are extracted and compared. The defaults are Math-Verify's `parse`/`verify`
     defaults, i.e. exactly LUFFY's `verify(parse('$'+gold+'$'), parse(solution))`."""
 
-    # "latex" and/or "expr", in priority order; None means Math-Verify's default extraction config.
+    # "latex", "expr" and/or "string" (multiple-choice letters), in priority order; None means
+    # Math-Verify's default extraction config.
     match_types: tuple[str, ...] | None = None
     # Math-Verify's test helper uses boxed_match_priority=0 with match types; its parse() default is 50.
     boxed_match_priority: int = 0
@@ -65,7 +66,8 @@ class CompareConfig:
     numeric_precision: int = 15
     strict: bool = True
     allow_set_relation_comp: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    # keyword arguments of Math-Verify's StringExtractionConfig (e.g. strings=("A","B"), lowercase=False)
+    string_options: dict[str, Any] = field(default_factory=dict)
 
 
 DEFAULT_COMPARE = CompareConfig()
@@ -105,7 +107,7 @@ def solution_text(after_close: str, gate: FormatGate = LUFFY_FORMAT) -> str:
 
 
 def _extraction_config(config: CompareConfig) -> list[Any] | None:
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, StringExtractionConfig
 
     if config.match_types is None:
         return None
@@ -115,8 +117,10 @@ def _extraction_config(config: CompareConfig) -> list[Any] | None:
             targets.append(LatexExtractionConfig(boxed_match_priority=config.boxed_match_priority))
         elif kind == "expr":
             targets.append(ExprExtractionConfig())
+        elif kind == "string":
+            targets.append(StringExtractionConfig(**config.string_options))
         else:
-            raise ValueError(f"unknown match type {kind!r} (expected 'latex' or 'expr')")
+            raise ValueError(f"unknown match type {kind!r} (expected 'latex', 'expr' or 'string')")
     return targets
 
 
@@ -147,7 +151,10 @@ def compare(gold_parsed: Sequence[Any], pred_parsed: Sequence[Any], config: Comp
             strict=config.strict,
             allow_set_relation_comp=config.allow_set_relation_comp,
             timeout_seconds=None,
-            raise_on_error=True,
+            # Math-Verify tries every (gold, prediction) candidate pair; an exception on one pair
+            # means that pair does not match, and the others are still tried. Raising here would
+            # turn "12:00 vs 12:00" into an error because one candidate form cannot be evaluated.
+            raise_on_error=False,
         )
     )
 
@@ -187,3 +194,9 @@ def verify_response(
 def verify(response: str, gold: str) -> dict[str, Any]:
     """The default verifier as a workspace verifier would expose it: verify(response, gold)."""
     return verify_response(response, gold)
+
+
+def verify_skyt1(response: str, gold: str) -> dict[str, Any]:
+    """The default verifier for Sky-T1 style outputs (<|begin_of_thought|> ... <|end_of_thought|>,
+    then the answer inside <|begin_of_solution|> ... <|end_of_solution|>)."""
+    return verify_response(response, gold, SKYT1_FORMAT)

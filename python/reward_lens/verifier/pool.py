@@ -6,71 +6,52 @@ worker holds one item at a time; a worker past its deadline is killed and replac
 becomes `error: timeout after Xs`; a worker that dies becomes `error: crashed (...)`. Nothing is
 ever reported as a silent "wrong".
 
-Workers start from a forkserver that has Math-Verify and sympy imported already, so replacing a
-worker costs milliseconds, and the parent (possibly a training process holding threads and CUDA
-state) is never forked itself.
+Workers are fresh interpreters (`python -m reward_lens.verifier.worker`), not forks: the caller may
+be a training process holding threads and CUDA state, and multiprocessing's spawn/forkserver would
+re-execute the caller's unguarded top-level script code in every worker.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.connection
+import json
 import os
+import selectors
+import subprocess
+import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .loader import call_verifier, error_result, load_function
-
-_PRELOAD = ["reward_lens.verifier.default", "math_verify", "sympy"]
+from .loader import error_result
 
 _END = object()
 NOTHING_YET = object()
 
+# The folder holding the reward_lens package, so workers import this very copy of it.
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
-def _context() -> Any:
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_PRELOAD)
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-def _worker_main(conn: Any, spec: str | None) -> None:
-    try:
-        fn = load_function(spec)
-        load_error = None
-    except BaseException as exc:  # noqa: BLE001 - reported per item, the pool keeps running
-        fn = None
-        load_error = f"error: cannot load verifier {spec!r}: {type(exc).__name__}: {exc}"[:500]
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        index, response, gold = message
-        result = error_result(load_error) if fn is None else call_verifier(fn, response, gold)
-        try:
-            conn.send((index, result))
-        except (BrokenPipeError, OSError):
-            return
+# A worker that has not said "ready" within this long (interpreter + Math-Verify import) is broken.
+_START_TIMEOUT_S = 60.0
 
 
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def end_marker() -> Any:
+    return _END
+
+
 @dataclass
 class _Worker:
-    process: Any
-    conn: Any
+    process: subprocess.Popen
+    buffer: bytearray = field(default_factory=bytearray)
+    ready: bool = False
     index: int | None = None
     deadline: float = 0.0
-    started: float = 0.0
+    spawned: float = 0.0
 
 
 class VerifierPool:
@@ -82,30 +63,56 @@ class VerifierPool:
         self.spec = spec
         self.size = max(1, workers if workers is not None else default_workers())
         self.timeout_s = float(timeout_s)
-        self._ctx = _context()
         self._workers: list[_Worker] = []
+        self._selector = selectors.DefaultSelector()
         self.restarts = 0
         self._closed = False
 
     # -- worker lifecycle -------------------------------------------------------------------
     def _spawn(self) -> _Worker:
-        parent, child = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(target=_worker_main, args=(child, self.spec), daemon=True)
-        process.start()
-        child.close()
-        return _Worker(process=process, conn=parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = _PACKAGE_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONIOENCODING"] = "utf-8"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reward_lens.verifier.worker", self.spec or ""],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,  # a verifier's prints and tracebacks go where the caller's stderr goes
+            env=env,
+            close_fds=True,
+        )
+        assert process.stdout is not None
+        os.set_blocking(process.stdout.fileno(), False)
+        worker = _Worker(process=process, spawned=time.monotonic())
+        self._selector.register(process.stdout, selectors.EVENT_READ, worker)
+        return worker
 
     def _ensure_workers(self) -> None:
         while len(self._workers) < self.size:
             self._workers.append(self._spawn())
 
-    def _replace(self, worker: _Worker) -> None:
+    def _kill(self, worker: _Worker) -> None:
+        try:
+            self._selector.unregister(worker.process.stdout)
+        except (KeyError, ValueError):
+            pass
         try:
             worker.process.kill()
-        except (OSError, AttributeError):
+        except OSError:
             pass
-        worker.process.join(timeout=2)
-        worker.conn.close()
+        try:
+            worker.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (worker.process.stdin, worker.process.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
+    def _replace(self, worker: _Worker) -> None:
+        self._kill(worker)
         self._workers[self._workers.index(worker)] = self._spawn()
         self.restarts += 1
 
@@ -115,16 +122,19 @@ class VerifierPool:
         self._closed = True
         for worker in self._workers:
             try:
-                worker.conn.send(None)
-            except (OSError, ValueError):
+                if worker.process.stdin is not None:
+                    worker.process.stdin.close()
+            except OSError:
                 pass
+        deadline = time.monotonic() + 1.0
         for worker in self._workers:
-            worker.process.join(timeout=1)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join(timeout=1)
-            worker.conn.close()
+            try:
+                worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            self._kill(worker)
         self._workers = []
+        self._selector.close()
 
     def __enter__(self) -> "VerifierPool":
         return self
@@ -132,19 +142,61 @@ class VerifierPool:
     def __exit__(self, *_: Any) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    # -- I/O ----------------------------------------------------------------------------------
+    def _send(self, worker: _Worker, index: int, response: Any, gold: Any) -> bool:
+        line = json.dumps({"i": index, "r": response, "g": gold}) + "\n"
+        try:
+            assert worker.process.stdin is not None
+            worker.process.stdin.write(line.encode("utf-8", "surrogatepass"))
+            worker.process.stdin.flush()
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def _read_lines(self, worker: _Worker) -> tuple[list[dict[str, Any]], bool]:
+        """Drains what the worker wrote; returns the complete lines and whether it hit EOF."""
+        assert worker.process.stdout is not None
+        eof = False
+        while True:
+            try:
+                chunk = os.read(worker.process.stdout.fileno(), 1 << 16)
+            except BlockingIOError:
+                break
+            except OSError:
+                eof = True
+                break
+            if not chunk:
+                eof = True
+                break
+            worker.buffer.extend(chunk)
+        lines: list[dict[str, Any]] = []
+        while True:
+            newline = worker.buffer.find(b"\n")
+            if newline < 0:
+                break
+            raw = bytes(worker.buffer[:newline])
+            del worker.buffer[: newline + 1]
+            try:
+                lines.append(json.loads(raw.decode("utf-8", "replace")))
+            except ValueError:
+                lines.append({"garbage": raw[:200].decode("utf-8", "replace")})
+        return lines, eof
+
     # -- running ------------------------------------------------------------------------------
-    def run(self, items: Iterable[tuple[str, str]], timeout_s: float | None = None) -> Iterator[dict[str, Any]]:
+    def run(self, items: Iterable[tuple[Any, Any]], timeout_s: float | None = None) -> Iterator[dict[str, Any]]:
         """Yields one result per (response, gold) pair, in input order, as soon as it is known."""
         iterator = iter(items)
-
-        def poll() -> Any:
-            return next(iterator, _END)
-
-        return self.run_source(poll, timeout_s)
+        return self.run_source(lambda: next(iterator, _END), timeout_s)
 
     def run_source(self, poll: Callable[[], Any], timeout_s: float | None = None) -> Iterator[dict[str, Any]]:
         """Like run, but `poll()` returns the next (response, gold), NOTHING_YET when none is ready
-        (a streaming reader), or the module's _END sentinel via `end_marker()` when input is over."""
+        yet (a streaming reader), or `end_marker()` when the input is over."""
         if self._closed:
             raise RuntimeError("the pool is closed")
         limit = self.timeout_s if timeout_s is None else float(timeout_s)
@@ -155,7 +207,6 @@ class VerifierPool:
         next_out = 0
         input_open = True
         while True:
-            # Pull input until every worker has something to do and one item waits in reserve.
             while input_open and len(pending) < self.size:
                 item = poll()
                 if item is _END:
@@ -166,56 +217,64 @@ class VerifierPool:
                 response, gold = item
                 pending.append((next_index, response, gold))
                 next_index += 1
-            for worker in self._workers:
-                if worker.index is None and pending:
+            for worker in list(self._workers):
+                if worker.ready and worker.index is None and pending:
                     index, response, gold = pending.popleft()
-                    try:
-                        worker.conn.send((index, response, gold))
-                    except (OSError, ValueError) as exc:
-                        done[index] = error_result(f"error: crashed (could not send to worker: {exc})")
+                    if not self._send(worker, index, response, gold):
+                        done[index] = error_result("error: crashed (worker closed its input)")
                         self._replace(worker)
                         continue
                     worker.index = index
-                    worker.started = time.monotonic()
-                    worker.deadline = worker.started + limit
+                    worker.deadline = time.monotonic() + limit
             while next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
             busy = [w for w in self._workers if w.index is not None]
+            starting = [w for w in self._workers if not w.ready]
             if not busy and not pending and not input_open:
                 return
             now = time.monotonic()
-            wait_for = min((w.deadline for w in busy), default=now + 0.05) - now
-            if input_open and (len(busy) < self.size or not busy):
+            deadlines = [w.deadline for w in busy] + [w.spawned + _START_TIMEOUT_S for w in starting]
+            wait_for = (min(deadlines) if deadlines else now + 0.05) - now
+            if input_open and not pending:
                 wait_for = min(wait_for, 0.02)
-            ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=max(0.0, wait_for)) if busy else []
-            if not busy and wait_for > 0:
-                time.sleep(wait_for)
-            for worker in busy:
-                if worker.conn not in ready:
+            events = self._selector.select(timeout=max(0.0, wait_for))
+            for key, _ in events:
+                worker = key.data
+                if worker not in self._workers:
                     continue
-                index = worker.index
-                assert index is not None
-                try:
-                    got_index, result = worker.conn.recv()
-                except (EOFError, OSError):
-                    worker.process.join(timeout=1)
-                    code = worker.process.exitcode
-                    done[index] = error_result(f"error: crashed (worker exited with code {code})")
+                lines, eof = self._read_lines(worker)
+                for line in lines:
+                    if line.get("ready"):
+                        worker.ready = True
+                    elif worker.index is not None and line.get("i") == worker.index and isinstance(line.get("res"), dict):
+                        done[worker.index] = line["res"]
+                        worker.index = None
+                    elif worker.index is not None:
+                        done[worker.index] = error_result("error: crashed (worker answered out of turn)")
+                        worker.index = None
+                        eof = True
+                if eof:
+                    code = worker.process.poll()
+                    if code is None:
+                        try:
+                            code = worker.process.wait(timeout=1)
+                        except subprocess.TimeoutExpired:
+                            code = None
+                    if worker.index is not None:
+                        done[worker.index] = error_result(f"error: crashed (worker exited with code {code})")
+                    elif not worker.ready and pending:
+                        # A worker that cannot even start would otherwise be restarted forever.
+                        index, _, _ = pending.popleft()
+                        done[index] = error_result(f"error: crashed (worker failed to start, exit code {code})")
                     self._replace(worker)
-                    continue
-                if got_index != index:
-                    done[index] = error_result("error: crashed (worker answered out of turn)")
-                    self._replace(worker)
-                    continue
-                done[index] = result
-                worker.index = None
             now = time.monotonic()
             for worker in list(self._workers):
                 if worker.index is not None and now >= worker.deadline:
                     done[worker.index] = error_result(f"error: timeout after {limit:g}s")
                     self._replace(worker)
-
-
-def end_marker() -> Any:
-    return _END
+                elif not worker.ready and now >= worker.spawned + _START_TIMEOUT_S:
+                    if pending:
+                        index, _, _ = pending.popleft()
+                        done[index] = error_result(f"error: timeout (worker did not start within {_START_TIMEOUT_S:g}s)")
+                    self._replace(worker)
