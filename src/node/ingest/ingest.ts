@@ -5,7 +5,7 @@
 import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { RunStore } from '../store/store';
-import type { StoreChange } from '../store/types';
+import type { MalformedLine, StoreChange } from '../store/types';
 import type { IngestLine, MalformedInput } from '../store/writer';
 import { excerptOf, MAX_LINE_BYTES, parseLine } from './lines';
 
@@ -39,7 +39,8 @@ export interface IngestSummary {
   trajectories: number;
   /** events already in the store, skipped */
   duplicates: number;
-  malformed: MalformedInput[];
+  /** bad lines met in this pass, by line number */
+  malformed: MalformedLine[];
   /** bytes consumed in this pass */
   bytes: number;
   startOffset: number;
@@ -112,7 +113,7 @@ export async function ingestFile(store: RunStore, path: string, options: IngestO
       summary.groups += r.groups;
       summary.trajectories += r.trajectories;
       summary.duplicates += r.duplicates;
-      summary.malformed.push(...r.malformed);
+      summary.malformed.push(...r.malformed.map((m) => ({ file, ...m })));
       summary.endOffset = batch.endOffset;
       summary.lines = batch.endLine;
       mergeChanges(changes, r.changes);

@@ -6,8 +6,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { RunStore } from '../store/store';
-import type { StoreChange } from '../store/types';
-import type { MalformedInput } from '../store/writer';
+import type { MalformedLine, StoreChange } from '../store/types';
 import { ingestFile, type IngestOptions, type IngestSummary } from './ingest';
 
 export interface TailerOptions extends Pick<IngestOptions, 'batchBytes' | 'batchLines' | 'maxLineBytes' | 'fileKey'> {
@@ -19,7 +18,7 @@ export interface TailerOptions extends Pick<IngestOptions, 'batchBytes' | 'batch
 
 export interface TailerEvents {
   change: [StoreChange[]];
-  malformed: [MalformedInput[]];
+  malformed: [MalformedLine[]];
   pass: [IngestSummary];
   error: [Error];
 }

@@ -1,0 +1,136 @@
+// Ingest throughput, measured in one run on the same rows:
+//   parse      JSON.parse + schema validation of every line, no store (the protocol's share)
+//   ingest     ingestFile(): protocol + store (compression, lints, FTS, offsets), the product path
+//   raw        the limit: the same trajectories, pre-built in memory, plain batched multi-row INSERTs
+//              (100 rows per statement, one transaction, same pragmas) into one table, no FTS
+// and the bytes on disk per trajectory against the JSONL. Prints a table, then one JSON line.
+// Usage: node --import tsx bench/ingest.ts [--groups N] [--text-bytes B] [--keep]  (--keep leaves the temp dir)
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { parseEventLine, type GroupEvent } from '../src/core/protocol';
+import { ingestFile } from '../src/node/ingest/ingest';
+import { RunStore } from '../src/node/store/store';
+import { Db, insertMany, type SqlValue } from '../src/node/store/sqlite';
+import { runLines } from '../test/fixtures/events';
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const groups = flag('groups', 2000);
+const textBytes = flag('text-bytes', 4096);
+const groupsPerStep = 100;
+const steps = Math.max(1, Math.ceil(groups / groupsPerStep));
+const dir = mkdtempSync(join(tmpdir(), 'rl-bench-ingest-'));
+
+function dbBytes(path: string): number {
+  let n = 0;
+  for (const suffix of ['', '-wal', '-shm']) {
+    try {
+      n += statSync(path + suffix).size;
+    } catch {
+      /* absent */
+    }
+  }
+  return n;
+}
+
+async function main(): Promise<void> {
+  const file = join(dir, 'events.jsonl');
+  const out = createWriteStream(file);
+  for (const line of runLines('bench', steps, Math.min(groups, groupsPerStep), { textBytes })) {
+    if (!out.write(line + '\n')) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  const jsonlBytes = statSync(file).size;
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+
+  // parse: the protocol's share alone
+  let t0 = performance.now();
+  let trajectories = 0;
+  const parsed: GroupEvent[] = [];
+  for (const l of lines) {
+    const r = parseEventLine(l);
+    if (!r.ok) throw new Error(r.reason);
+    if (r.event.type === 'group') {
+      trajectories += r.event.trajectories.length;
+      parsed.push(r.event);
+    }
+  }
+  const parseMs = performance.now() - t0;
+
+  // ingest: the product path, from the file
+  const storePath = join(dir, 'store.db');
+  const store = await RunStore.open(storePath);
+  t0 = performance.now();
+  const summary = await ingestFile(store, file);
+  const ingestMs = performance.now() - t0;
+  if (summary.trajectories !== trajectories) throw new Error(`ingested ${summary.trajectories} of ${trajectories} trajectories`);
+  await store.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  const sizes = await store.db.all<{ name: string; bytes: number }>(
+    'SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC',
+  );
+  await store.close();
+  const storeBytes = dbBytes(storePath);
+  const ftsBytes = sizes.filter((s) => s.name.startsWith('trajectory_fts')).reduce((n, s) => n + s.bytes, 0);
+  const trajTableBytes = sizes.find((s) => s.name === 'trajectories')?.bytes ?? 0;
+
+  // raw: the same rows, pre-built, plain batched inserts
+  const rows: SqlValue[][] = [];
+  let id = 1;
+  for (const g of parsed) {
+    for (const t of g.trajectories) {
+      rows.push([id++, g.run_id, t.id, g.step, t.source, t.text, t.r_m, t.verdict, t.divergence ?? null, t.entropy_last ?? null,
+        t.r_oger ?? null, t.r_total ?? null, t.advantage ?? null, t.replaced ? 1 : 0]);
+    }
+  }
+  const rawPath = join(dir, 'raw.db');
+  const raw = await Db.open(rawPath, false);
+  await raw.exec('PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+  await raw.exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, run_id TEXT, traj_id TEXT, step INTEGER, source TEXT, text TEXT,
+    r_m INTEGER, verdict TEXT, divergence REAL, entropy_last REAL, r_oger REAL, r_total REAL, advantage REAL, replaced INTEGER)`);
+  t0 = performance.now();
+  await raw.transaction(() => insertMany(raw, 'INSERT INTO t', 14, rows, 100).then(() => undefined));
+  const rawMs = performance.now() - t0;
+  await raw.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  await raw.close();
+  const rawBytes = dbBytes(rawPath);
+
+  const rate = (ms: number) => Math.round(trajectories / (ms / 1000));
+  const perTraj = (b: number) => Math.round(b / trajectories);
+  const table: [string, string, string, string][] = [
+    ['path', 'time (s)', 'trajectories/s', 'bytes/trajectory'],
+    ['jsonl (input)', '-', '-', String(perTraj(jsonlBytes))],
+    ['parse + validate only', (parseMs / 1000).toFixed(2), String(rate(parseMs)), '-'],
+    ['ingest (protocol + store)', (ingestMs / 1000).toFixed(2), String(rate(ingestMs)), String(perTraj(storeBytes))],
+    ['raw batched INSERT (limit)', (rawMs / 1000).toFixed(2), String(rate(rawMs)), String(perTraj(rawBytes))],
+  ];
+  process.stdout.write(`ingest bench: ${groups} groups, ${trajectories} trajectories of ~${textBytes} B text, JSONL ${(jsonlBytes / 1e6).toFixed(1)} MB\n`);
+  for (const r of table) process.stdout.write(`${r[0].padEnd(28)} ${r[1].padStart(9)} ${r[2].padStart(15)} ${r[3].padStart(17)}\n`);
+  process.stdout.write(`store: trajectories table ${perTraj(trajTableBytes)} B/traj (text deflated when it pays), FTS5 index ${perTraj(ftsBytes)} B/traj\n`);
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'ingest', groups, trajectories, textBytes, jsonlBytes,
+      parse: { seconds: parseMs / 1000, trajectoriesPerSecond: rate(parseMs) },
+      ingest: { seconds: ingestMs / 1000, trajectoriesPerSecond: rate(ingestMs), bytesOnDisk: storeBytes, bytesPerTrajectory: perTraj(storeBytes) },
+      raw: { seconds: rawMs / 1000, trajectoriesPerSecond: rate(rawMs), bytesOnDisk: rawBytes, bytesPerTrajectory: perTraj(rawBytes) },
+      ingestVsRaw: rawMs / ingestMs,
+      jsonlBytesPerTrajectory: perTraj(jsonlBytes),
+      ftsBytesPerTrajectory: perTraj(ftsBytes),
+      trajectoryTableBytesPerTrajectory: perTraj(trajTableBytes),
+    }) + '\n',
+  );
+}
+
+main()
+  .catch((e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    if (!process.argv.includes('--keep')) rmSync(dir, { recursive: true, force: true });
+  });
