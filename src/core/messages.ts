@@ -130,8 +130,6 @@ export type InspectorToHost =
   | { type: 'ready' }
   | { type: 'relabel'; groupId: number; trajectoryKey: number; label: RelabelKind }
   | { type: 'note'; groupId: number; trajectoryKey: number; text: string }
-  /** asks the host for a native input box (for when the webview's own input is not wanted) */
-  | { type: 'requestNote'; groupId: number; trajectoryKey: number }
   | { type: 'openDocument'; trajectoryKey: number }
   | RenderedMessage;
 
@@ -234,13 +232,6 @@ export function validateInspectorMessage(raw: unknown): Validated<InspectorToHos
       if (text.length === 0) return fail('note.text is empty');
       if (text.length > MESSAGE_LIMITS.maxNoteChars) return fail(`note.text exceeds ${MESSAGE_LIMITS.maxNoteChars} characters`);
       return { ok: true, message: { type: 'note', groupId: o.groupId, trajectoryKey: o.trajectoryKey, text } };
-    }
-    case 'requestNote': {
-      const extra = onlyKeys(o, ['type', 'groupId', 'trajectoryKey']);
-      if (extra) return fail(extra);
-      if (!isRowId(o.groupId)) return fail('requestNote.groupId must be a row id');
-      if (!isRowId(o.trajectoryKey)) return fail('requestNote.trajectoryKey must be a row id');
-      return { ok: true, message: { type: 'requestNote', groupId: o.groupId, trajectoryKey: o.trajectoryKey } };
     }
     case 'openDocument': {
       const extra = onlyKeys(o, ['type', 'trajectoryKey']);

@@ -1,0 +1,300 @@
+// What the inspector and dashboard panels do with the store and with webview messages, without
+// the vscode API (the panels own the WebviewPanel; these own the decisions). That keeps the
+// refusal rules unit-testable against a real store.
+//
+// Trust: a webview renders model output, so every message it posts is validated
+// (src/core/messages.ts) and every id it names must belong to what this panel is showing: the
+// inspector only relabels members of its own group, the dashboard only opens groups of the step
+// it listed. Anything else is refused and logged.
+import {
+  describeRefusal, formatRenderedLog, validateDashboardMessage, validateInspectorMessage,
+  type HostToDashboard, type HostToInspector, type ViewGroup,
+} from '../../core/messages';
+import type { GroupDetail, RunStoreApi, StoredTrajectory } from '../../node/store/types';
+
+export interface ControllerEnv<Out> {
+  getStore(): RunStoreApi | undefined;
+  /** posts to the webview; resolves false when the webview is gone */
+  post(message: Out): PromiseLike<boolean> | boolean;
+  log(line: string): void;
+  /** monotonic milliseconds (performance.now in the host) */
+  now(): number;
+}
+
+export interface InspectorEnv extends ControllerEnv<HostToInspector> {
+  author(): string;
+  openTrajectoryDocument(trajectoryKey: string): Promise<void>;
+  /** the panel's title follows the group */
+  setTitle(title: string): void;
+}
+
+export interface DashboardEnv extends ControllerEnv<HostToDashboard> {
+  openGroup(groupId: string, focusTrajectoryKey?: string): Promise<void>;
+  setTitle(title: string): void;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The view of a stored group: the store's GroupDetail already has the message's shape. */
+export function toViewGroup(g: GroupDetail): ViewGroup {
+  return {
+    groupId: g.groupId, runId: g.runId, step: g.step, promptId: g.promptId, prompt: g.prompt, gold: g.gold,
+    reward: g.reward, variant: g.variant, lints: g.lints, zeroStd: g.zeroStd, accuracy: g.accuracy, meanROger: g.meanROger,
+    trajectories: g.trajectories.map((t: StoredTrajectory) => ({ trajectoryKey: t.trajectoryKey, event: t.event, lints: t.lints, label: t.label, activeVerdict: t.activeVerdict })),
+  };
+}
+
+/** "123" → 123; anything else → null. */
+export function parseRowId(s: string | undefined | null): number | null {
+  if (typeof s !== 'string' || !/^\d{1,15}$/.test(s)) return null;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+export class InspectorController {
+  private group: GroupDetail | null = null;
+  private focus: string | null = null;
+  private openedAt = 0;
+  private loadSeq = 0;
+
+  constructor(private readonly env: InspectorEnv, private groupId: number) {}
+
+  get currentGroupId(): number {
+    return this.groupId;
+  }
+
+  /** Sets the group to show once the webview says `ready`; focus is a trajectory key or id. */
+  prepare(groupId: number, focus?: string | null): void {
+    this.groupId = groupId;
+    this.focus = focus ?? null;
+    this.group = null;
+  }
+
+  /** Shows another group in a live webview (the panel is reused). */
+  async show(groupId: number, focus?: string | null): Promise<void> {
+    this.prepare(groupId, focus);
+    await this.load();
+  }
+
+  async load(): Promise<void> {
+    const seq = ++this.loadSeq;
+    this.openedAt = this.env.now();
+    const store = this.env.getStore();
+    if (!store) {
+      await this.env.post({ type: 'empty', reason: 'No run store is open. Open one with "Reward Lens: Open Run Store…" or start a training run.' });
+      return;
+    }
+    await this.env.post({ type: 'loading', groupId: this.groupId });
+    let g: GroupDetail | null;
+    try {
+      g = await store.getGroup(this.groupId);
+    } catch (e) {
+      this.env.log(`[inspector] reading group ${this.groupId} failed: ${errorText(e)}`);
+      await this.env.post({ type: 'error', message: `Reading group ${this.groupId} failed: ${errorText(e)}` });
+      return;
+    }
+    if (seq !== this.loadSeq) return; // a newer show() won
+    if (!g) {
+      await this.env.post({ type: 'empty', reason: `Group ${this.groupId} is not in the open store (it may belong to another store).` });
+      return;
+    }
+    this.group = g;
+    this.env.setTitle(`Group · step ${g.step} · ${g.promptId}`);
+    await this.postGroup();
+  }
+
+  private focusKey(): number | null {
+    if (!this.group || this.focus === null) return null;
+    const asKey = parseRowId(this.focus);
+    const hit = this.group.trajectories.find((t) => (asKey !== null && t.trajectoryKey === asKey) || t.event.id === this.focus);
+    return hit ? hit.trajectoryKey : null;
+  }
+
+  private async postGroup(): Promise<void> {
+    if (!this.group) return;
+    await this.env.post({ type: 'group', group: toViewGroup(this.group), focusTrajectoryKey: this.focusKey() });
+  }
+
+  private member(trajectoryKey: number): StoredTrajectory | undefined {
+    return this.group?.trajectories.find((t) => t.trajectoryKey === trajectoryKey);
+  }
+
+  private refuse(reason: string): void {
+    this.env.log(describeRefusal('inspector', reason));
+  }
+
+  /** Handles one raw webview message. Returns false when it was refused. */
+  async handle(raw: unknown): Promise<boolean> {
+    const v = validateInspectorMessage(raw);
+    if (!v.ok) {
+      this.refuse(v.reason);
+      return false;
+    }
+    const m = v.message;
+    switch (m.type) {
+      case 'ready':
+        // A webview that was hidden and re-created asks again.
+        if (this.group) await this.postGroup();
+        else await this.load();
+        return true;
+      case 'rendered':
+        this.env.log(formatRenderedLog(m));
+        if (m.what === 'group' && this.openedAt > 0) {
+          this.env.log(`[perf] host.group-open ${(this.env.now() - this.openedAt).toFixed(1)} ms size=${m.size}`);
+          this.openedAt = 0;
+        }
+        return true;
+      case 'openDocument': {
+        if (!this.member(m.trajectoryKey)) {
+          this.refuse(`openDocument names trajectory ${m.trajectoryKey}, which is not in group ${this.groupId}`);
+          return false;
+        }
+        await this.env.openTrajectoryDocument(String(m.trajectoryKey));
+        return true;
+      }
+      case 'relabel':
+      case 'note': {
+        if (m.groupId !== this.groupId || !this.group) {
+          this.refuse(`${m.type} names group ${m.groupId}, but this inspector shows group ${this.groupId}`);
+          return false;
+        }
+        const t = this.member(m.trajectoryKey);
+        if (!t) {
+          this.refuse(`${m.type} names trajectory ${m.trajectoryKey}, which is not in group ${this.groupId}`);
+          return false;
+        }
+        const store = this.env.getStore();
+        try {
+          if (!store) throw new Error('no run store is open');
+          if (m.type === 'relabel') {
+            await store.addLabel({ trajectoryKey: t.trajectoryKey, label: m.label, author: this.env.author(), supersedes: t.label.current?.id ?? null });
+          } else {
+            await store.addLabel({ trajectoryKey: t.trajectoryKey, label: 'note', note: m.text, author: this.env.author() });
+          }
+          const fresh = await store.getTrajectory(t.trajectoryKey);
+          if (fresh) t.label = fresh.label;
+          this.env.log(`[inspector] ${m.type === 'relabel' ? `labelled ${m.label}` : 'noted'} trajectory ${t.trajectoryKey} (${t.event.id}) of group ${this.groupId}`);
+          await this.env.post({ type: 'labelSaved', trajectoryKey: t.trajectoryKey, label: t.label });
+          return true;
+        } catch (e) {
+          this.env.log(`[inspector] storing a ${m.type} for trajectory ${t.trajectoryKey} failed: ${errorText(e)}`);
+          await this.env.post({ type: 'labelFailed', trajectoryKey: t.trajectoryKey, message: errorText(e), label: t.label });
+          return false;
+        }
+      }
+    }
+  }
+}
+
+export class DashboardController {
+  private steps = new Set<number>();
+  private selectedStep: number | null = null;
+  /** groups the dashboard listed for the selected step: the only ones it may open */
+  private openable = new Set<number>();
+  private seriesSeq = 0;
+  private stepSeq = 0;
+
+  constructor(private readonly env: DashboardEnv, private runId: string) {}
+
+  get currentRunId(): string {
+    return this.runId;
+  }
+
+  async show(runId: string): Promise<void> {
+    if (runId !== this.runId) {
+      this.runId = runId;
+      this.selectedStep = null;
+      this.openable.clear();
+    }
+    await this.loadSeries(true);
+  }
+
+  async loadSeries(showLoading: boolean): Promise<void> {
+    const seq = ++this.seriesSeq;
+    const store = this.env.getStore();
+    if (!store) {
+      await this.env.post({ type: 'empty', reason: 'No run store is open. Open one with "Reward Lens: Open Run Store…" or start a training run.' });
+      return;
+    }
+    if (showLoading) await this.env.post({ type: 'loading', runId: this.runId });
+    try {
+      const run = await store.getRun(this.runId);
+      if (!run) {
+        await this.env.post({ type: 'empty', reason: `Run "${this.runId}" is not in the open store.` });
+        return;
+      }
+      const series = await store.stepSeries(this.runId);
+      if (seq !== this.seriesSeq) return;
+      this.steps = new Set(series.map((p) => p.step));
+      this.env.setTitle(`Dashboard · ${this.runId}`);
+      await this.env.post({ type: 'series', runId: this.runId, variant: run.variant, series, selectedStep: this.selectedStep });
+      if (this.selectedStep !== null && this.steps.has(this.selectedStep)) await this.loadStep(this.selectedStep);
+    } catch (e) {
+      this.env.log(`[dashboard] reading run ${this.runId} failed: ${errorText(e)}`);
+      await this.env.post({ type: 'error', message: `Reading run "${this.runId}" failed: ${errorText(e)}` });
+    }
+  }
+
+  private async loadStep(step: number): Promise<void> {
+    const seq = ++this.stepSeq;
+    const store = this.env.getStore();
+    if (!store) return;
+    try {
+      const [points, groups] = await Promise.all([store.stepPoints(this.runId, step), store.listGroups(this.runId, step)]);
+      if (seq !== this.stepSeq) return;
+      this.openable = new Set([...groups.map((g) => g.groupId), ...points.map((p) => p.groupId)]);
+      await this.env.post({ type: 'step', runId: this.runId, step, points, groups });
+    } catch (e) {
+      this.env.log(`[dashboard] reading step ${step} of ${this.runId} failed: ${errorText(e)}`);
+      await this.env.post({ type: 'error', message: `Reading step ${step} failed: ${errorText(e)}` });
+    }
+  }
+
+  /** A store change: refresh when it touched this run (or when the change does not say which). */
+  async onStoreChange(e: { runId?: string; step?: number }): Promise<void> {
+    if (e.runId !== undefined && e.runId !== this.runId) return;
+    await this.loadSeries(false);
+  }
+
+  private refuse(reason: string): void {
+    this.env.log(describeRefusal('dashboard', reason));
+  }
+
+  async handle(raw: unknown): Promise<boolean> {
+    const v = validateDashboardMessage(raw);
+    if (!v.ok) {
+      this.refuse(v.reason);
+      return false;
+    }
+    const m = v.message;
+    switch (m.type) {
+      case 'ready':
+        await this.loadSeries(true);
+        return true;
+      case 'rendered':
+        this.env.log(formatRenderedLog(m));
+        return true;
+      case 'selectStep':
+        if (m.runId !== this.runId) {
+          this.refuse(`selectStep names run "${m.runId.slice(0, 80)}", but this dashboard shows "${this.runId}"`);
+          return false;
+        }
+        if (!this.steps.has(m.step)) {
+          this.refuse(`selectStep names step ${m.step}, which run "${this.runId}" does not have`);
+          return false;
+        }
+        this.selectedStep = m.step;
+        await this.loadStep(m.step);
+        return true;
+      case 'openGroup':
+        if (!this.openable.has(m.groupId)) {
+          this.refuse(`openGroup names group ${m.groupId}, which is not among the groups this dashboard listed`);
+          return false;
+        }
+        await this.env.openGroup(String(m.groupId), m.focusTrajectoryKey === null ? undefined : String(m.focusTrajectoryKey));
+        return true;
+    }
+  }
+}

@@ -1,0 +1,64 @@
+// The HTML shell of both webviews. Kept free of the vscode API so the CSP is unit-tested and the
+// benchmark harness serves the exact same page outside VS Code.
+import { escapeHtml } from '../../core/format';
+
+export type WebviewName = 'inspector' | 'dashboard';
+
+export interface ShellOptions {
+  view: WebviewName;
+  title: string;
+  /** webview.cspSource */
+  cspSource: string;
+  /** webview.asWebviewUri(dist/webview/<view>.js).toString() */
+  scriptUri: string;
+  nonce: string;
+  /** extra nonce'd scripts placed before the bundle (the benchmark harness's host stand-in) */
+  preludeScripts?: string[];
+  /** extra nonce'd CSS (the benchmark harness's theme variables) */
+  preludeCss?: string;
+}
+
+const NONCE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** 32 characters from a CSPRNG (crypto.getRandomValues exists in Node 20 and browsers). */
+export function makeNonce(): string {
+  const bytes = new Uint8Array(32);
+  globalThis.crypto.getRandomValues(bytes);
+  let s = '';
+  for (const b of bytes) s += NONCE_ALPHABET[b % NONCE_ALPHABET.length];
+  return s;
+}
+
+export function contentSecurityPolicy(cspSource: string, nonce: string): string {
+  return [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}'`,
+    // Lit components and our own styles use constructable stylesheets, which style-src does not
+    // govern, so no 'unsafe-inline' is needed.
+    `style-src ${cspSource} 'nonce-${nonce}'`,
+    `img-src ${cspSource} data:`,
+    `font-src ${cspSource}`,
+  ].join('; ');
+}
+
+export function webviewHtml(o: ShellOptions): string {
+  if (!/^[A-Za-z0-9]{16,}$/.test(o.nonce)) throw new Error('nonce must be 16+ alphanumeric characters');
+  const n = escapeHtml(o.nonce);
+  const prelude = (o.preludeScripts ?? []).map((s) => `<script nonce="${n}">${s.replace(/<\/script/gi, '<\\/script')}</script>`).join('\n');
+  const css = o.preludeCss ? `<style nonce="${n}">${o.preludeCss.replace(/<\/style/gi, '<\\/style')}</style>` : '';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(o.cspSource, o.nonce))}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>${escapeHtml(o.title)}</title>
+${css}
+</head>
+<body data-view="${o.view}">
+<div id="app" data-testid="${o.view}-root"></div>
+${prelude}
+<script nonce="${n}" src="${escapeHtml(o.scriptUri)}"></script>
+</body>
+</html>`;
+}

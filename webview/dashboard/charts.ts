@@ -1,0 +1,259 @@
+// Chart primitives for the dashboard. Built for 2,000+ steps inside a 300 ms budget: each series
+// is ONE svg path; per-step markers exist only on the chart that carries the click targets; the
+// per-step scatter is a canvas with its own hit test.
+import { scaleLinear, type ScaleLinear } from 'd3-scale';
+import { line } from 'd3-shape';
+import { axisBottom, axisLeft } from 'd3-axis';
+import { select } from 'd3-selection';
+import { bin, bisector, extent, max } from 'd3-array';
+import { fmtNum } from '../../src/core/format';
+import { h } from '../shared/dom';
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+export interface Series {
+  name: string;
+  /** a CSS class that picks a theme colour (.s-blue, .s-green, ...) */
+  cls: string;
+  values: Array<number | null>;
+}
+
+export interface LineChartSpec {
+  id: string;
+  title: string;
+  steps: number[];
+  series: Series[];
+  /** draw markers with data-testid point-step-<n> (the click targets the e2e tests use) */
+  markers: boolean;
+  zeroLine?: boolean;
+  format?: (v: number) => string;
+  selectedStep: number | null;
+  onPick: (step: number) => void;
+}
+
+const M = { top: 8, right: 12, bottom: 22, left: 44 };
+
+function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  return el;
+}
+
+function finite(values: Array<number | null>): number[] {
+  return values.filter((v): v is number => v !== null && Number.isFinite(v));
+}
+
+/** Markers beyond this many are thinned to every k-th step (the path still has every step). */
+const MAX_MARKERS = 2500;
+
+export interface LineChart {
+  element: HTMLElement;
+  /** moves the "picked step" rule without redrawing */
+  setPicked(step: number | null): void;
+}
+
+export function lineChart(spec: LineChartSpec, width: number, height: number): LineChart {
+  const fig = h('figure', { class: 'chart', 'data-testid': `chart-${spec.id}` });
+  const cap = h('figcaption', {}, spec.title);
+  const readout = h('span', { class: 'readout muted', 'data-testid': `readout-${spec.id}` });
+  cap.appendChild(readout);
+  fig.appendChild(cap);
+  const all = spec.series.flatMap((s) => finite(s.values));
+  const w = Math.max(120, width);
+  const svg = svgEl('svg', { width: w, height, viewBox: `0 0 ${w} ${height}`, role: 'img', 'aria-label': spec.title });
+  fig.appendChild(svg);
+  if (spec.steps.length === 0 || all.length === 0) {
+    fig.appendChild(h('p', { class: 'chart-empty muted', 'data-testid': `chart-empty-${spec.id}` }, 'Not logged for this run.'));
+    svg.remove();
+    return { element: fig, setPicked: () => undefined };
+  }
+  const [s0, s1] = extent(spec.steps) as [number, number];
+  let [lo, hi] = extent(all) as [number, number];
+  if (spec.zeroLine) { lo = Math.min(lo, 0); hi = Math.max(hi, 0); }
+  if (lo === hi) { lo -= 0.5; hi += 0.5; }
+  const x: ScaleLinear<number, number> = scaleLinear().domain([s0, s1 === s0 ? s0 + 1 : s1]).range([M.left, w - M.right]);
+  const y: ScaleLinear<number, number> = scaleLinear().domain([lo, hi]).nice().range([height - M.bottom, M.top]);
+  const gx = svgEl('g', { class: 'axis', transform: `translate(0,${height - M.bottom})` });
+  const gy = svgEl('g', { class: 'axis', transform: `translate(${M.left},0)` });
+  svg.append(gx, gy);
+  select(gx).call(axisBottom(x).ticks(Math.max(2, Math.floor(w / 90))).tickFormat((d) => String(d)));
+  select(gy).call(axisLeft(y).ticks(4).tickFormat((d) => (spec.format ?? ((v: number) => fmtNum(v, 2)))(Number(d))));
+  if (spec.zeroLine) svg.appendChild(svgEl('line', { class: 'zero', x1: M.left, x2: w - M.right, y1: y(0), y2: y(0) }));
+  const steps = spec.steps;
+  for (const s of spec.series) {
+    const gen = line<number>()
+      .defined((i) => { const v = s.values[i]; return v !== null && v !== undefined && Number.isFinite(v); })
+      .x((i) => x(steps[i] as number))
+      .y((i) => y(s.values[i] as number));
+    const d = gen(steps.map((_, i) => i));
+    if (d) svg.appendChild(svgEl('path', { class: `series ${s.cls}`, d, 'data-series': s.name }));
+  }
+  const sel = svgEl('line', { class: 'cursor', y1: M.top, y2: height - M.bottom, x1: 0, x2: 0, visibility: 'hidden' });
+  const picked = svgEl('line', { class: 'picked', y1: M.top, y2: height - M.bottom, x1: 0, x2: 0, visibility: 'hidden' });
+  svg.append(sel, picked);
+  const setPicked = (step: number | null) => {
+    picked.setAttribute('visibility', step === null ? 'hidden' : 'visible');
+    if (step === null) return;
+    picked.setAttribute('x1', String(x(step)));
+    picked.setAttribute('x2', String(x(step)));
+  };
+  setPicked(spec.selectedStep);
+  if (spec.markers) {
+    const first = spec.series[0] as Series;
+    const stride = Math.max(1, Math.ceil(steps.length / MAX_MARKERS));
+    // Dense markers would paint a solid band over the line: they stay invisible until hovered.
+    const g = svgEl('g', { class: `markers${steps.length / stride > 200 ? ' dense' : ''}` });
+    const frag = document.createDocumentFragment();
+    for (let i = 0; i < steps.length; i += stride) {
+      const v = first.values[i];
+      if (v === null || v === undefined || !Number.isFinite(v)) continue;
+      const step = steps[i] as number;
+      const c = svgEl('circle', { cx: x(step), cy: y(v), r: 2.5, class: `marker ${first.cls}`, 'data-testid': `point-step-${step}`, 'data-step': step });
+      frag.appendChild(c);
+    }
+    g.appendChild(frag);
+    svg.appendChild(g);
+    g.addEventListener('click', (e) => {
+      const t = e.target as Element;
+      const step = Number(t.getAttribute('data-step'));
+      if (t.tagName === 'circle' && Number.isInteger(step)) { e.stopPropagation(); spec.onPick(step); }
+    });
+  }
+  const byStep = bisector((s: number) => s).center;
+  const nearest = (clientX: number): number => {
+    const rect = svg.getBoundingClientRect();
+    const sx = ((clientX - rect.left) / rect.width) * w;
+    return byStep(steps, x.invert(sx));
+  };
+  svg.addEventListener('mousemove', (e) => {
+    const i = nearest(e.clientX);
+    const step = steps[i] as number;
+    sel.setAttribute('visibility', 'visible');
+    sel.setAttribute('x1', String(x(step)));
+    sel.setAttribute('x2', String(x(step)));
+    readout.textContent = ` · step ${step}: ${spec.series.map((s) => `${s.name} ${s.values[i] === null || s.values[i] === undefined ? '—' : (spec.format ?? ((v: number) => fmtNum(v, 3)))(s.values[i] as number)}`).join(', ')}`;
+  });
+  svg.addEventListener('mouseleave', () => { sel.setAttribute('visibility', 'hidden'); readout.textContent = ''; });
+  svg.addEventListener('click', (e) => spec.onPick(steps[nearest(e.clientX)] as number));
+  if (spec.series.length > 1) {
+    const legend = h('div', { class: 'legend' });
+    for (const s of spec.series) legend.appendChild(h('span', { class: `key ${s.cls}` }, s.name));
+    fig.appendChild(legend);
+  }
+  return { element: fig, setPicked };
+}
+
+// --- per-step scatter on canvas ----------------------------------------------------------------
+
+export interface ScatterPoint {
+  x: number | null;
+  y: number | null;
+  /** a theme CSS variable name for the colour */
+  colorVar: string;
+  label: string;
+  payload: { groupId: number; trajectoryKey: number };
+}
+
+export function scatter(points: ScatterPoint[], width: number, height: number, xLabel: string, yLabel: string, onPick: (p: ScatterPoint) => void): HTMLElement {
+  const fig = h('figure', { class: 'chart scatter', 'data-testid': 'scatter' });
+  const readout = h('span', { class: 'readout muted', 'data-testid': 'scatter-readout' });
+  fig.appendChild(h('figcaption', {}, `${yLabel} against ${xLabel}`, readout));
+  const usable = points.filter((p) => p.x !== null && p.y !== null && Number.isFinite(p.x) && Number.isFinite(p.y));
+  const missing = points.length - usable.length;
+  const w = Math.max(160, width);
+  const holder = h('div', { class: 'scatter-holder' });
+  const svg = svgEl('svg', { width: w, height, viewBox: `0 0 ${w} ${height}`, class: 'scatter-axes' });
+  const canvas = h('canvas', { width: w * devicePixelRatio, height: height * devicePixelRatio, 'data-testid': 'scatter-canvas', 'aria-label': `${usable.length} trajectories` });
+  canvas.width = Math.round(w * devicePixelRatio);
+  canvas.height = Math.round(height * devicePixelRatio);
+  // Sizing through the CSSOM, not a style attribute (the CSP blocks those).
+  canvas.style.width = `${w}px`;
+  canvas.style.height = `${height}px`;
+  holder.append(svg, canvas);
+  fig.appendChild(holder);
+  const xs = usable.map((p) => p.x as number);
+  const ys = usable.map((p) => p.y as number);
+  const [x0, x1] = xs.length ? (extent(xs) as [number, number]) : [0, 1];
+  const [y0, y1] = ys.length ? (extent(ys) as [number, number]) : [0, 1];
+  const x = scaleLinear().domain([Math.min(0, x0), x1 === x0 ? x0 + 1 : x1]).nice().range([M.left, w - M.right]);
+  const y = scaleLinear().domain([Math.min(0, y0), y1 === y0 ? y0 + 1 : y1]).nice().range([height - M.bottom - 12, M.top]);
+  const gx = svgEl('g', { class: 'axis', transform: `translate(0,${height - M.bottom - 12})` });
+  const gy = svgEl('g', { class: 'axis', transform: `translate(${M.left},0)` });
+  svg.append(gx, gy);
+  select(gx).call(axisBottom(x).ticks(5));
+  select(gy).call(axisLeft(y).ticks(4));
+  const xl = svgEl('text', { x: w - M.right, y: height - 2, 'text-anchor': 'end', class: 'axis-label' });
+  xl.textContent = xLabel;
+  svg.appendChild(xl);
+  const ctx = canvas.getContext('2d');
+  if (ctx) {
+    ctx.scale(devicePixelRatio, devicePixelRatio);
+    const css = getComputedStyle(document.body);
+    const colours = new Map<string, string>();
+    for (const p of usable) {
+      let c = colours.get(p.colorVar);
+      if (c === undefined) { c = css.getPropertyValue(p.colorVar).trim() || css.color; colours.set(p.colorVar, c); }
+      ctx.fillStyle = c;
+      ctx.globalAlpha = 0.8;
+      ctx.beginPath();
+      ctx.arc(x(p.x as number), y(p.y as number), 3, 0, Math.PI * 2);
+      ctx.fill();
+    }
+  }
+  const hit = (e: MouseEvent): ScatterPoint | null => {
+    const rect = canvas.getBoundingClientRect();
+    const mx = ((e.clientX - rect.left) / rect.width) * w;
+    const my = ((e.clientY - rect.top) / rect.height) * height;
+    let best: ScatterPoint | null = null;
+    let bd = 36; // within 6 px
+    for (const p of usable) {
+      const dx = x(p.x as number) - mx;
+      const dy = y(p.y as number) - my;
+      const d = dx * dx + dy * dy;
+      if (d < bd) { bd = d; best = p; }
+    }
+    return best;
+  };
+  canvas.addEventListener('mousemove', (e) => {
+    const p = hit(e);
+    canvas.classList.toggle('pointing', p !== null);
+    readout.textContent = p ? ` · ${p.label}` : '';
+  });
+  canvas.addEventListener('click', (e) => { const p = hit(e); if (p) onPick(p); });
+  if (missing) fig.appendChild(h('p', { class: 'muted small' }, `${missing} trajectories without D or H_last are not plotted.`));
+  return fig;
+}
+
+// --- histogram -----------------------------------------------------------------------------------
+
+export function histogram(values: number[], width: number, height: number, title: string): HTMLElement {
+  const fig = h('figure', { class: 'chart', 'data-testid': 'histogram' });
+  fig.appendChild(h('figcaption', {}, title));
+  const data = values.filter((v) => Number.isFinite(v));
+  if (!data.length) {
+    fig.appendChild(h('p', { class: 'chart-empty muted' }, 'No R_total logged at this step.'));
+    return fig;
+  }
+  const w = Math.max(160, width);
+  const [lo, hi] = extent(data) as [number, number];
+  const x = scaleLinear().domain(lo === hi ? [lo - 0.5, hi + 0.5] : [lo, hi]).nice().range([M.left, w - M.right]);
+  const bins = bin().domain(x.domain() as [number, number]).thresholds(x.ticks(20))(data);
+  const y = scaleLinear().domain([0, max(bins, (b) => b.length) ?? 1]).nice().range([height - M.bottom, M.top]);
+  const svg = svgEl('svg', { width: w, height, viewBox: `0 0 ${w} ${height}`, role: 'img', 'aria-label': title });
+  const gx = svgEl('g', { class: 'axis', transform: `translate(0,${height - M.bottom})` });
+  const gy = svgEl('g', { class: 'axis', transform: `translate(${M.left},0)` });
+  svg.append(gx, gy);
+  select(gx).call(axisBottom(x).ticks(6));
+  select(gy).call(axisLeft(y).ticks(4));
+  for (const b of bins) {
+    const x0 = x(b.x0 as number);
+    const x1 = x(b.x1 as number);
+    const r = svgEl('rect', { class: 'bar', x: x0 + 0.5, y: y(b.length), width: Math.max(0, x1 - x0 - 1), height: y(0) - y(b.length), 'data-count': b.length });
+    const t = svgEl('title');
+    t.textContent = `${fmtNum(b.x0 as number, 2)} – ${fmtNum(b.x1 as number, 2)}: ${b.length}`;
+    r.appendChild(t);
+    svg.appendChild(r);
+  }
+  fig.appendChild(svg);
+  return fig;
+}

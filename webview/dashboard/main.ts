@@ -1,0 +1,235 @@
+// The run dashboard: step curves over the whole run; clicking a step shows its groups, the D vs
+// H_last scatter coloured by verdict and the R_total histogram; clicking a group or a point opens
+// the inspector through the host.
+import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
+import baseCss from '../shared/base.css';
+import dashboardCss from './dashboard.css';
+import { installStyles } from '../shared/styles';
+import { h, textEl, clear } from '../shared/dom';
+import { onHostMessage, post } from '../shared/vscode';
+import { reportAfterPaint } from '../shared/perf';
+import { emptyState, errorState, loadingState } from '../shared/states';
+import { fmtNum, fmtPercent } from '../../src/core/format';
+import type { DashboardToHost, HostToDashboard, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary } from '../../src/core/messages';
+import type { Variant } from '../../src/core/reward';
+import { histogram, lineChart, scatter, type ScatterPoint, type Series } from './charts';
+
+installStyles(baseCss + dashboardCss);
+
+const app = document.getElementById('app') as HTMLElement;
+
+interface State {
+  runId: string | null;
+  variant: Variant | null;
+  series: ViewStepSeriesPoint[];
+  selectedStep: number | null;
+  step: { step: number; points: ViewStepPoint[]; groups: ViewGroupSummary[] } | null;
+  stepLoading: boolean;
+}
+
+const state: State = { runId: null, variant: null, series: [], selectedStep: null, step: null, stepLoading: false };
+
+function send(m: DashboardToHost): void {
+  post(m);
+}
+
+/** Policy entropy under the metric names trainers use (verl: actor/entropy). */
+const ENTROPY_KEYS = ['actor/entropy', 'policy/entropy', 'actor/entropy_mean', 'entropy'];
+
+/** The policy-entropy metric key of this run: a known name, else any key ending in "entropy" (not a reward's). */
+function entropyKey(series: readonly ViewStepSeriesPoint[]): string | null {
+  const seen = new Set<string>();
+  for (const p of series) for (const k of Object.keys(p.metrics)) seen.add(k);
+  for (const k of ENTROPY_KEYS) if (seen.has(k)) return k;
+  for (const k of seen) if (/entropy$/i.test(k) && !/oger|reward|last/i.test(k)) return k;
+  return null;
+}
+
+function metric(p: ViewStepSeriesPoint, key: string | null): number | null {
+  if (key === null) return null;
+  const v = p.metrics[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+let curvesEl: HTMLElement | null = null;
+let pickers: Array<(step: number | null) => void> = [];
+let stepEl: HTMLElement | null = null;
+
+function chartWidth(columns: number): number {
+  const total = Math.max(320, (app.clientWidth || document.documentElement.clientWidth || 900) - 32);
+  return Math.floor((total - (columns - 1) * 12) / columns);
+}
+
+function columns(): number {
+  const w = app.clientWidth || document.documentElement.clientWidth || 900;
+  return w > 1100 ? 3 : w > 700 ? 2 : 1;
+}
+
+function renderCurves(): HTMLElement {
+  const s = state.series;
+  const steps = s.map((p) => p.step);
+  const cols = columns();
+  const w = chartWidth(cols);
+  const hgt = 150;
+  const pick = (step: number) => selectStep(step);
+  const tokens = s.some((p) => p.meanResponseTokens !== null);
+  const eKey = entropyKey(s);
+  const specs: Array<{ id: string; title: string; series: Series[]; markers?: boolean; zeroLine?: boolean; format?: (v: number) => string }> = [
+    { id: 'accuracy', title: 'Accuracy (online members)', series: [{ name: 'accuracy', cls: 's-green', values: s.map((p) => p.accuracy) }], markers: true, format: (v) => fmtPercent(v) },
+    { id: 'entropy', title: `Policy entropy${eKey ? ` (${eKey})` : ''}`, series: [{ name: 'entropy', cls: 's-blue', values: s.map((p) => metric(p, eKey)) }] },
+    { id: 'roger', title: 'R_OGER mean / max', series: [{ name: 'mean', cls: 's-blue', values: s.map((p) => p.rOgerMean) }, { name: 'max', cls: 's-purple', values: s.map((p) => p.rOgerMax) }] },
+    { id: 'failed', title: 'Failed-response ratio (truncated or verifier error)', series: [{ name: 'failed', cls: 's-red', values: s.map((p) => p.failedRatio) }], format: (v) => fmtPercent(v) },
+    { id: 'length', title: tokens ? 'Response length (tokens)' : 'Response length (characters)', series: [{ name: 'length', cls: 's-orange', values: s.map((p) => (tokens ? p.meanResponseTokens : p.meanResponseChars)) }], format: (v) => fmtNum(v, 0) },
+    { id: 'offline-advantage', title: 'Advantage of the offline member', series: [{ name: 'advantage', cls: 's-yellow', values: s.map((p) => p.meanOfflineAdvantage) }], zeroLine: true },
+  ];
+  const grid = h('div', { class: `curves cols-${cols}`, 'data-testid': 'curves' });
+  pickers = [];
+  for (const spec of specs) {
+    const chart = lineChart({ ...spec, steps, markers: spec.markers ?? false, selectedStep: state.selectedStep, onPick: pick }, w, hgt);
+    grid.appendChild(chart.element);
+    pickers.push(chart.setPicked);
+  }
+  return grid;
+}
+
+function verdictVar(v: string): string {
+  return v === 'correct' ? '--vscode-charts-green' : v === 'wrong' ? '--vscode-charts-red' : '--vscode-charts-yellow';
+}
+
+function renderStep(): HTMLElement {
+  const sec = h('section', { class: 'step-detail', 'data-testid': 'step-detail' });
+  if (state.selectedStep === null) {
+    sec.appendChild(h('p', { class: 'muted', 'data-testid': 'step-hint' }, 'Click a point on a curve to see that step’s groups, its D against H_last scatter and its R_total histogram.'));
+    return sec;
+  }
+  sec.setAttribute('data-step', String(state.selectedStep));
+  sec.appendChild(h('h2', {}, `Step ${state.selectedStep}`));
+  if (state.stepLoading || !state.step || state.step.step !== state.selectedStep) {
+    sec.appendChild(loadingState(`step ${state.selectedStep}`));
+    return sec;
+  }
+  const { points, groups } = state.step;
+  const charts = h('div', { class: 'step-charts' });
+  const w = chartWidth(2);
+  const sp: ScatterPoint[] = points.map((p) => ({
+      x: p.divergence,
+      y: p.entropyLast,
+      colorVar: verdictVar(p.verdict),
+      label: `${p.trajectoryId}: D ${fmtNum(p.divergence)}, H_last ${fmtNum(p.entropyLast)}, ${p.verdict}, R_total ${fmtNum(p.rTotal)}${p.replaced ? ' (replaced)' : ''}`,
+      payload: { groupId: p.groupId, trajectoryKey: p.trajectoryKey },
+    }));
+  charts.appendChild(scatter(sp, w, 220, 'D (divergence from teachers)', 'H_last', (p) => send({ type: 'openGroup', groupId: p.payload.groupId, focusTrajectoryKey: p.payload.trajectoryKey })));
+  charts.appendChild(histogram(points.map((p) => p.rTotal).filter((v): v is number => v !== null), w, 220, 'R_total of online members'));
+  sec.appendChild(charts);
+  sec.appendChild(h('div', { class: 'legend' }, h('span', { class: 'key s-green' }, 'correct'), h('span', { class: 'key s-red' }, 'wrong'), h('span', { class: 'key s-yellow' }, 'error')));
+  if (!groups.length) {
+    sec.appendChild(emptyState('No groups at this step', 'The trainer logged step metrics but no group events for this step.'));
+    return sec;
+  }
+  const table = h('table', { class: 'groups', 'data-testid': 'step-groups' });
+  table.appendChild(h('thead', {}, h('tr', {}, h('th', {}, 'Prompt'), h('th', {}, 'Members'), h('th', {}, 'Accuracy'), h('th', {}, 'R_OGER μ'), h('th', {}, 'Lints'))));
+  const body = h('tbody');
+  for (const g of groups) {
+    const open = h('button', { class: 'link', type: 'button', 'data-testid': `group-${g.groupId}`, 'data-group-id': g.groupId });
+    open.textContent = g.promptId;
+    open.addEventListener('click', () => send({ type: 'openGroup', groupId: g.groupId, focusTrajectoryKey: null }));
+    const promptCell = h('td', {}, open, ' ');
+    promptCell.appendChild(textEl('span', { class: 'muted preview' }, g.promptPreview));
+    body.appendChild(
+      h('tr', {}, promptCell, h('td', {}, String(g.trajectoryCount)), h('td', {}, fmtPercent(g.accuracy)), h('td', {}, fmtNum(g.meanROger)), h('td', {}, g.zeroStd ? `${g.lintCount} · zero std` : String(g.lintCount))),
+    );
+  }
+  table.appendChild(body);
+  sec.appendChild(table);
+  return sec;
+}
+
+function selectStep(step: number): void {
+  if (!state.runId) return;
+  state.selectedStep = step;
+  state.stepLoading = true;
+  rerenderStep();
+  for (const setPicked of pickers) setPicked(step);
+  send({ type: 'selectStep', runId: state.runId, step });
+}
+
+function redrawCurves(): void {
+  const t = curvesEl;
+  if (!t) return;
+  const fresh = renderCurves();
+  t.replaceWith(fresh);
+  curvesEl = fresh;
+}
+
+function rerenderStep(): void {
+  const fresh = renderStep();
+  stepEl?.replaceWith(fresh);
+  stepEl = fresh;
+}
+
+function renderAll(t0: number): void {
+  clear(app);
+  const head = h('header', { class: 'dash-head', 'data-testid': 'dashboard-header' });
+  const title = h('h1', {}, 'Run ');
+  title.appendChild(textEl('span', { class: 'mono', 'data-testid': 'run-id' }, state.runId ?? ''));
+  head.appendChild(title);
+  head.appendChild(h('span', { class: 'badge' }, (state.variant ?? '').toUpperCase()));
+  head.appendChild(h('span', { class: 'badge', 'data-testid': 'step-count', 'data-value': state.series.length }, `${state.series.length} steps`));
+  app.appendChild(head);
+  curvesEl = renderCurves();
+  stepEl = renderStep();
+  app.append(curvesEl, stepEl);
+  reportAfterPaint('dashboard', 'series', t0, state.series.length);
+}
+
+onHostMessage<HostToDashboard>((msg) => {
+  const t0 = performance.now();
+  switch (msg.type) {
+    case 'loading':
+      clear(app);
+      app.appendChild(loadingState('run'));
+      break;
+    case 'empty':
+      clear(app);
+      app.appendChild(emptyState('Nothing to chart yet', msg.reason));
+      break;
+    case 'error':
+      clear(app);
+      app.appendChild(errorState('The dashboard could not load', msg.message));
+      break;
+    case 'series':
+      state.runId = msg.runId;
+      state.variant = msg.variant;
+      state.series = msg.series;
+      if (msg.selectedStep !== null) state.selectedStep = msg.selectedStep;
+      if (!msg.series.length) {
+        clear(app);
+        app.appendChild(emptyState('No steps yet', 'The run has started but has not logged a step. The dashboard updates as steps arrive.'));
+        break;
+      }
+      renderAll(t0);
+      break;
+    case 'step':
+      if (msg.runId !== state.runId || msg.step !== state.selectedStep) break;
+      state.step = { step: msg.step, points: msg.points, groups: msg.groups };
+      state.stepLoading = false;
+      rerenderStep();
+      reportAfterPaint('dashboard', 'step', t0, msg.points.length);
+      break;
+  }
+});
+
+let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+new ResizeObserver(() => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    if (state.series.length && curvesEl) {
+      redrawCurves();
+      rerenderStep();
+    }
+  }, 150);
+}).observe(document.documentElement);
+
+clear(app);
+app.appendChild(loadingState('run'));
+send({ type: 'ready' });
