@@ -1,0 +1,215 @@
+// The panels' decisions against a real store: what they post, what they store, what they refuse.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunStore } from '../../src/node/store';
+import type { RolloutEvent } from '../../src/core/protocol';
+import type { HostToDashboard, HostToInspector } from '../../src/core/messages';
+import { DashboardController, InspectorController, parseRowId } from '../../src/extension/panels/controllers';
+import { contentSecurityPolicy, makeNonce, webviewHtml } from '../../src/extension/panels/html';
+import { sampleGroup } from '../../bench/ui';
+
+async function withRun<T>(fn: (store: RunStore) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'rl-panels-'));
+  const store = await RunStore.open(join(dir, 'store.db'));
+  try {
+    const g = sampleGroup({ chars: 600, seed: 4 });
+    const events: RolloutEvent[] = [
+      { v: 1, type: 'run_start', run_id: 'run-a', variant: 'oger', config: {}, model: 'm', reward: g.reward, encoder: null, verifier: { id: 'v1', name: 'math-verify' } },
+      { v: 1, type: 'step', run_id: 'run-a', step: 0, metrics: { 'actor/entropy': 1.1 } },
+      { v: 1, type: 'group', run_id: 'run-a', step: 0, prompt_id: 'p-0', prompt: 'What is 6 × 7?', gold: '42', trajectories: g.trajectories.map((t) => t.event) },
+      { v: 1, type: 'step', run_id: 'run-a', step: 1, metrics: { 'actor/entropy': 0.9 } },
+    ] as RolloutEvent[];
+    await store.writeBatch({ file: 'mem', events: events.map((event, i) => ({ line: i + 1, byteOffset: i, event })), malformed: [], endOffset: events.length, endLine: events.length });
+    return await fn(store);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function inspectorEnv(store: RunStore | undefined) {
+  const posted: HostToInspector[] = [];
+  const logs: string[] = [];
+  const opened: string[] = [];
+  let title = '';
+  const env = {
+    getStore: () => store,
+    post: (m: HostToInspector) => { posted.push(structuredClone(m)); return true; },
+    log: (l: string) => logs.push(l),
+    now: () => 0,
+    author: () => 'tester',
+    openTrajectoryDocument: async (k: string) => { opened.push(k); },
+    setTitle: (t: string) => { title = t; },
+  };
+  return { env, posted, logs, opened, title: () => title };
+}
+
+async function firstGroupId(store: RunStore): Promise<number> {
+  const [g] = await store.listGroups('run-a', 0);
+  assert.ok(g);
+  return g.groupId;
+}
+
+test('inspector: ready loads the group with every member and honours the focus (key or trajectory id)', async () => {
+  await withRun(async (store) => {
+    const gid = await firstGroupId(store);
+    const { env, posted, title } = inspectorEnv(store);
+    const c = new InspectorController(env, gid);
+    c.prepare(gid, 't-4-on-3');
+    assert.equal(await c.handle({ type: 'ready' }), true);
+    const [loading, group] = posted;
+    assert.equal(loading?.type, 'loading');
+    assert.equal(group?.type, 'group');
+    if (group?.type !== 'group') return;
+    assert.equal(group.group.trajectories.length, 10);
+    assert.equal(group.group.gold, '42');
+    const focused = group.group.trajectories.find((t) => t.trajectoryKey === group.focusTrajectoryKey);
+    assert.equal(focused?.event.id, 't-4-on-3');
+    assert.match(title(), /step 0/);
+    await c.show(gid, String(focused!.trajectoryKey));
+    const again = posted.at(-1);
+    assert.equal(again?.type === 'group' && again.focusTrajectoryKey, focused!.trajectoryKey);
+  });
+});
+
+test('inspector: a relabel is stored through addLabel and answered with the stored label state', async () => {
+  await withRun(async (store) => {
+    const gid = await firstGroupId(store);
+    const { env, posted, logs } = inspectorEnv(store);
+    const c = new InspectorController(env, gid);
+    await c.handle({ type: 'ready' });
+    const g = posted.find((m) => m.type === 'group');
+    assert.ok(g && g.type === 'group');
+    const target = g.group.trajectories[0]!;
+    assert.equal(await c.handle({ type: 'relabel', groupId: gid, trajectoryKey: target.trajectoryKey, label: 'wrong' }), true);
+    const saved = posted.at(-1);
+    assert.equal(saved?.type, 'labelSaved');
+    if (saved?.type !== 'labelSaved') return;
+    assert.equal(saved.label.current?.label, 'wrong');
+    assert.equal(saved.label.current?.author, 'tester');
+    // relabel again: the new label supersedes the old one
+    await c.handle({ type: 'relabel', groupId: gid, trajectoryKey: target.trajectoryKey, label: 'correct' });
+    const labels = await store.labels('run-a');
+    assert.deepEqual(labels.map((l) => l.label), ['wrong', 'correct']);
+    assert.equal(labels[1]!.supersedes, labels[0]!.id);
+    assert.equal((await store.getTrajectory(target.trajectoryKey))?.label.current?.label, 'correct');
+    await c.handle({ type: 'note', groupId: gid, trajectoryKey: target.trajectoryKey, text: '<script>x</script> boxed twice' });
+    assert.equal((await store.getTrajectory(target.trajectoryKey))?.label.notes[0]?.note, '<script>x</script> boxed twice');
+    assert.ok(logs.some((l) => /labelled wrong trajectory/.test(l)));
+  });
+});
+
+test('inspector: ids outside the shown group and hostile messages are refused, logged, and store nothing', async () => {
+  await withRun(async (store) => {
+    const gid = await firstGroupId(store);
+    const { env, posted, logs, opened } = inspectorEnv(store);
+    const c = new InspectorController(env, gid);
+    await c.handle({ type: 'ready' });
+    const before = posted.length;
+    const bad: unknown[] = [
+      { type: 'relabel', groupId: gid, trajectoryKey: 999_999, label: 'wrong' },
+      { type: 'relabel', groupId: gid + 1, trajectoryKey: 1, label: 'wrong' },
+      { type: 'note', groupId: gid, trajectoryKey: 999_999, text: 'x' },
+      { type: 'openDocument', trajectoryKey: 999_999 },
+      { type: 'relabel', groupId: gid, trajectoryKey: 1, label: 'wrong', sql: "'; DROP TABLE labels; --" },
+      { type: 'exec', command: 'rm -rf /' },
+      'ready',
+    ];
+    for (const m of bad) assert.equal(await c.handle(m), false, JSON.stringify(m));
+    assert.equal(posted.length, before, 'nothing is posted back for a refused message');
+    assert.equal(logs.filter((l) => l.startsWith('[inspector] refused a webview message')).length, bad.length);
+    assert.deepEqual(await store.labels(), []);
+    assert.deepEqual(opened, []);
+  });
+});
+
+test('inspector: timings are logged; a missing group or store gets a designed empty state', async () => {
+  await withRun(async (store) => {
+    const { env, posted, logs } = inspectorEnv(store);
+    const c = new InspectorController(env, 424242);
+    await c.handle({ type: 'ready' });
+    assert.equal(posted.at(-1)?.type, 'empty');
+    await c.handle({ type: 'rendered', view: 'inspector', what: 'heatmap', ms: 12.34, size: 150000 });
+    assert.ok(logs.includes('[perf] inspector.heatmap 12.3 ms size=150000'));
+  });
+  const { env, posted } = inspectorEnv(undefined);
+  await new InspectorController(env, 1).handle({ type: 'ready' });
+  assert.equal(posted.at(-1)?.type, 'empty');
+});
+
+function dashboardEnv(store: RunStore | undefined) {
+  const posted: HostToDashboard[] = [];
+  const logs: string[] = [];
+  const opened: Array<[string, string | undefined]> = [];
+  const env = {
+    getStore: () => store,
+    post: (m: HostToDashboard) => { posted.push(structuredClone(m)); return true; },
+    log: (l: string) => logs.push(l),
+    now: () => 0,
+    openGroup: async (g: string, t?: string) => { opened.push([g, t]); },
+    setTitle: () => undefined,
+  };
+  return { env, posted, logs, opened };
+}
+
+test('dashboard: series, then a step, then a group opens through the host', async () => {
+  await withRun(async (store) => {
+    const { env, posted, opened } = dashboardEnv(store);
+    const c = new DashboardController(env, 'run-a');
+    await c.handle({ type: 'ready' });
+    const series = posted.find((m) => m.type === 'series');
+    assert.ok(series && series.type === 'series');
+    assert.deepEqual(series.series.map((p) => p.step), [0, 1]);
+    assert.equal(series.variant, 'oger');
+    assert.equal(await c.handle({ type: 'selectStep', runId: 'run-a', step: 0 }), true);
+    const step = posted.at(-1);
+    assert.ok(step && step.type === 'step');
+    assert.equal(step.groups.length, 1);
+    assert.equal(step.points.length, 8);
+    const gid = step.groups[0]!.groupId;
+    assert.equal(await c.handle({ type: 'openGroup', groupId: gid, focusTrajectoryKey: step.points[2]!.trajectoryKey }), true);
+    assert.deepEqual(opened, [[String(gid), String(step.points[2]!.trajectoryKey)]]);
+  });
+});
+
+test('dashboard: unknown runs, steps and unlisted groups are refused and logged', async () => {
+  await withRun(async (store) => {
+    const { env, logs, opened } = dashboardEnv(store);
+    const c = new DashboardController(env, 'run-a');
+    await c.handle({ type: 'ready' });
+    const gid = await firstGroupId(store);
+    assert.equal(await c.handle({ type: 'openGroup', groupId: gid }), false, 'no step listed yet');
+    assert.equal(await c.handle({ type: 'selectStep', runId: 'other-run', step: 0 }), false);
+    assert.equal(await c.handle({ type: 'selectStep', runId: 'run-a', step: 77 }), false);
+    assert.equal(await c.handle({ type: 'selectStep', runId: 'run-a', step: '0' }), false);
+    assert.equal(logs.filter((l) => l.startsWith('[dashboard] refused')).length, 4);
+    assert.deepEqual(opened, []);
+  });
+  const { env, posted } = dashboardEnv(undefined);
+  await new DashboardController(env, 'x').handle({ type: 'ready' });
+  assert.equal(posted.at(-1)?.type, 'empty');
+});
+
+test('webview shell: nonce-only scripts, no unsafe-inline or eval, escaped title, resources from the webview origin only', () => {
+  const nonce = makeNonce();
+  assert.match(nonce, /^[A-Za-z0-9]{32}$/);
+  assert.notEqual(makeNonce(), nonce);
+  const csp = contentSecurityPolicy('https://wv.example', nonce);
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, new RegExp(`script-src 'nonce-${nonce}'(;|$)`));
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/);
+  const html = webviewHtml({ view: 'inspector', title: '<script>alert(1)</script>', cspSource: 'https://wv.example', scriptUri: 'https://wv.example/dist/webview/inspector.js', nonce });
+  assert.doesNotMatch(html, /<script>alert/);
+  const scripts = [...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]);
+  assert.equal(scripts.length, 1);
+  assert.ok(scripts.every((s) => s.includes(`nonce="${nonce}"`)));
+  assert.doesNotMatch(html, /\son[a-z]+=/i);
+  assert.throws(() => webviewHtml({ view: 'dashboard', title: 't', cspSource: 'x', scriptUri: 'y', nonce: `"><script>` }));
+  assert.equal(parseRowId('12'), 12);
+  assert.equal(parseRowId('-1'), null);
+  assert.equal(parseRowId('1e3'), null);
+  assert.equal(parseRowId('../../etc'), null);
+});
