@@ -19,7 +19,7 @@ function tmp(): string {
 /** A stand-in interpreter: a shell script that answers the probe like the given Python would. */
 function fakePython(dir: string, name: string, version: string, opts: { venv?: boolean; venvFails?: string } = {}): string {
   const p = join(dir, name);
-  const probe = JSON.stringify({ executable: p, version, venv: opts.venv ?? true, ensurepip: opts.venv ?? true, backend: false });
+  const probe = JSON.stringify({ executable: p, version, venv: opts.venv ?? true, ensurepip: opts.venv ?? true, backend: false, torch: false });
   writeFileSync(
     p,
     `#!/bin/sh\nif [ "$1" = "-c" ]; then echo 'REWARD_LENS_PROBE ${probe}'; exit 0; fi\n` +

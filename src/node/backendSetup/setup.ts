@@ -21,6 +21,8 @@ export interface PythonInfo {
   hasEnsurepip: boolean;
   /** the reward_lens package is importable */
   hasBackend: boolean;
+  /** torch is importable: with the bundled sources on PYTHONPATH this interpreter can train */
+  hasTorch: boolean;
 }
 
 export interface RunResult {
@@ -105,7 +107,7 @@ const PROBE = [
   'import sys, json, importlib.util as u',
   'print("REWARD_LENS_PROBE " + json.dumps({"executable": sys.executable, "version": "%d.%d.%d" % sys.version_info[:3],',
   ' "venv": u.find_spec("venv") is not None, "ensurepip": u.find_spec("ensurepip") is not None,',
-  ' "backend": u.find_spec("reward_lens") is not None}))',
+  ' "backend": u.find_spec("reward_lens") is not None, "torch": u.find_spec("torch") is not None}))',
 ].join('\n');
 
 /** Asks an interpreter about itself. Throws SetupError('python-not-found') when it cannot run. */
@@ -119,9 +121,9 @@ export async function probePython(command: string, signal?: AbortSignal): Promis
   }
   const line = res.lines.find((l) => l.startsWith('REWARD_LENS_PROBE '));
   if (res.code !== 0 || !line) throw pythonNotFound([command]);
-  const j = JSON.parse(line.slice('REWARD_LENS_PROBE '.length)) as { executable: string; version: string; venv: boolean; ensurepip: boolean; backend: boolean };
+  const j = JSON.parse(line.slice('REWARD_LENS_PROBE '.length)) as { executable: string; version: string; venv: boolean; ensurepip: boolean; backend: boolean; torch: boolean };
   const [major, minor] = j.version.split('.').map(Number) as [number, number];
-  return { command, executable: j.executable, version: j.version, major, minor, hasVenv: j.venv, hasEnsurepip: j.ensurepip, hasBackend: j.backend };
+  return { command, executable: j.executable, version: j.version, major, minor, hasVenv: j.venv, hasEnsurepip: j.ensurepip, hasBackend: j.backend, hasTorch: j.torch };
 }
 
 export function isSupported(p: PythonInfo): boolean {

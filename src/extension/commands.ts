@@ -1,0 +1,267 @@
+// The palette commands that read or fill the store: Open Run Store…, Import Rollouts…, Find
+// Trajectories, Export Labels…. Long work shows progress, can be cancelled, and every error
+// message says what to do next.
+import * as vscode from 'vscode';
+import { writeFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { ingestFile } from '../node/ingest';
+import type { RunSummary, SearchHit } from '../node/store/types';
+import { exportLabelsJsonl, regressionCases } from '../node/reverify/regression';
+import type { StoreHost } from './storeHost';
+import { oneLine, pct } from './format';
+import { settings, workspaceRoot } from './settings';
+
+export async function openStoreCommand(stores: StoreHost, arg?: unknown): Promise<void> {
+  let path = typeof arg === 'string' ? arg : arg instanceof vscode.Uri ? arg.fsPath : undefined;
+  if (!path) {
+    const def = settings.storePath();
+    const uris = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      openLabel: 'Open Run Store',
+      title: 'Reward Lens: open a run store (.db)',
+      defaultUri: def ? vscode.Uri.file(def) : undefined,
+      filters: { 'Reward Lens store': ['db', 'sqlite', 'sqlite3'], 'All files': ['*'] },
+    });
+    path = uris?.[0]?.fsPath;
+  }
+  if (!path) return;
+  try {
+    const isFile = await stat(path).then((s) => s.isFile(), () => false);
+    if (!isFile) {
+      const pick = await vscode.window.showWarningMessage(`Reward Lens: ${path} does not exist. Create a new, empty run store there?`, { modal: false }, 'Create Store');
+      if (pick !== 'Create Store') return;
+    }
+    const store = await stores.open(path);
+    const runs = await store.listRuns();
+    await vscode.commands.executeCommand('rewardLens.runs.focus');
+    vscode.window.setStatusBarMessage(`Reward Lens: opened ${basename(path)} (${runs.length} run${runs.length === 1 ? '' : 's'})`, 5000);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Reward Lens: ${(e as Error).message}`);
+  }
+}
+
+type ImportKind = 'events' | 'verl' | 'trl';
+
+export interface Importers {
+  /** verl's rollout_data_dir ({step}.jsonl), into the store; resolves to a one-line summary */
+  verl?: (store: NonNullable<ReturnType<StoreHost['get']>>, dir: string, opts: { signal: AbortSignal; onProgress: (message: string) => void }) => Promise<string>;
+  /** TRL's completions_*.parquet folder */
+  trl?: (store: NonNullable<ReturnType<StoreHost['get']>>, dir: string, opts: { signal: AbortSignal; onProgress: (message: string) => void }) => Promise<string>;
+}
+
+export async function importRolloutsCommand(stores: StoreHost, importers: Importers, output: vscode.OutputChannel): Promise<void> {
+  const items: Array<vscode.QuickPickItem & { kind2: ImportKind }> = [
+    { label: '$(file) Reward Lens events.jsonl', description: 'protocol v1, from the Reward Lens trainer or your own logger', kind2: 'events' },
+    { label: '$(folder) verl rollout folder', description: 'trainer.rollout_data_dir: one {step}.jsonl per step', kind2: 'verl' },
+    { label: '$(folder) TRL completions folder', description: 'completions_*.parquet written by GRPOTrainer', kind2: 'trl' },
+  ];
+  const pick = await vscode.window.showQuickPick(items, { title: 'Reward Lens: Import Rollouts…', placeHolder: 'What do you want to import?' });
+  if (!pick) return;
+  const kind = pick.kind2;
+  const importer = kind === 'verl' ? importers.verl : kind === 'trl' ? importers.trl : undefined;
+  if (kind !== 'events' && !importer) {
+    void vscode.window.showErrorMessage(`Reward Lens: this build has no ${kind === 'verl' ? 'verl' : 'TRL'} importer. Convert the rollouts to protocol-v1 events.jsonl (docs/protocol.md) and import that instead.`);
+    return;
+  }
+  const uris = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    canSelectFiles: kind === 'events',
+    canSelectFolders: kind !== 'events',
+    openLabel: 'Import',
+    title: pick.label.replace(/\$\([^)]*\)\s*/, ''),
+    defaultUri: workspaceRoot() ? vscode.Uri.file(workspaceRoot() as string) : undefined,
+    filters: kind === 'events' ? { 'Events (JSON Lines)': ['jsonl', 'json'], 'All files': ['*'] } : undefined,
+  });
+  const path = uris?.[0]?.fsPath;
+  if (!path) return;
+  let store = stores.get();
+  if (!store) {
+    const def = settings.storePath();
+    if (!def) {
+      void vscode.window.showErrorMessage('Reward Lens: no run store is open and no folder is open to create one in. Open a folder or a store ("Reward Lens: Open Run Store…") first.');
+      return;
+    }
+    try {
+      store = await stores.open(def);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Reward Lens: ${(e as Error).message}`);
+      return;
+    }
+  }
+  const target = store;
+  await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Reward Lens: importing ${basename(path)}`, cancellable: true },
+    async (progress, token) => {
+      const ac = new AbortController();
+      const sub = token.onCancellationRequested(() => ac.abort());
+      try {
+        if (kind === 'events') {
+          let lastPct = 0;
+          const summary = await ingestFile(target, path, {
+            signal: ac.signal,
+            onProgress: (p) => {
+              const now = p.fileSize ? Math.floor((100 * p.byteOffset) / p.fileSize) : 0;
+              progress.report({ message: `${p.trajectories.toLocaleString()} trajectories, ${p.malformed} malformed lines`, increment: Math.max(0, now - lastPct) });
+              lastPct = Math.max(lastPct, now);
+            },
+          });
+          stores.publish(summary.changes);
+          for (const m of summary.malformed.slice(0, 50)) output.appendLine(`[import] ${m.file}:${m.line}: ${m.reason}`);
+          const msg = `imported ${summary.events.toLocaleString()} events (${summary.trajectories.toLocaleString()} trajectories, ${summary.duplicates} already stored)${summary.aborted ? ' before it was cancelled; importing the file again resumes where it stopped' : ''}`;
+          if (summary.malformed.length) {
+            const choice = await vscode.window.showWarningMessage(`Reward Lens: ${msg}; ${summary.malformed.length} malformed lines were skipped and recorded (see the Output channel for FILE:LINE and the reason).`, 'Show Output');
+            if (choice) output.show();
+          } else {
+            void vscode.window.showInformationMessage(`Reward Lens: ${msg}.`);
+          }
+        } else {
+          const msg = await (importer as NonNullable<Importers['verl']>)(target, path, { signal: ac.signal, onProgress: (m) => progress.report({ message: m }) });
+          stores.publish((await target.listRuns()).map((r) => ({ runId: r.runId, steps: [], runStarted: true, runEnded: r.status !== 'running', groups: 0, trajectories: 0 })));
+          void vscode.window.showInformationMessage(`Reward Lens: ${msg}`);
+        }
+      } catch (e) {
+        output.appendLine(`[import] ${path}: ${(e as Error).stack ?? (e as Error).message}`);
+        void vscode.window.showErrorMessage(`Reward Lens: importing ${basename(path)} failed: ${(e as Error).message}. Check that it is the format you picked; details are in the "Reward Lens" Output channel.`);
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
+}
+
+/**
+ * Find Trajectories: full-text search as you type, a quick pick of hits; the chosen one opens in
+ * the inspector (or as a document, with `asDocument`).
+ */
+export async function findTrajectoriesCommand(
+  stores: StoreHost,
+  open: { group(groupId: string, focusTrajectoryKey?: string): Promise<void>; document(trajectoryKey: string): Promise<void> },
+  asDocument = false,
+): Promise<void> {
+  const store = stores.get();
+  if (!store) {
+    const pick = await vscode.window.showErrorMessage('Reward Lens: no run store is open to search. Open one first.', 'Open Run Store…');
+    if (pick) await vscode.commands.executeCommand('rewardLens.openStore');
+    return;
+  }
+  type HitItem = vscode.QuickPickItem & { hit: SearchHit };
+  const qp = vscode.window.createQuickPick<HitItem>();
+  qp.title = asDocument ? 'Reward Lens: open a trajectory as a document' : 'Reward Lens: Find Trajectories';
+  qp.placeholder = 'Search trajectory text (FTS5: words, "a phrase", prefix*, a OR b)';
+  qp.matchOnDescription = true;
+  qp.matchOnDetail = true;
+  let seq = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const runSearch = (q: string) => {
+    const mine = ++seq;
+    if (!q.trim()) {
+      qp.items = [];
+      qp.busy = false;
+      return;
+    }
+    qp.busy = true;
+    void store
+      .search(q, 100)
+      .then((res) => {
+        if (mine !== seq) return;
+        // the quick pick filters its own items by label too: keep them visible by putting the query in it
+        qp.items = res.hits.map((hit) => ({
+          label: oneLine(hit.snippet.map((p) => p.text).join(''), 120) || hit.trajectoryId,
+          description: `${hit.verdict} · ${hit.source} · run ${oneLine(hit.runId, 40)} · step ${hit.step}`,
+          detail: `${hit.trajectoryId} · prompt ${oneLine(hit.promptId, 40)}`,
+          alwaysShow: true,
+          hit,
+        }));
+        qp.placeholder = res.fellBackToPhrase ? `Searched as the phrase ${res.query} (not valid FTS5 syntax)` : qp.placeholder;
+        if (!res.hits.length) qp.items = [];
+        qp.title = `${asDocument ? 'Open a trajectory as a document' : 'Find Trajectories'}: ${res.hits.length}${res.hits.length === 100 ? '+' : ''} hits`;
+      })
+      .catch((e: Error) => {
+        if (mine === seq) qp.title = `Search failed: ${e.message}`;
+      })
+      .finally(() => {
+        if (mine === seq) qp.busy = false;
+      });
+  };
+  qp.onDidChangeValue((v) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => runSearch(v), 150);
+  });
+  qp.onDidAccept(async () => {
+    const sel = qp.selectedItems[0];
+    if (!sel) return;
+    qp.hide();
+    if (asDocument) await open.document(String(sel.hit.trajectoryKey));
+    else await open.group(String(sel.hit.groupId), String(sel.hit.trajectoryKey));
+  });
+  qp.onDidHide(() => {
+    clearTimeout(timer);
+    qp.dispose();
+  });
+  qp.show();
+}
+
+/** Export Labels…: the current correct/wrong labels as JSON Lines for `python -m reward_lens.verify --test FILE`. */
+export async function exportLabelsCommand(stores: StoreHost, runId: string | undefined): Promise<void> {
+  const store = stores.get();
+  if (!store) {
+    void vscode.window.showErrorMessage('Reward Lens: no run store is open. Open one with "Reward Lens: Open Run Store…", then export its labels.');
+    return;
+  }
+  const runs = await store.listRuns();
+  type Scope = vscode.QuickPickItem & { runId: string | undefined };
+  const scopes: Scope[] = [{ label: '$(database) All runs', description: `${runs.length} runs`, runId: undefined }];
+  for (const r of sortRuns(runs)) scopes.push({ label: `$(pulse) ${r.runId}`, description: `${r.variant} · ${r.status} · acc ${pct(r.accuracy)}`, runId: r.runId, picked: r.runId === runId });
+  const scope = runs.length > 1 ? await vscode.window.showQuickPick(scopes, { title: 'Reward Lens: Export Labels…', placeHolder: 'Export the labels of…' }) : scopes[0];
+  if (!scope) return;
+  const cases = await regressionCases(store, scope.runId);
+  if (!cases.length) {
+    void vscode.window.showInformationMessage('Reward Lens: there are no correct/wrong labels to export yet. Relabel members in the inspector with c (correct) and w (wrong).');
+    return;
+  }
+  const root = workspaceRoot();
+  const uri = await vscode.window.showSaveDialog({
+    defaultUri: root ? vscode.Uri.file(join(root, `labels${scope.runId ? `-${scope.runId.replace(/[^\w.-]+/g, '_')}` : ''}.jsonl`)) : undefined,
+    filters: { 'JSON Lines': ['jsonl'] },
+    title: 'Export labels for `python -m reward_lens.verify --test FILE`',
+  });
+  if (!uri) return;
+  try {
+    await writeFile(uri.fsPath, exportLabelsJsonl(cases));
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Reward Lens: cannot write ${uri.fsPath}: ${(e as Error).message}. Pick a writable location.`);
+    return;
+  }
+  const pick = await vscode.window.showInformationMessage(`Reward Lens: exported ${cases.length} labels to ${basename(uri.fsPath)}. Test a verifier with: python -m reward_lens.verify --test ${basename(uri.fsPath)}`, 'Open File');
+  if (pick) await vscode.window.showTextDocument(uri);
+}
+
+export function sortRuns(runs: readonly RunSummary[]): RunSummary[] {
+  return [...runs].sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''));
+}
+
+/** A run id from a command argument (tree node, string) or a quick pick over the store's runs. */
+export async function pickRun(stores: StoreHost, arg: unknown, preferred: string | undefined, title: string): Promise<string | undefined> {
+  if (typeof arg === 'string' && arg) return arg;
+  if (arg && typeof arg === 'object' && 'run' in arg && typeof (arg as { run?: { runId?: unknown } }).run?.runId === 'string') return (arg as { run: { runId: string } }).run.runId;
+  if (arg && typeof arg === 'object' && typeof (arg as { runId?: unknown }).runId === 'string') return (arg as { runId: string }).runId;
+  const store = stores.get();
+  if (!store) {
+    const pick = await vscode.window.showErrorMessage('Reward Lens: no run store is open. Open one, or start a training run.', 'Open Run Store…', 'Start Training Run');
+    if (pick === 'Open Run Store…') await vscode.commands.executeCommand('rewardLens.openStore');
+    else if (pick === 'Start Training Run') await vscode.commands.executeCommand('rewardLens.startTraining');
+    return undefined;
+  }
+  const runs = sortRuns(await store.listRuns());
+  if (!runs.length) {
+    void vscode.window.showInformationMessage('Reward Lens: the open store has no runs yet. Start a training run or import rollouts.');
+    return undefined;
+  }
+  if (preferred && runs.some((r) => r.runId === preferred)) return preferred;
+  if (runs.length === 1) return runs[0]?.runId;
+  const pick = await vscode.window.showQuickPick(
+    runs.map((r) => ({ label: r.runId, description: `${r.variant} · ${r.status} · step ${r.lastStep ?? '–'} · acc ${pct(r.accuracy)}`, runId: r.runId })),
+    { title },
+  );
+  return pick?.runId;
+}
