@@ -20,6 +20,7 @@ from reward_lens.verifier.default import (
     compare,
     describe,
     format_gate,
+    last_boxed,
     parse_answer,
     parse_gold,
     solution_text,
@@ -60,7 +61,7 @@ def verify(response: str, gold: str):
     if not gold_parsed:
         return {"correct": None, "reason": f"error: gold {gold!r} could not be parsed", "extracted": None}
     pred_parsed = extract_prediction(solution)
-    extracted = describe(pred_parsed)
+    extracted = last_boxed(solution) or describe(pred_parsed)
     if not pred_parsed:
         return {"correct": False, "reason": "no answer: nothing could be extracted", "extracted": None}
     if answers_match(gold_parsed, pred_parsed):

@@ -61,4 +61,4 @@ def string_extraction_config(source: str) -> CompareConfig:
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.func.id != "StringExtractionConfig" or call.args:
         raise ValueError(f"not a keyword-only StringExtractionConfig call: {source!r}")
     options = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg is not None}
-    return CompareConfig(match_types=("string",), string_options=options)
+    return CompareConfig(match_types=("string",), string_options=tuple(options.items()))

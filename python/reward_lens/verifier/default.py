@@ -20,7 +20,8 @@ Choices where LUFFY's code and this task differ (see docs/verifier.md):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Sequence
 
 # Math-Verify logs a warning when its signal-based timeout is disabled; here that is deliberate.
@@ -66,8 +67,9 @@ class CompareConfig:
     numeric_precision: int = 15
     strict: bool = True
     allow_set_relation_comp: bool = False
-    # keyword arguments of Math-Verify's StringExtractionConfig (e.g. strings=("A","B"), lowercase=False)
-    string_options: dict[str, Any] = field(default_factory=dict)
+    # keyword arguments of Math-Verify's StringExtractionConfig, as (name, value) pairs, e.g.
+    # (("strings", ("A", "B")), ("lowercase", False)); a tuple keeps the config hashable (cache key)
+    string_options: tuple[tuple[str, Any], ...] = ()
 
 
 DEFAULT_COMPARE = CompareConfig()
@@ -118,7 +120,7 @@ def _extraction_config(config: CompareConfig) -> list[Any] | None:
         elif kind == "expr":
             targets.append(ExprExtractionConfig())
         elif kind == "string":
-            targets.append(StringExtractionConfig(**config.string_options))
+            targets.append(StringExtractionConfig(**dict(config.string_options)))
         else:
             raise ValueError(f"unknown match type {kind!r} (expected 'latex', 'expr' or 'string')")
     return targets
@@ -134,9 +136,35 @@ def parse_answer(text: str, config: CompareConfig = DEFAULT_COMPARE) -> list[Any
     return parse(text, targets, parsing_timeout=None, raise_on_error=True)
 
 
+@lru_cache(maxsize=4096)
+def _parse_gold_cached(wrapped: str, config: CompareConfig) -> tuple[Any, ...]:
+    return tuple(parse_answer(wrapped, config))
+
+
 def parse_gold(gold: str, config: CompareConfig = DEFAULT_COMPARE) -> list[Any]:
-    """LUFFY wraps the gold in $...$ so a bare "1/2" is read as LaTeX math."""
-    return parse_answer("$" + gold + "$", config)
+    """LUFFY wraps the gold in $...$ so a bare "1/2" is read as LaTeX math. A run has few distinct
+    golds (one per prompt, shared by the whole group), so parses are cached per worker; sympy
+    objects are immutable, so sharing them is safe."""
+    return list(_parse_gold_cached("$" + gold + "$", config))
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last \\boxed{...} as the model wrote it (Math-Verify reports its own
+    normalised form, e.g. \\frac{1}{2} for 0.5, which would misname the prediction in the UI)."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    i = start + len("\\boxed{")
+    depth = 1
+    for j in range(i, len(text)):
+        c = text[j]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i:j].strip()
+    return None
 
 
 def compare(gold_parsed: Sequence[Any], pred_parsed: Sequence[Any], config: CompareConfig = DEFAULT_COMPARE) -> bool:
@@ -183,7 +211,7 @@ def verify_response(
         # A gold that Math-Verify cannot read says nothing about the response.
         return {"correct": None, "reason": f"error: gold {gold!r} could not be parsed", "extracted": None}
     pred_parsed = parse_answer(solution, config)
-    extracted = describe(pred_parsed)
+    extracted = (last_boxed(solution) or describe(pred_parsed)) if pred_parsed else None
     if not pred_parsed:
         return {"correct": False, "reason": f"no answer: nothing could be extracted after {gate.close_tag}", "extracted": None}
     if compare(gold_parsed, pred_parsed, config):
