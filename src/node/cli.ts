@@ -3,10 +3,11 @@
 import { rewardCommand } from './cli/reward';
 import { ingestCommand } from './cli/ingest';
 import { statsCommand } from './cli/stats';
+import { importCommand } from './cli/import';
 import { embedCommand } from './cli/embed';
 import type { CliCommand } from './cli/types';
 
-const commands: CliCommand[] = [rewardCommand, ingestCommand, statsCommand, embedCommand];
+const commands: CliCommand[] = [rewardCommand, ingestCommand, statsCommand, importCommand, embedCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.usage.padEnd(58)} ${c.summary}`);
