@@ -8,7 +8,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { cpus } from 'node:os';
 import type { DiffViewModel } from '../../core/diffMessages';
 import type { RunStoreApi } from '../../node/store/types';
-import { RegressionRunner, exportLabelsJsonl, regressionCases, type RegressionReport } from '../../node/reverify/regression';
+import { RegressionRunner, regressionCases, type RegressionReport } from '../../node/reverify/regression';
 import { ReverifyCancelled, reverifyRun } from '../../node/reverify/reverify';
 import { DiffPanel } from './diffPanel';
 import { oneLine, verifyFunctionLine } from './verifierFile';
@@ -30,7 +30,6 @@ export const VERIFIER_COMMANDS = {
   createVerifier: 'rewardLens.createVerifier',
   reverifyRun: 'rewardLens.reverifyRun',
   runRegression: 'rewardLens.runVerifierRegression',
-  exportLabels: 'rewardLens.exportVerifierLabels',
   selectVerdictSet: 'rewardLens.selectVerdictSet',
   /** internal: opened from a diagnostic's code link and its quick fix */
   openTrajectory: 'rewardLens.verifier.openTrajectory',
@@ -229,24 +228,6 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
     vscode.commands.registerCommand(VERIFIER_COMMANDS.openTrajectory, async (id: unknown) => {
       if (typeof id !== 'string' && typeof id !== 'number') return;
       await deps.openTrajectory(String(id));
-    }),
-
-    vscode.commands.registerCommand(VERIFIER_COMMANDS.exportLabels, async () => {
-      const store = deps.getStore();
-      if (!store) {
-        void vscode.window.showErrorMessage('Reward Lens: no run store is open.');
-        return;
-      }
-      const cases = await regressionCases(store);
-      const root = workspaceRoot();
-      const uri = await vscode.window.showSaveDialog({
-        defaultUri: root ? vscode.Uri.file(join(root, 'labels.jsonl')) : undefined,
-        filters: { 'JSON Lines': ['jsonl'] },
-        title: 'Export labels for `python -m reward_lens.verify --test`',
-      });
-      if (!uri) return;
-      await writeFile(uri.fsPath, exportLabelsJsonl(cases));
-      void vscode.window.showInformationMessage(`Reward Lens: exported ${cases.length} labels to ${uri.fsPath}.`);
     }),
 
     vscode.commands.registerCommand(VERIFIER_COMMANDS.selectVerdictSet, async (runIdArg?: unknown) => {
