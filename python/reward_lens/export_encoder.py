@@ -158,14 +158,17 @@ def export(model: str, out: str, pooling: str | None = None, max_length: int | N
 
 
 def verify_export(src: str, folder: str, pooling: str, max_length: int) -> float:
-    """Runs the exported graph in onnxruntime beside PyTorch; returns the minimum cosine."""
-    for strategy in STRATEGIES:
-        ref, _ = TextEncoder(src, pooling=pooling, max_length=max_length, strategy=strategy, normalize=True).embed(_CHECK_TEXTS)
-        got, _ = TextEncoder(folder, pooling=pooling, max_length=max_length, strategy=strategy, normalize=True).embed(_CHECK_TEXTS)
-        cos = np.sum(ref.astype(np.float64) * got.astype(np.float64), axis=1)
-        worst = float(cos.min())
-        if not np.all(np.isfinite(got)) or worst < 0.9999:
-            raise EncoderError(f"the exported graph disagrees with PyTorch (min cosine {worst:.6f}, strategy {strategy})")
+    """Runs the exported graph in onnxruntime beside PyTorch; returns the minimum cosine.
+
+    One strategy suffices: the strategies differ only in code shared by both sides, and the
+    check texts already include padding, an empty text and a text longer than one window.
+    """
+    ref, _ = TextEncoder(src, pooling=pooling, max_length=max_length, strategy="truncate", normalize=True).embed(_CHECK_TEXTS)
+    got, _ = TextEncoder(folder, pooling=pooling, max_length=max_length, strategy="truncate", normalize=True).embed(_CHECK_TEXTS)
+    cos = np.sum(ref.astype(np.float64) * got.astype(np.float64), axis=1)
+    worst = float(cos.min())
+    if not np.all(np.isfinite(got)) or worst < 0.9999:
+        raise EncoderError(f"the exported graph disagrees with PyTorch (min cosine {worst:.6f})")
     return round(worst, 7)
 
 
