@@ -153,3 +153,28 @@ test('result helpers', () => {
   assert.equal(errorKind('error: ValueError'), 'other');
   assert.equal(errorKind(null), 'other');
 });
+
+test('diff webview messages are validated against the typed union', async () => {
+  const { validateDiffMessage } = await import('../../src/core/diffMessages');
+  const sha = 'a'.repeat(64);
+  assert.deepEqual(validateDiffMessage({ type: 'ready' }), { ok: true, message: { type: 'ready' } });
+  assert.deepEqual(validateDiffMessage({ type: 'openTrajectory', trajectoryKey: 12 }), { ok: true, message: { type: 'openTrajectory', trajectoryKey: 12 } });
+  assert.deepEqual(validateDiffMessage({ type: 'accept', verifierId: sha }), { ok: true, message: { type: 'accept', verifierId: sha } });
+  assert.deepEqual(validateDiffMessage({ type: 'browseSets' }), { ok: true, message: { type: 'browseSets' } });
+  const refused = [
+    null,
+    [],
+    'ready',
+    { type: 'openTrajectory', trajectoryKey: -1 },
+    { type: 'openTrajectory', trajectoryKey: 1.5 },
+    { type: 'openTrajectory', trajectoryKey: '12' },
+    { type: 'accept', verifierId: 'not-a-hash' },
+    { type: 'accept', verifierId: sha, extra: 1 },
+    { type: 'ready', html: '<img src=x onerror=alert(1)>' },
+    { type: 'run', command: 'rm -rf /' },
+    { type: 'accept', verifierId: sha.toUpperCase() },
+    Object.assign(Object.create({ polluted: true }), { type: 'ready' }),
+    { type: 'openTrajectory', trajectoryKey: 1, pad: 'x'.repeat(5000) },
+  ];
+  for (const raw of refused) assert.equal(validateDiffMessage(raw).ok, false, JSON.stringify(raw)?.slice(0, 60));
+});
