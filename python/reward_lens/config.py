@@ -172,7 +172,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         cfg.encoder = {"path": None, "pooling": "cls", "strategy": "truncate", "max_length": 512, "batch_size": 32, **cfg.encoder}
         if cfg.encoder["path"] is not None and not isinstance(cfg.encoder["path"], str):
             _bad(p, "encoder.path", cfg.encoder["path"], "must be a path or null (the packaged all-MiniLM-L6-v2)")
-        _choice(p, "encoder.pooling", cfg.encoder["pooling"], POOLINGS)
+        if cfg.encoder["pooling"] is not None:  # null: the model folder's own pooling config
+            _choice(p, "encoder.pooling", cfg.encoder["pooling"], POOLINGS)
         _choice(p, "encoder.strategy", cfg.encoder["strategy"], STRATEGIES)
         _int(p, "encoder.max_length", cfg.encoder["max_length"], 2)
         _int(p, "encoder.batch_size", cfg.encoder["batch_size"], 1)

@@ -1,0 +1,131 @@
+"""The CPU demo's verifiable task: two-digit addition answered in the real reasoning format.
+
+A response looks like `<think>\\n...steps...\\n</think>\\n\\boxed{85}` and is checked by the default
+verifier (LUFFY's format gate + Math-Verify), like any other run. Three teachers reason
+differently, so their embeddings differ and OGER's divergence has something to measure:
+- column:     units first, carrying ("7+8=15 write 5 carry 1")
+- decompose:  add the tens, then the units ("47+30=77, 77+8=85")
+- compensate: round the second number up to a ten, then take the excess back ("38=40-2 ...")
+
+`python -m reward_lens.demo_task --out DIR` writes train.jsonl, heldout.jsonl and config.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+PROMPT_TEMPLATE = "Q: {question}\n<think>\n"
+
+
+def column(a: int, b: int) -> str:
+    au, at, bu, bt = a % 10, a // 10, b % 10, b // 10
+    u = au + bu
+    carry = u // 10
+    t = at + bt + carry
+    lines = [f"units {au}+{bu}={u}" + (f" write {u % 10} carry 1" if carry else f" write {u}")]
+    lines.append(f"tens {at}+{bt}" + ("+1" if carry else "") + f"={t}")
+    lines.append(f"so {a + b}")
+    return "\n".join(lines)
+
+
+def decompose(a: int, b: int) -> str:
+    bt, bu = (b // 10) * 10, b % 10
+    return f"{b}={bt}+{bu}\n{a}+{bt}={a + bt}\n{a + bt}+{bu}={a + b}"
+
+
+def compensate(a: int, b: int) -> str:
+    if b % 10 == 0:
+        return f"{b} is a round ten\n{a}+{b}={a + b}"
+    up = (b // 10 + 1) * 10
+    excess = up - b
+    return f"{b}={up}-{excess}\n{a}+{up}={a + up}\n{a + up}-{excess}={a + b}"
+
+
+STYLES = {"column": column, "decompose": decompose, "compensate": compensate}
+
+
+def trace(style: str, a: int, b: int) -> str:
+    # The prompt ends with the opening tag (LUFFY's layout); the response closes it and boxes the answer.
+    return f"{STYLES[style](a, b)}\n</think>\n\\boxed{{{a + b}}}"
+
+
+def make_split(seed: int, heldout: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    pairs = [(a, b) for a in range(10, 100) for b in range(10, 100)]
+    random.Random(seed).shuffle(pairs)
+    return pairs[heldout:], pairs[:heldout]
+
+
+def row(a: int, b: int, with_teachers: bool) -> dict:
+    r = {"id": f"{a}+{b}", "prompt": f"{a}+{b}", "gold": str(a + b)}
+    if with_teachers:
+        r["teachers"] = [{"teacher": name, "text": trace(name, a, b)} for name in STYLES]
+    return r
+
+
+def demo_config(out: Path, steps: int, sft_steps: int, variant: str = "oger", seed: int = 0) -> dict:
+    return {
+        "model": {"tiny": {"arch": "qwen2", "hidden_size": 128, "layers": 3, "heads": 4, "intermediate_size": 384, "max_positions": 128}},
+        "data": str(out / "train.jsonl"),
+        "eval_data": str(out / "heldout.jsonl"),
+        "variant": variant,
+        "replace": 1,
+        "encoder": {"path": None, "pooling": None, "strategy": "truncate", "max_length": 128, "batch_size": 64},
+        "prompt_template": PROMPT_TEMPLATE,
+        "system_prompt": "",
+        "rollout_n": 8,
+        "temperature": 1.0,
+        "max_new_tokens": 64,
+        "max_prompt_tokens": 32,
+        "lr": 1e-4,
+        "steps": steps,
+        "batch_prompts": 8,
+        "micro_batch": 128,
+        "entropy_coef": 0.01,
+        "loss_agg": "seq-mean-token-sum-norm",
+        "sft_steps": sft_steps,
+        "sft_lr": 3e-3,
+        "sft_batch": 64,
+        "device": "cpu",
+        "bf16": False,
+        "token_entropy_stride": 4,
+        "checkpoint_every": 0,
+        "eval_every": 0,
+        "eval_samples": 2,
+        "eval_temperature": 1.0,
+        "eval_max_prompts": 200,
+        "seed": seed,
+        "verifier_workers": 2,
+    }
+
+
+def write_demo(out: Path, steps: int = 30, sft_steps: int = 600, heldout: int = 200, seed: int = 0, variant: str = "oger") -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    train, held = make_split(seed, heldout)
+    with (out / "train.jsonl").open("w") as f:
+        for a, b in train:
+            f.write(json.dumps(row(a, b, True)) + "\n")
+    with (out / "heldout.jsonl").open("w") as f:
+        for a, b in held:
+            f.write(json.dumps(row(a, b, False)) + "\n")
+    cfg_path = out / "config.json"
+    cfg_path.write_text(json.dumps(demo_config(out, steps, sft_steps, variant, seed), indent=2))
+    return cfg_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m reward_lens.demo_task")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--sft-steps", type=int, default=600)
+    ap.add_argument("--variant", default="oger")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    print(write_demo(Path(args.out), args.steps, args.sft_steps, seed=args.seed, variant=args.variant))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
