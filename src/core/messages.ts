@@ -114,13 +114,16 @@ export type HostToDashboard =
 
 export type RenderedView = 'inspector' | 'dashboard';
 /** what a `rendered` message timed; the benchmark reads these names */
-export type RenderedWhat = 'group' | 'trace' | 'heatmap' | 'diff' | 'series' | 'step';
+export type RenderedWhat = 'group' | 'trace' | 'heatmap' | 'diff' | 'traceComplete' | 'series' | 'step';
 
 export interface RenderedMessage {
   type: 'rendered';
   view: RenderedView;
   what: RenderedWhat;
-  /** milliseconds from receiving the data to the frame after it was in the DOM */
+  /**
+   * milliseconds from receiving the data (or the click) to the first frame showing it; long
+   * traces are built progressively, and `traceComplete` times the frame after the last chunk
+   */
   ms: number;
   /** size of what was rendered (characters of trace, steps of series, points of a step) */
   size: number;
@@ -187,7 +190,7 @@ function onlyKeys(o: Obj, allowed: readonly string[]): string | null {
 function checkRendered(o: Obj, view: RenderedView): Validated<RenderedMessage> {
   const extra = onlyKeys(o, ['type', 'view', 'what', 'ms', 'size']);
   if (extra) return fail(extra);
-  const whats: readonly RenderedWhat[] = view === 'inspector' ? ['group', 'trace', 'heatmap', 'diff'] : ['series', 'step'];
+  const whats: readonly RenderedWhat[] = view === 'inspector' ? ['group', 'trace', 'heatmap', 'diff', 'traceComplete'] : ['series', 'step'];
   if (o.view !== view) return fail(`rendered.view must be "${view}"`);
   if (typeof o.what !== 'string' || !(whats as readonly string[]).includes(o.what)) return fail('rendered.what is not a known measurement');
   if (typeof o.ms !== 'number' || !Number.isFinite(o.ms) || o.ms < 0 || o.ms > MESSAGE_LIMITS.maxRenderedMs) return fail('rendered.ms must be a finite duration');

@@ -291,9 +291,13 @@ function fillTrace(holder: HTMLElement, row: MemberRow): void {
     holder.appendChild(renderDiff(diff, teacher.event.teacher ? `teacher ${teacher.event.teacher}` : `teacher ${teacher.event.id}`));
     return;
   }
+  const t0 = performance.now();
   const te = e.token_entropies;
   const answer = findAnswerSpan(e.text, e.extracted_answer ?? null);
-  const r = renderTrace({ text: e.text, answer, heatmap: state.heatmap, thinkOpen: state.thinkOpen, offsets: te?.offsets, values: te?.values });
+  const r = renderTrace(
+    { text: e.text, answer, heatmap: state.heatmap, thinkOpen: state.thinkOpen, offsets: te?.offsets, values: te?.values },
+    { onComplete: () => reportAfterPaint('inspector', 'traceComplete', t0, e.text.length) },
+  );
   r.onThinkToggle = (open) => { state.thinkOpen = open; };
   if (state.heatmap) holder.appendChild(heatLegend(r.droppedEntropies, !!te && Array.isArray(te.offsets) && te.offsets.length > 0));
   holder.appendChild(r.element);

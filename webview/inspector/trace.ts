@@ -28,7 +28,65 @@ export interface TraceResult {
   onThinkToggle?: (open: boolean) => void;
 }
 
+export interface TraceCallbacks {
+  /** every chunk of the trace (the reasoning too when it is open) is in the DOM */
+  onComplete?: () => void;
+}
+
 const runOf = new WeakMap<Element, EntropyRun>();
+
+// Progressive rendering: the first chunks (more than a screenful) are built synchronously, the
+// rest in short tasks, so a 150K-character trace shows at once and never blocks input for long.
+const SYNC_CHUNKS = 10;
+const CHUNKS_PER_TASK = 12;
+let generation = 0;
+let queue: Array<() => void> = [];
+let pumping = false;
+let onDrained: (() => void) | null = null;
+
+function pump(): void {
+  const gen = generation;
+  const batch = queue.splice(0, CHUNKS_PER_TASK);
+  for (const job of batch) job();
+  if (gen !== generation) return;
+  if (queue.length) setTimeout(pump, 0);
+  else {
+    pumping = false;
+    const done = onDrained;
+    onDrained = null;
+    done?.();
+  }
+}
+
+/** Runs `job` now while the synchronous budget lasts, else in a later task of this generation. */
+function schedule(job: () => void, budget: { sync: number }): void {
+  if (budget.sync > 0 && queue.length === 0) {
+    budget.sync--;
+    job();
+    return;
+  }
+  const gen = generation;
+  queue.push(() => { if (gen === generation) job(); });
+  if (!pumping) {
+    pumping = true;
+    setTimeout(pump, 0);
+  }
+}
+
+/** Drops pending chunks of the previous trace. */
+function newGeneration(onComplete: (() => void) | null): { sync: number } {
+  generation++;
+  queue = [];
+  pumping = false;
+  onDrained = onComplete;
+  return { sync: SYNC_CHUNKS };
+}
+
+/** Calls back once every chunk queued so far is in the DOM (at once when nothing is queued). */
+function whenDrained(cb: () => void): void {
+  if (!pumping && queue.length === 0) cb();
+  else onDrained = cb;
+}
 
 /** Chunk boundaries in [start, end): cut at the first newline after CHUNK_CHARS, or hard at HARD_CHUNK_CHARS. */
 function chunkBounds(text: string, start: number, end: number): number[] {
@@ -104,16 +162,19 @@ function renderChunk(text: string, cs: number, ce: number, runs: readonly Entrop
   return chunk;
 }
 
-function renderRange(into: HTMLElement, text: string, start: number, end: number, runs: readonly EntropyRun[] | null, answer: Span | null, answerTagged: { done: boolean }): void {
+function renderRange(into: HTMLElement, text: string, start: number, end: number, runs: readonly EntropyRun[] | null, answer: Span | null, answerTagged: { done: boolean }, budget: { sync: number }): void {
   const cuts = chunkBounds(text, start, end);
-  const frag = document.createDocumentFragment();
-  for (let i = 0; i + 1 < cuts.length; i++) frag.appendChild(renderChunk(text, cuts[i] as number, cuts[i + 1] as number, runs, answer, answerTagged));
-  into.appendChild(frag);
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const cs = cuts[i] as number;
+    const ce = cuts[i + 1] as number;
+    schedule(() => into.appendChild(renderChunk(text, cs, ce, runs, answer, answerTagged)), budget);
+  }
 }
 
 /** Builds the trace element: text before the reasoning, the folded reasoning, then the answer part. */
-export function renderTrace(view: TraceView): TraceResult {
+export function renderTrace(view: TraceView, callbacks: TraceCallbacks = {}): TraceResult {
   const { text } = view;
+  const budget = newGeneration(null);
   const heat = view.heatmap ? entropyRuns(text.length, view.offsets, view.values) : { runs: [], dropped: 0 };
   const runs = view.heatmap ? heat.runs : null;
   const root = h('div', { class: `trace-body${view.heatmap ? ' heatmap-on' : ''}`, 'data-testid': 'trace-body', 'data-chars': text.length });
@@ -121,14 +182,18 @@ export function renderTrace(view: TraceView): TraceResult {
   const result: TraceResult = { element: root, droppedEntropies: heat.dropped, heatRuns: heat.runs.length };
   if (text.length === 0) {
     root.appendChild(h('p', { class: 'muted', 'data-testid': 'trace-empty' }, 'This response is empty.'));
+    if (callbacks.onComplete) whenDrained(callbacks.onComplete);
     return result;
   }
   const { think, unclosed } = splitThink(text);
   if (!think) {
-    renderRange(root, text, 0, text.length, runs, view.answer, tagged);
+    renderRange(root, text, 0, text.length, runs, view.answer, tagged, budget);
   } else {
-    if (think.start > 0) renderRange(root, text, 0, think.start, runs, view.answer, tagged);
+    // Three fixed containers keep the document order whatever order the chunks are built in.
+    const before = h('div', { class: 'trace-part' });
     const details = h('details', { class: 'think', 'data-testid': 'think-fold' });
+    const afterEl = h('div', { class: 'trace-part' });
+    root.append(before, details, afterEl);
     const len = think.end - think.start;
     details.appendChild(
       h('summary', { 'data-testid': 'think-toggle' }, `Reasoning · ${fmtCount(len)} characters${unclosed ? ' · never closed (truncated?)' : ''}`),
@@ -136,22 +201,24 @@ export function renderTrace(view: TraceView): TraceResult {
     const body = h('div', { class: 'think-body', 'data-testid': 'think-body' });
     details.appendChild(body);
     let built = false;
-    const build = () => {
+    const build = (b: { sync: number }) => {
       if (built) return;
       built = true;
-      renderRange(body, text, think.start, think.end, runs, view.answer, tagged);
+      renderRange(body, text, think.start, think.end, runs, view.answer, tagged, b);
     };
+    // The answer part first: it is what the reader checks first, and it is short.
+    if (think.end < text.length) renderRange(afterEl, text, think.end, text.length, runs, view.answer, tagged, budget);
+    if (think.start > 0) renderRange(before, text, 0, think.start, runs, view.answer, tagged, budget);
     if (view.thinkOpen) {
       details.open = true;
-      build();
+      build(budget);
     }
     details.addEventListener('toggle', () => {
-      if (details.open) build();
+      if (details.open) build({ sync: SYNC_CHUNKS });
       result.onThinkToggle?.(details.open);
     });
-    root.appendChild(details);
-    if (think.end < text.length) renderRange(root, text, think.end, text.length, runs, view.answer, tagged);
   }
+  if (callbacks.onComplete) whenDrained(callbacks.onComplete);
   // The entropy of a span shows on hover; computed on demand rather than set on every span.
   root.addEventListener('mouseover', (e) => {
     const t = e.target as Element | null;
