@@ -2,9 +2,9 @@
 // exact line numbers, rewritten files, abort, and the live tailer's change notifications.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { RunStore } from '../../src/node/store';
 import { ingestFile, IngestTailer } from '../../src/node/ingest';
 import type { StoreChange } from '../../src/node/store';
@@ -210,4 +210,29 @@ test('crash drill (small): kill -9 at random moments, resume, nothing lost or du
   const r = await crashDrill({ steps: 4, groupsPerStep: 50, kills: 3, batchLines: 20, seed: 7, textBytes: 1500 });
   assert.equal(r.kills, 3);
   assert.ok(r.offsetsAfterKills.some((o) => o > 0 && o < r.fileBytes), `a kill landed mid-file: ${r.offsetsAfterKills.join(', ')} of ${r.fileBytes}`);
+});
+
+test('every example event in docs/protocol.md is valid protocol v1 and ingests', async () => {
+  const doc = readFileSync(resolve(__dirname, '..', '..', 'docs', 'protocol.md'), 'utf8');
+  const blocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  assert.equal(blocks.length, 4);
+  await withDir(async (dir, store) => {
+    const file = join(dir, 'events.jsonl');
+    // A block may be shown across lines for reading; in the file each event is one line.
+    writeFileSync(file, blocks.map((b) => JSON.stringify(JSON.parse(b)) + '\n').join(''));
+    const s = await ingestFile(store, file);
+    assert.deepEqual(s.malformed, []);
+    assert.equal(s.events, 4);
+    const types = blocks.map((b) => (JSON.parse(b) as { type: string }).type);
+    assert.deepEqual(types, ['run_start', 'step', 'group', 'run_end']);
+    const run = (await store.listRuns())[0];
+    assert.match(run?.verifier.id ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(run?.status, 'failed');
+    const [g] = await store.listGroups(run?.runId as string, 12);
+    const back = await store.groupEvent(g?.groupId as number);
+    const original = JSON.parse(blocks[2] as string);
+    // token entropies come back at Float32 precision; everything else exactly
+    original.trajectories[0].token_entropies.values = Array.from(new Float32Array(original.trajectories[0].token_entropies.values));
+    assert.deepEqual(back, original);
+  });
 });
