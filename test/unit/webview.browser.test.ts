@@ -1,0 +1,166 @@
+// The webview bundles in a real browser (Debian's Chromium, which setup installs for the e2e suite),
+// under the production CSP, with the host replaced by a page script that posts prepared messages
+// and records what the page posts. Covers what only a browser can show: hostile text stays text,
+// no CSP violation, the keyboard relabel flow, and the dashboard click-through. Seconds, not minutes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { resolve } from 'node:path';
+import * as esbuild from 'esbuild';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { harnessHtml, sampleGroup, sampleSeries, sampleStep, HOSTILE_TEXT } from '../../bench/ui';
+import { whatIfGroup } from '../../src/core/rescore';
+import type { HostToDashboard, HostToInspector } from '../../src/core/messages';
+
+const root = resolve(__dirname, '..', '..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let browser: Browser;
+let server: Server;
+let origin = '';
+const bundles = new Map<string, string>();
+const pages = new Map<string, string>();
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM} (scripts/setup.d installs it; CHROMIUM_PATH overrides)`);
+  // Bundle exactly as scripts/build.mjs does, in memory, so the test needs no prior build.
+  const out = await esbuild.build({
+    entryPoints: { inspector: resolve(root, 'webview/inspector/main.ts'), dashboard: resolve(root, 'webview/dashboard/main.ts') },
+    bundle: true, write: false, outdir: '/out', platform: 'browser', target: 'es2022', format: 'iife', loader: { '.css': 'text' }, logLevel: 'silent',
+  });
+  for (const f of out.outputFiles) bundles.set(`/${f.path.split('/').pop()}`, f.text);
+  server = createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0] as string;
+    const body = pages.get(url) ?? bundles.get(url);
+    if (body === undefined) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': url.endsWith('.js') ? 'text/javascript' : 'text/html; charset=utf-8' });
+    res.end(body);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
+  const addr = server.address();
+  origin = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+const CSP_RECORDER = `window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));`;
+
+async function open(name: string, view: 'inspector' | 'dashboard', messages: Array<HostToInspector | HostToDashboard>): Promise<Page> {
+  const html = harnessHtml({ view, theme: 'dark', origin, scriptUri: `${origin}/${view}.js`, messages }).replace('window.__posted = [];', `window.__posted = []; ${CSP_RECORDER}`);
+  pages.set(`/${name}.html`, html);
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  (page as Page & { __errors?: string[] }).__errors = errors;
+  await page.goto(`${origin}/${name}.html`);
+  return page;
+}
+
+const posted = (page: Page) => page.evaluate('window.__posted') as Promise<Array<Record<string, unknown>>>;
+const cspViolations = (page: Page) => page.evaluate('window.__csp') as Promise<string[]>;
+
+test('inspector: hostile trace text renders as text, no script runs, no CSP violation', async () => {
+  const g = sampleGroup({ groupId: 3, chars: 500, hostile: true });
+  const hostile = g.trajectories.find((t) => t.event.text === HOSTILE_TEXT)!;
+  const page = await open('hostile', 'inspector', [{ type: 'group', group: g, focusTrajectoryKey: hostile.trajectoryKey }]);
+  await page.waitForSelector('[data-testid="trace-body"]');
+  await page.click('[data-testid="think-toggle"]');
+  await page.waitForSelector('[data-testid="think-body"] .chunk');
+  const text = await page.locator('[data-testid="trace-body"]').textContent();
+  assert.ok(text?.includes('<script>window.__pwned = "script";</script>'), 'markup is shown literally');
+  assert.ok(text?.includes('<img src=x onerror='));
+  // only our own elements exist inside the trace: nothing the text could have created
+  const tags = await page.$$eval('[data-testid="trace-body"] *', (els) => [...new Set(els.map((e) => e.tagName.toLowerCase()))].sort());
+  assert.deepEqual(tags.filter((t) => !['details', 'div', 'mark', 'span', 'summary'].includes(t)), []);
+  assert.ok((await page.locator('[data-testid="control-char"]').count()) >= 3, 'bidi controls are shown');
+  assert.doesNotMatch(text ?? '', /[\u202A-\u202E\u2066-\u2069]/, 'and removed from the text');
+  assert.equal(await page.locator('[data-testid="answer-span"]').textContent(), '<b>42</b>');
+  assert.equal(await page.evaluate('window.__pwned'), undefined);
+  assert.deepEqual(await cspViolations(page), []);
+  assert.deepEqual((page as Page & { __errors?: string[] }).__errors, []);
+  // Control: the recorder does see violations, and the CSP (not only escaping) stops inline handlers.
+  await page.evaluate(() => document.body.insertAdjacentHTML('beforeend', '<div style="color:red"></div><img src="data:," onload="window.__pwned=1">'));
+  await page.waitForFunction(() => ((window as unknown as { __csp: string[] }).__csp).length >= 2);
+  assert.ok((await cspViolations(page)).some((v) => v.startsWith('style-src-attr')));
+  assert.ok((await cspViolations(page)).some((v) => v.startsWith('script-src-attr')));
+  assert.equal(await page.evaluate('window.__pwned'), undefined);
+  await page.close();
+});
+
+test('inspector: j moves, w relabels at once (pending), the what-if badges match whatIfGroup, the stored state clears pending', async () => {
+  const g = sampleGroup({ groupId: 5, chars: 800, seed: 4 });
+  const page = await open('keys', 'inspector', [{ type: 'group', group: g, focusTrajectoryKey: null }]);
+  await page.waitForSelector('[data-testid="member-0"][aria-selected="true"]');
+  await page.keyboard.press('j');
+  await page.waitForSelector('[data-testid="member-1"][aria-selected="true"]');
+  const key = Number(await page.getAttribute('[data-testid="member-1"]', 'data-trajectory-key'));
+  const member = g.trajectories.find((t) => t.trajectoryKey === key)!;
+  const target = member.event.verdict === 'correct' ? 'wrong' : 'correct';
+  await page.keyboard.press(target === 'wrong' ? 'w' : 'c');
+  const badge = page.locator('[data-testid="member-1"] [data-testid="badge-verdict"]');
+  assert.equal(await badge.getAttribute('data-verdict'), target);
+  assert.equal(await badge.getAttribute('data-pending'), 'true');
+  const sent = (await posted(page)).filter((m) => m.type === 'relabel');
+  assert.deepEqual(sent, [{ type: 'relabel', groupId: 5, trajectoryKey: key, label: target }]);
+  const want = whatIfGroup(g.trajectories.map((t) => t.event), g.reward, { verdicts: new Map([[member.event.id, target]]) });
+  const flips = want.members.filter((m) => m.signFlip).length;
+  assert.equal(await page.getAttribute('[data-testid="whatif-summary"]', 'data-sign-flips'), String(flips));
+  for (const m of want.members) {
+    if (m.after.advantage === null || m.before.advantage === null || Math.abs(m.after.advantage - m.before.advantage) < 1e-9) continue;
+    const shown = await page.getAttribute(`[data-trajectory-id="${m.id}"] [data-testid="badge-advantage-whatif"]`, 'data-value');
+    assert.ok(Math.abs(Number(shown) - m.after.advantage) < 1e-12, `${m.id}: ${shown} vs ${m.after.advantage}`);
+  }
+  const stored = { current: { id: 9, label: target, note: null, author: 'tester', createdAt: '2026-11-23T00:00:00Z', supersedes: null }, notes: [], history: [] };
+  await page.evaluate((m) => window.postMessage(m, '*'), { type: 'labelSaved', trajectoryKey: key, label: stored } as HostToInspector);
+  await page.waitForSelector('[data-testid="member-1"] [data-testid="badge-verdict"][data-pending="false"]');
+  // n opens the note box; Enter sends the note; typing there does not relabel
+  await page.keyboard.press('n');
+  await page.waitForSelector('[data-testid="note-editor"]:not([hidden])');
+  await page.locator('[data-testid="note-input"]').click();
+  await page.keyboard.type('w looks copied');
+  await page.keyboard.press('Enter');
+  const after = await posted(page);
+  assert.equal(after.filter((m) => m.type === 'relabel').length, 1);
+  assert.deepEqual(after.filter((m) => m.type === 'note'), [{ type: 'note', groupId: 5, trajectoryKey: key, text: 'w looks copied' }]);
+  assert.deepEqual(await cspViolations(page), []);
+  await page.close();
+});
+
+test('inspector: heatmap and diff toggles render and report their timings', async () => {
+  const g = sampleGroup({ groupId: 6, chars: 20_000, seed: 8, online: 3, offline: 2 });
+  const page = await open('toggles', 'inspector', [{ type: 'group', group: g, focusTrajectoryKey: null }]);
+  await page.waitForSelector('[data-testid="trace-body"]');
+  await page.click('[data-testid="think-toggle-all"]');
+  await page.click('[data-testid="heatmap-toggle"]');
+  await page.waitForSelector('[data-testid="heatmap-legend"]');
+  assert.ok((await page.locator('[data-testid="trace-body"] .heat').count()) > 50);
+  await page.click('[data-testid="diff-toggle"]');
+  await page.waitForSelector('[data-testid="diff-summary"]');
+  await page.waitForFunction(() => ((window as unknown as { __rewardLensPerf?: Array<{ what: string }> }).__rewardLensPerf ?? []).some((e) => e.what === 'diff'));
+  const whats = new Set((await posted(page)).filter((m) => m.type === 'rendered').map((m) => m.what));
+  for (const w of ['group', 'trace', 'heatmap', 'diff', 'traceComplete']) assert.ok(whats.has(w), `rendered ${w}`);
+  await page.close();
+});
+
+test('dashboard: a step point selects the step, its groups open through the host', async () => {
+  const series = sampleSeries(60);
+  const page = await open('dash', 'dashboard', [{ type: 'series', runId: 'sample-run', variant: 'oger', series, selectedStep: null }]);
+  await page.waitForSelector('[data-testid="point-step-10"]');
+  assert.equal(await page.locator('[data-testid^="point-step-"]').count(), 60);
+  assert.equal(await page.locator('[data-testid="chart-entropy"] path.series').count(), 1, 'one path per series');
+  await page.locator('[data-testid="point-step-10"]').click({ force: true });
+  assert.deepEqual((await posted(page)).filter((m) => m.type === 'selectStep'), [{ type: 'selectStep', runId: 'sample-run', step: 10 }]);
+  const step = sampleStep(10, 3, 4);
+  await page.evaluate((m) => window.postMessage(m, '*'), { type: 'step', runId: 'sample-run', step: 10, ...step } as HostToDashboard);
+  const gid = step.groups[1]!.groupId;
+  await page.click(`[data-testid="group-${gid}"]`);
+  assert.deepEqual((await posted(page)).filter((m) => m.type === 'openGroup'), [{ type: 'openGroup', groupId: gid, focusTrajectoryKey: null }]);
+  assert.equal(await page.locator('[data-testid="histogram"] rect.bar').count() > 0, true);
+  assert.deepEqual(await cspViolations(page), []);
+  await page.close();
+});
