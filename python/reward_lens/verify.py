@@ -179,6 +179,7 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = _override_table(args.overrides)
     spec: str | None = args.verifier
     pool = VerifierPool(spec, workers=args.workers, timeout_s=args.timeout)
+    pool.start()
     # Items whose result is known without the pool (overrides, malformed lines) still keep their place.
     order: list[tuple[Any, dict[str, Any] | None]] = []
     state = {"end": False, "control": None}
@@ -240,9 +241,8 @@ def _serve(args: argparse.Namespace) -> int:
                 except Exception as exc:  # noqa: BLE001 - reported on the stream, the server stays up
                     _write({"control": "error", "reason": f"error: {type(exc).__name__}: {exc}"})
                     continue
-                pool.close()
                 spec = new_spec
-                pool = VerifierPool(spec, workers=args.workers, timeout_s=args.timeout)
+                pool.reload(spec)
                 _write({"control": "verifier", "identity": identity})
             elif control.get("control") == "ping":
                 _write({"control": "pong"})

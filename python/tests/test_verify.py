@@ -277,3 +277,19 @@ def test_cli_test_mode_exits_nonzero_on_disagreement(tmp_path):
 def test_cli_rejects_bad_arguments():
     assert run_cli("--workers", "0").returncode == 2
     assert run_cli("--verifier", "/no/such/file.py", "--identity").returncode == 2
+
+
+def test_reload_picks_up_an_edit_without_restarting_workers(tmp_path):
+    path = tmp_path / "verifier.py"
+    path.write_text("def verify(response, gold):\n    return response == gold\n", encoding="utf-8")
+    with VerifierPool(str(path), workers=1, timeout_s=30) as pool:
+        assert [r["correct"] for r in pool.run([("A", "a")])] == [False]
+        pids = [w.process.pid for w in pool._workers]
+        path.write_text("def verify(response, gold):\n    return response.lower() == gold.lower()\n", encoding="utf-8")
+        pool.reload(str(path))
+        assert [r["correct"] for r in pool.run([("A", "a")])] == [True]
+        assert [w.process.pid for w in pool._workers] == pids and pool.restarts == 0
+        path.write_text("def verify(response, gold)\n", encoding="utf-8")
+        pool.reload(str(path))
+        (broken,) = pool.run([("A", "a")])
+        assert broken["correct"] is None and "SyntaxError" in broken["reason"]

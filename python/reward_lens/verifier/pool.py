@@ -148,6 +148,48 @@ class VerifierPool:
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
 
+    def start(self) -> None:
+        """Starts the workers now (their interpreter start overlaps with whatever comes next)."""
+        if self._closed:
+            raise RuntimeError("the pool is closed")
+        self._ensure_workers()
+
+    def reload(self, spec: str | None) -> None:
+        """Switches every worker to another verifier (or a new version of the same file) without
+        restarting the interpreters. Call between runs. A worker that does not acknowledge within
+        the start timeout is replaced (a fresh one loads the new spec)."""
+        if self._closed:
+            raise RuntimeError("the pool is closed")
+        self.spec = spec
+        self._ensure_workers()
+        waiting: dict[int, _Worker] = {}
+        for worker in list(self._workers):
+            line = json.dumps({"reload": spec or ""}) + "\n"
+            try:
+                assert worker.process.stdin is not None
+                worker.process.stdin.write(line.encode("utf-8"))
+                worker.process.stdin.flush()
+                waiting[id(worker)] = worker
+            except (OSError, ValueError):
+                self._replace(worker)
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while waiting and time.monotonic() < deadline:
+            for key, _ in self._selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                worker = key.data
+                if id(worker) not in waiting:
+                    continue
+                lines, eof = self._read_lines(worker)
+                for line in lines:
+                    if line.get("ready"):
+                        worker.ready = True
+                    elif line.get("reloaded"):
+                        waiting.pop(id(worker), None)
+                if eof:
+                    waiting.pop(id(worker), None)
+                    self._replace(worker)
+        for worker in waiting.values():
+            self._replace(worker)
+
     # -- I/O ----------------------------------------------------------------------------------
     def _send(self, worker: _Worker, index: int, response: Any, gold: Any) -> bool:
         line = json.dumps({"i": index, "r": response, "g": gold}) + "\n"
