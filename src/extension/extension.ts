@@ -8,6 +8,7 @@ import { Backend } from './backend';
 import { TrainingController } from './training';
 import { RunsTreeProvider, type RunsNode } from './runsTree';
 import { RunStatusBar } from './statusBar';
+import { TrainingViewProvider } from './trainingView';
 import { TRAJECTORY_SCHEME, TrajectoryDocuments } from './trajectoryDocument';
 import { exportLabelsCommand, findTrajectoriesCommand, importRolloutsCommand, openStoreCommand, pickRun, sortRuns } from './commands';
 import { settings } from './settings';
@@ -77,7 +78,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
   );
   const statusBar = new RunStatusBar(stores, training, activeRunId);
-  context.subscriptions.push(statusBar);
+  const trainingView = new TrainingViewProvider(backend, stores, training);
+  context.subscriptions.push(statusBar, trainingView, vscode.window.createTreeView('rewardLens.training', { treeDataProvider: trainingView }));
 
   context.subscriptions.push(
     vscode.workspace.registerTextDocumentContentProvider(TRAJECTORY_SCHEME, docs),
@@ -133,6 +135,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   });
 
   await vscode.commands.executeCommand('setContext', 'rewardLens.storeOpen', false);
+  const version = (context.extension.packageJSON as { version?: string }).version ?? '?';
+  output.appendLine(`Reward Lens ${version} activated (${vscode.env.appName} ${vscode.version}); workspace store ${settings.storePath() ?? '(no folder open)'}`);
   // Open the workspace's store when there is one: the common case is "reopen the folder, see my runs".
   const def = settings.storePath();
   if (def && existsSync(def)) {
