@@ -219,6 +219,17 @@ onHostMessage<HostToDashboard>((msg) => {
   }
 });
 
+// ← / → step through the run without the mouse once a step is picked.
+document.addEventListener('keydown', (ev) => {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || state.selectedStep === null || !state.series.length) return;
+  if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
+  const i = state.series.findIndex((p) => p.step === state.selectedStep);
+  const next = state.series[i + (ev.key === 'ArrowRight' ? 1 : -1)];
+  if (i < 0 || !next) return;
+  ev.preventDefault();
+  selectStep(next.step);
+});
+
 let resizeTimer: ReturnType<typeof setTimeout> | undefined;
 new ResizeObserver(() => {
   clearTimeout(resizeTimer);
