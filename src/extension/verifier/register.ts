@@ -8,7 +8,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { cpus } from 'node:os';
 import type { DiffViewModel } from '../../core/diffMessages';
 import type { RunStoreApi } from '../../node/store/types';
-import { RegressionRunner, regressionCases, type RegressionReport } from '../../node/reverify/regression';
+import { RegressionRunner, regressionCases, type RegressionCase, type RegressionReport } from '../../node/reverify/regression';
 import { ReverifyCancelled, reverifyRun } from '../../node/reverify/reverify';
 import { DiffPanel } from './diffPanel';
 import { oneLine, verifyFunctionLine } from './verifierFile';
@@ -55,6 +55,7 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
   let lastLabelSignature = '';
   let rerunTimer: NodeJS.Timeout | undefined;
   let runVerdictCount: { runId: string; count: number } | null = null;
+  let casesCache: { signature: string; store: RunStore; cases: RegressionCase[] } | null = null;
   context.subscriptions.push(diagnostics, lensChanged);
 
   const log = (line: string) => deps.output.appendLine(`[verifier] ${line}`);
@@ -123,7 +124,14 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
     if (!store || !path) return null;
     state.running = true;
     try {
-      const cases = await regressionCases(store);
+      // Reading 1,000 cases costs two store reads each; only the label log changes them, so a
+      // save re-uses them and pays for the verification alone.
+      const labels = await store.labels();
+      const signature = `${labels.length}:${labels[labels.length - 1]?.id ?? 0}`;
+      if (!casesCache || casesCache.signature !== signature || casesCache.store !== store) {
+        casesCache = { signature, store, cases: await regressionCases(store) };
+      }
+      const cases = casesCache.cases;
       const report = await (await getRunner()).run(path, cases);
       state.report = report;
       state.error = null;
@@ -388,9 +396,10 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
   context.subscriptions.push(
     vscode.workspace.onDidSaveTextDocument((doc) => {
       if (doc.uri.scheme !== 'file' || doc.languageId !== 'python') return;
-      const isNamedVerifier = /(^|[\\/])verifier\.py$/.test(doc.uri.fsPath);
-      if (!isVerifierDocument(doc) && !isNamedVerifier) return;
-      if (!isVerifierDocument(doc)) void context.workspaceState.update(VERIFIER_PATH_KEY, doc.uri.fsPath);
+      // A saved file named verifier.py becomes the verifier only while there is none yet.
+      const adopt = !verifierPath() && /(^|[\\/])verifier\.py$/.test(doc.uri.fsPath);
+      if (!isVerifierDocument(doc) && !adopt) return;
+      if (adopt) void context.workspaceState.update(VERIFIER_PATH_KEY, doc.uri.fsPath);
       scheduleRegression('verifier saved', 0);
     }),
   );
