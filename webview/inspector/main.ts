@@ -8,7 +8,7 @@ import baseCss from '../shared/base.css';
 import inspectorCss from './inspector.css';
 import { installStyles } from '../shared/styles';
 import { h, textEl, clear, appendText } from '../shared/dom';
-import { onHostMessage, post } from '../shared/vscode';
+import { onHostMessage, post, vscodeApi } from '../shared/vscode';
 import { reportAfterPaint } from '../shared/perf';
 import { emptyState, errorState, loadingState } from '../shared/states';
 import { ENTROPY_LEVEL_BOUNDS, findAnswerSpan, fmtNum, fmtPercent, fmtSigned, lineDiff, nearestByLines, signOf, fmtCount } from '../../src/core/format';
@@ -38,6 +38,33 @@ const state: State = { group: null, rows: [], selected: 0, heatmap: false, think
 
 function send(m: InspectorToHost): void {
   post(m);
+}
+
+/** What survives the page being re-created when its tab is hidden and shown again. */
+interface SavedView {
+  groupId: number;
+  trajectoryKey: number | null;
+  heatmap: boolean;
+  diff: boolean;
+  thinkOpen: boolean;
+}
+
+function saveView(): void {
+  if (!state.group) return;
+  const saved: SavedView = { groupId: state.group.groupId, trajectoryKey: currentRow()?.member.trajectoryKey ?? null, heatmap: state.heatmap, diff: state.diff, thinkOpen: state.thinkOpen };
+  vscodeApi().setState(saved);
+}
+
+function savedView(groupId: number): SavedView | null {
+  const s = vscodeApi().getState() as Partial<SavedView> | undefined;
+  if (!s || s.groupId !== groupId) return null;
+  return {
+    groupId,
+    trajectoryKey: typeof s.trajectoryKey === 'number' ? s.trajectoryKey : null,
+    heatmap: s.heatmap === true,
+    diff: s.diff === true,
+    thinkOpen: s.thinkOpen === true,
+  };
 }
 
 // --- header -----------------------------------------------------------------------------------
@@ -298,7 +325,7 @@ function fillTrace(holder: HTMLElement, row: MemberRow): void {
     { text: e.text, answer, heatmap: state.heatmap, thinkOpen: state.thinkOpen, offsets: te?.offsets, values: te?.values },
     { onComplete: () => reportAfterPaint('inspector', 'traceComplete', t0, e.text.length) },
   );
-  r.onThinkToggle = (open) => { state.thinkOpen = open; };
+  r.onThinkToggle = (open) => { state.thinkOpen = open; saveView(); };
   if (state.heatmap) holder.appendChild(heatLegend(r.droppedEntropies, !!te && Array.isArray(te.offsets) && te.offsets.length > 0));
   holder.appendChild(r.element);
 }
@@ -344,6 +371,7 @@ function select(position: number): void {
     if (on) (el as HTMLElement).scrollIntoView({ block: 'nearest', inline: 'nearest' });
   });
   rerenderDetail('trace');
+  saveView();
 }
 
 function setHeatmap(on: boolean): void {
@@ -366,6 +394,7 @@ function setThinkOpen(open: boolean): void {
 function rerenderToolbarAndTrace(what: 'trace' | 'heatmap' | 'diff'): void {
   // The toolbar's pressed states change too; rebuilding the pane is cheap next to the trace.
   rerenderDetail(what);
+  saveView();
 }
 
 function relabel(label: RelabelKind): void {
@@ -404,7 +433,13 @@ function memberByKey(key: number): ViewMember | undefined {
 // --- host messages ----------------------------------------------------------------------------
 
 function showGroup(g: ViewGroup, focusKey: number | null, t0: number): void {
-  const keepSelection = state.group?.groupId === g.groupId ? currentRow()?.member.trajectoryKey : undefined;
+  const saved = savedView(g.groupId);
+  if (saved) {
+    state.heatmap = saved.heatmap;
+    state.diff = saved.diff;
+    state.thinkOpen = saved.thinkOpen;
+  }
+  const keepSelection = state.group?.groupId === g.groupId ? currentRow()?.member.trajectoryKey : saved?.trajectoryKey ?? undefined;
   state.group = g;
   state.rows = orderMembers(g);
   state.rollback.clear();
@@ -423,6 +458,7 @@ function showGroup(g: ViewGroup, focusKey: number | null, t0: number): void {
   detailEl = renderDetail();
   app.append(headerEl, membersEl, detailEl);
   app.setAttribute('data-group-id', String(g.groupId));
+  saveView();
   reportAfterPaint('inspector', 'group', t0, currentRow()?.member.event.text.length ?? 0);
 }
 
