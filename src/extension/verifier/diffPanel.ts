@@ -2,19 +2,13 @@
 // errors and timeouts, with Accept (make the new verdict set active; the old one stays in the store).
 import * as vscode from 'vscode';
 import { validateDiffMessage, type DiffViewModel, type HostToDiff } from '../../core/diffMessages';
+import { diffHtml, makeNonce } from './diffHtml';
 
 export interface DiffPanelHooks {
   output: vscode.OutputChannel;
   openTrajectory(trajectoryKey: number): Promise<void>;
   accept(runId: string, verifierId: string): Promise<void>;
   browseSets(runId: string): Promise<void>;
-}
-
-function nonce(): string {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  let s = '';
-  for (let i = 0; i < 32; i++) s += chars.charAt(Math.floor(Math.random() * chars.length));
-  return s;
 }
 
 export class DiffPanel {
@@ -46,20 +40,7 @@ export class DiffPanel {
     this.model = model;
     const webview = panel.webview;
     const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'diff.js'));
-    const n = nonce();
-    webview.html = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${webview.cspSource}; font-src ${webview.cspSource}; style-src ${webview.cspSource} 'nonce-${n}'; script-src 'nonce-${n}';">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>Re-verify diff</title>
-</head>
-<body data-testid="diff-root">
-<div id="app" data-testid="diff-app"></div>
-<script nonce="${n}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    webview.html = diffHtml({ cspSource: webview.cspSource, scriptUri: script.toString(), nonce: makeNonce() });
     this.disposables.push(
       webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw)),
       panel.onDidDispose(() => this.dispose()),
