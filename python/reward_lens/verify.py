@@ -184,8 +184,16 @@ def _serve(args: argparse.Namespace) -> int:
     order: list[tuple[Any, dict[str, Any] | None]] = []
     state = {"end": False, "control": None}
 
+    def flush_decided() -> None:
+        # Lines answered without the pool (overrides, malformed input) go out as soon as every
+        # line before them has been answered, not when the next pool result happens to arrive.
+        while order and order[0][1] is not None:
+            item_id, known = order.pop(0)
+            _write({"id": item_id, **known})
+
     def poll() -> Any:
         while True:
+            flush_decided()
             try:
                 raw = lines.get(timeout=0.01) if not order else lines.get_nowait()
             except queue.Empty:
@@ -222,9 +230,7 @@ def _serve(args: argparse.Namespace) -> int:
             results = pool.run_source(poll, timeout_s=args.timeout)
             for result in results:
                 # Flush the pre-decided lines queued before this pool result, then this one.
-                while order and order[0][1] is not None:
-                    item_id, known = order.pop(0)
-                    _write({"id": item_id, **known})
+                flush_decided()
                 item_id, _ = order.pop(0)
                 _write({"id": item_id, **result})
             for item_id, known in order:

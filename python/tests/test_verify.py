@@ -293,3 +293,23 @@ def test_reload_picks_up_an_edit_without_restarting_workers(tmp_path):
         pool.reload(str(path))
         (broken,) = pool.run([("A", "a")])
         assert broken["correct"] is None and "SyntaxError" in broken["reason"]
+
+
+def test_cli_answers_each_line_before_stdin_closes():
+    """Streaming: a client that writes one line and waits gets its answer (malformed lines too)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reward_lens.verify", "--workers", "1", "--timeout", "30"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=PYTHON_DIR,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("not json\n")
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline())["reason"].startswith("error: malformed input line")
+        proc.stdin.write(json.dumps({"id": 1, "response": "a</think> \\boxed{2}", "gold": "2"}) + "\n")
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline()) == {"id": 1, "correct": True, "reason": "match", "extracted": "2"}
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
