@@ -13,18 +13,19 @@ import { makeNonce, webviewHtml, type WebviewName } from '../src/extension/panel
 // --- log parsing and statistics --------------------------------------------------------------
 
 export interface PerfSample {
-  view: 'inspector' | 'dashboard';
-  what: RenderedWhat;
+  /** host: timings the extension host adds (host.group-open: from show() to the rendered frame, store query included) */
+  view: 'inspector' | 'dashboard' | 'host';
+  what: RenderedWhat | 'group-open';
   ms: number;
   size: number;
 }
 
-const PERF_RE = /\[perf\] (inspector|dashboard)\.(\w+) (\d+(?:\.\d+)?) ms size=(\d+)/;
+const PERF_RE = /\[perf\] (inspector|dashboard|host)\.([\w-]+) (\d+(?:\.\d+)?) ms size=(\d+)/;
 
 export function parsePerfLine(line: string): PerfSample | null {
   const m = PERF_RE.exec(line);
   if (!m) return null;
-  return { view: m[1] as PerfSample['view'], what: m[2] as RenderedWhat, ms: Number(m[3]), size: Number(m[4]) };
+  return { view: m[1] as PerfSample['view'], what: m[2] as PerfSample['what'], ms: Number(m[3]), size: Number(m[4]) };
 }
 
 /** Nearest-rank percentile (p in 0..100) of a non-empty sample. */

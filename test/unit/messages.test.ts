@@ -1,6 +1,7 @@
 // Webview→host validators against hostile input: a compromised webview must not make the host act.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parsePerfLine, percentile, summarise } from '../../bench/ui';
 import { MESSAGE_LIMITS, formatRenderedLog, validateDashboardMessage, validateInspectorMessage } from '../../src/core/messages';
 
 const refused = (r: { ok: boolean }) => assert.equal(r.ok, false, JSON.stringify(r));
@@ -76,4 +77,17 @@ test('dashboard: valid messages pass, hostile ones are refused', () => {
 
 test('rendered timings are logged in the format bench/ui.ts parses', () => {
   assert.equal(formatRenderedLog({ type: 'rendered', view: 'dashboard', what: 'series', ms: 81.26, size: 2000 }), '[perf] dashboard.series 81.3 ms size=2000');
+});
+
+test('bench/ui parses the logged timings back and computes nearest-rank percentiles', () => {
+  const line = formatRenderedLog({ type: 'rendered', view: 'inspector', what: 'traceComplete', ms: 12.04, size: 150000 });
+  assert.deepEqual(parsePerfLine(`2026-11-23 01:00:00.000 [info] ${line}`), { view: 'inspector', what: 'traceComplete', ms: 12, size: 150000 });
+  assert.deepEqual(parsePerfLine('[perf] host.group-open 45.5 ms size=10'), { view: 'host', what: 'group-open', ms: 45.5, size: 10 });
+  assert.equal(parsePerfLine('[inspector] refused a webview message: x'), null);
+  const xs = Array.from({ length: 20 }, (_, i) => i + 1);
+  assert.equal(percentile(xs, 95), 19);
+  assert.equal(percentile(xs, 50), 10);
+  assert.equal(percentile([7], 95), 7);
+  assert.throws(() => percentile([], 50));
+  assert.deepEqual(summarise([3, 1, 2]), { n: 3, p50: 2, p95: 3, max: 3 });
 });

@@ -231,7 +231,15 @@ document.addEventListener('keydown', (ev) => {
 });
 
 let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+let lastWidth = -1;
+// Charts are drawn at the page's width; redraw only when that width really changes (the observer
+// also fires once on start).
 new ResizeObserver(() => {
+  const width = document.documentElement.clientWidth;
+  if (width === lastWidth) return;
+  const first = lastWidth < 0;
+  lastWidth = width;
+  if (first) return;
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(() => {
     if (state.series.length && curvesEl) {
