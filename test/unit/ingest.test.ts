@@ -236,3 +236,36 @@ test('every example event in docs/protocol.md is valid protocol v1 and ingests',
     assert.deepEqual(back, original);
   });
 });
+
+test('a read-only reader on the same file never fails while ingest writes, and sees counts only grow', async () => {
+  await withDir(async (dir, store) => {
+    const file = join(dir, 'events.jsonl');
+    writeFileSync(file, [...runLines('r1', 6, 40, { textBytes: 1500 })].join('\n') + '\n');
+    const reader = await RunStore.open(join(dir, 'store.db'), { readonly: true });
+    const seen: number[] = [];
+    const errors: unknown[] = [];
+    let done = false;
+    const readLoop = (async () => {
+      while (!done) {
+        try {
+          const s = await reader.stats();
+          await reader.listRuns();
+          seen.push(s.trajectories);
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+    })();
+    try {
+      await ingestFile(store, file, { batchLines: 10 });
+    } finally {
+      done = true;
+      await readLoop;
+      await reader.close();
+    }
+    assert.deepEqual(errors, []);
+    assert.ok(seen.length > 5, `reader ran during ingest (${seen.length} reads)`);
+    assert.deepEqual([...seen].sort((a, b) => a - b), seen);
+    assert.ok(seen.every((n) => n % 8 === 0), 'a reader never sees half a group');
+  });
+});
