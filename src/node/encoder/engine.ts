@@ -45,8 +45,14 @@ export interface EmbedOutput {
   truncated: boolean[];
 }
 
+/** Batches are sized to about this much work, so a cancel waits at most one such batch. */
+export const TARGET_BATCH_MS = 250;
+
 export interface EmbedHooks {
+  /** the most windows per batch (default 32); fewer when a batch would exceed targetBatchMs */
   batchSize?: number;
+  /** time budget per batch in ms (default TARGET_BATCH_MS), measured as the work goes */
+  targetBatchMs?: number;
   /** called after every batch with windows done / total windows */
   onProgress?: (done: number, total: number) => void;
   /** checked between batches; return true to stop (throws EmbedCancelled) */
@@ -254,12 +260,27 @@ export class TextEncoderOnnx {
     const order = windows.map((_, k) => k).sort((a, b) => (windows[a] as number[]).length - (windows[b] as number[]).length || a - b);
     const dim = this.info.dim;
     const pooled = new Float32Array(windows.length * dim);
-    for (let start = 0; start < order.length; start += batchSize) {
+    const target = hooks.targetBatchMs ?? TARGET_BATCH_MS;
+    const widthAt = (pos: number) => (windows[order[Math.min(pos, order.length - 1)] as number] as number[]).length + 2;
+    // ms per padded token, measured on the batches already run; the first batch is small to calibrate.
+    let msPerToken: number | null = null;
+    let start = 0;
+    while (start < order.length) {
       if (hooks.shouldStop?.()) throw new EmbedCancelled();
-      const idx = order.slice(start, start + batchSize);
+      let rows = Math.min(batchSize, 4);
+      if (msPerToken !== null) {
+        rows = Math.max(1, Math.min(batchSize, Math.floor(target / (msPerToken * widthAt(start)))));
+        // Widths only grow along the sorted order: re-check with the widest row of the batch.
+        rows = Math.max(1, Math.min(rows, Math.floor(target / (msPerToken * widthAt(start + rows - 1)))));
+      }
+      const idx = order.slice(start, start + rows);
+      const t0 = performance.now();
       const { pooled: part } = await this.forward(idx.map((k) => windows[k] as number[]));
+      const perToken = (performance.now() - t0) / (idx.length * widthAt(start + idx.length - 1));
+      msPerToken = msPerToken === null ? perToken : 0.5 * msPerToken + 0.5 * perToken;
       idx.forEach((k, r) => pooled.set(part.subarray(r * dim, (r + 1) * dim), k * dim));
-      hooks.onProgress?.(Math.min(start + batchSize, order.length), order.length);
+      start += idx.length;
+      hooks.onProgress?.(start, order.length);
       if (hooks.yieldBetweenBatches) await hooks.yieldBetweenBatches();
     }
     if (hooks.shouldStop?.()) throw new EmbedCancelled();

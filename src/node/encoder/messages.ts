@@ -4,7 +4,9 @@ import type { EncoderInfo, EncoderOptions } from './engine';
 export type ToWorker =
   | { kind: 'load'; dir: string; options: EncoderOptions }
   | { kind: 'embed'; jobId: number; texts: string[]; batchSize?: number }
-  | { kind: 'cancel'; jobId: number };
+  | { kind: 'cancel'; jobId: number }
+  /** finish the queue (cancelled jobs stop after their batch in flight), then exit the thread */
+  | { kind: 'shutdown' };
 
 export type FromWorker =
   | { kind: 'loaded'; info: EncoderInfo }

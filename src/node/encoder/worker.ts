@@ -45,6 +45,13 @@ port.on('message', (msg: ToWorker) => {
     cancelled.add(msg.jobId);
     return;
   }
+  if (msg.kind === 'shutdown') {
+    queue = queue.then(async () => {
+      await encoder?.dispose();
+      process.exit(0);
+    });
+    return;
+  }
   if (msg.kind === 'load') {
     queue = queue.then(async () => {
       try {
