@@ -6,7 +6,7 @@
 // Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, ui)
 //          --quick               smaller sizes, for checking the runner itself (figures not comparable)
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
@@ -125,15 +125,23 @@ const jobs: Job[] = [
   },
 ];
 
-// The webview engineer's latency hooks: every bench/ui*.ts, each its own job.
-const uiScripts = existsSync(path.join(REPO_ROOT, 'bench'))
-  ? readdirSync(path.join(REPO_ROOT, 'bench')).filter((f) => /^ui.*\.ts$/.test(f)).sort()
-  : [];
-if (uiScripts.length === 0) {
-  jobs.push({ name: 'ui', command: 'bench/ui*.ts', timeoutS: 1, start: async () => ({ missing: 'no bench/ui*.ts in the tree (owned by the webview engineer)' }) });
-} else {
-  for (const f of uiScripts) jobs.push(tsxScript(uiScripts.length === 1 ? 'ui' : `ui:${path.basename(f, '.ts')}`, `bench/${f}`, 1200));
-}
+// The webview engineer's latency hooks: bench/ui-preview.ts renders the built webviews in headless
+// Chromium and prints its timings (bench/ui.ts is its helper library, not a benchmark itself).
+jobs.push({
+  name: 'ui',
+  command: 'node --import tsx bench/ui-preview.ts',
+  timeoutS: 600,
+  start: async () => {
+    const entry = path.join(REPO_ROOT, 'bench', 'ui-preview.ts');
+    if (!existsSync(entry)) return { missing: 'bench/ui-preview.ts is not in the tree (owned by the webview engineer)' };
+    if (!existsSync(path.join(REPO_ROOT, 'dist', 'webview'))) {
+      const { spawnSync } = await import('node:child_process');
+      const b = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build.mjs')], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+      if (b.status !== 0) return { missing: `npm run build failed, so the webviews cannot be rendered: ${(b.stderr || '').slice(-300)}` };
+    }
+    return { file: process.execPath, args: ['--import', 'tsx', entry, path.join(CACHE_DIR, 'ui-preview')] };
+  },
+});
 
 function runJob(job: Job): Promise<JobResult> {
   const t0 = performance.now();
@@ -177,11 +185,11 @@ function runJob(job: Job): Promise<JobResult> {
         child.on('close', (code) => {
           clearTimeout(timer);
           const result = lastJsonLine(stdout);
-          const figures = extractFigures(job.name, result);
+          const figures = extractFigures(job.name, result, stdout);
           if (timedOut) {
             resolve(done({ status: 'timeout', exitCode: code, reason: `killed after ${job.timeoutS}s`, figures, result }));
-          } else if (code !== 0 || !result) {
-            const reason = !result ? 'printed no JSON line' : `exit code ${code}`;
+          } else if (code !== 0 || (!result && figures.length === 0)) {
+            const reason = code !== 0 ? `exit code ${code}` : 'printed no JSON line and no figures';
             resolve(done({ status: 'failed', exitCode: code, reason, figures, result }));
           } else {
             resolve(done({ status: 'ok', exitCode: code, figures, result }));
@@ -192,8 +200,48 @@ function runJob(job: Job): Promise<JobResult> {
   );
 }
 
+const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+const obj = (x: unknown): Record<string, unknown> => (x && typeof x === 'object' ? (x as Record<string, unknown>) : {});
+
+/** bench/ingest.ts prints its own shape: ingest vs raw batched INSERT, wall and CPU, and bytes. */
+function ingestFigures(r: Record<string, unknown>): Figure[] {
+  const ingest = obj(r.ingest);
+  const raw = obj(r.raw);
+  const device = cpuDevice();
+  const command = 'node --import tsx bench/ingest.ts';
+  const note = `${num(r.trajectories) ?? '?'} trajectories of ~${num(r.textBytes) ?? '?'} B text; load average ${num(r.loadAverage1m)?.toFixed(1) ?? '?'} when measured`;
+  const f = (name: string, unit: string, value: number | null, peer: string, peerValue: number | null, better: 'higher' | 'lower', extra?: string): Figure => ({
+    benchmark: 'ingest', name, unit, value, peer, peerValue, ratio: value !== null && peerValue ? Math.round((value / peerValue) * 1000) / 1000 : null, better, device, command, ...(extra ? { note: extra } : {}),
+  });
+  return [
+    f('ingest throughput, wall (trajectories/s)', 'trajectories/s', num(ingest.trajectoriesPerSecond), 'raw batched SQLite INSERT of the same rows', num(raw.trajectoriesPerSecond), 'higher', note),
+    f('ingest throughput, CPU (trajectories per CPU-second)', 'trajectories/CPU-s', num(ingest.trajectoriesPerCpuSecond), 'raw batched SQLite INSERT of the same rows', num(raw.trajectoriesPerCpuSecond), 'higher'),
+    f('store bytes on disk per trajectory', 'B', num(ingest.bytesPerTrajectory), 'raw JSONL bytes per trajectory', num(r.jsonlBytesPerTrajectory), 'lower', `raw INSERT store: ${num(raw.bytesPerTrajectory) ?? '?'} B/trajectory; FTS index ${num(r.ftsBytesPerTrajectory) ?? '?'} B/trajectory`),
+  ];
+}
+
+/** bench/ui-preview.ts prints report lines (render times in headless Chromium); targets are issue 5's. */
+function uiPreviewFigures(stdout: string): Figure[] {
+  const device = cpuDevice();
+  const command = 'node --import tsx bench/ui-preview.ts (render only, sample data)';
+  const out: Figure[] = [];
+  const add = (name: string, value: number, target: number, note?: string) =>
+    out.push({ benchmark: 'ui', name, unit: 'ms', value, peer: 'issue 5 target', peerValue: target, ratio: Math.round((value / target) * 1000) / 1000, better: 'lower', device, command, ...(note ? { note } : {}) });
+  const open = /inspector open group[^:]*: p50 ([\d.]+) ms, p95 ([\d.]+) ms/.exec(stdout);
+  if (open) add('inspector group render p95 (ms)', Number(open[2]), 150, 'render only; the store query is in the queries benchmark');
+  for (const m of stdout.matchAll(/150K trace \+ heatmap,? ?([^:]*): p50 ([\d.]+) ms, max ([\d.]+) ms/g)) {
+    const how = (m[1] ?? '').trim();
+    add(`150K-character trace with heatmap${how ? `, ${how}` : ''}, max (ms)`, Number(m[3]), 200);
+  }
+  const dash = [...stdout.matchAll(/dashboard 2,000 steps \((\w+)\): ([\d.]+) ms/g)].map((m) => Number(m[2]));
+  if (dash.length) add('dashboard, 2,000 steps, worst theme (ms)', Math.max(...dash), 300, 'render only; stepSeries on the 2M store is in the queries benchmark');
+  return out;
+}
+
 /** Our benchmarks print {figures: Figure[]}; others' JSON is kept whole under `result` as well. */
-function extractFigures(name: string, result: Record<string, unknown> | null): Figure[] {
+function extractFigures(name: string, result: Record<string, unknown> | null, stdout = ''): Figure[] {
+  if (name === 'ingest' && result && !Array.isArray(result.figures)) return ingestFigures(result);
+  if (name.startsWith('ui') && !(result && Array.isArray(result.figures))) return uiPreviewFigures(stdout);
   if (!result) return [];
   const figs = result.figures;
   if (!Array.isArray(figs)) return [];
