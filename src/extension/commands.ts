@@ -33,7 +33,6 @@ export async function openStoreCommand(stores: StoreHost, arg?: unknown): Promis
     }
     const store = await stores.open(path);
     const runs = await store.listRuns();
-    await vscode.commands.executeCommand('rewardLens.runs.focus');
     vscode.window.setStatusBarMessage(`Reward Lens: opened ${basename(path)} (${runs.length} run${runs.length === 1 ? '' : 's'})`, 5000);
   } catch (e) {
     void vscode.window.showErrorMessage(`Reward Lens: ${(e as Error).message}`);

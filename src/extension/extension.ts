@@ -31,6 +31,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const refreshNewest = async () => {
     const runs = await stores.get()?.listRuns().catch(() => []);
     newestRunId = runs && runs.length ? sortRuns(runs)[0]?.runId : undefined;
+    statusBar.schedule(0);
   };
   context.subscriptions.push(stores.onDidOpen(() => void refreshNewest()), stores.onDidIngest((c) => c.some((x) => x.runStarted) && void refreshNewest()));
 

@@ -37,8 +37,15 @@ export interface HeaderFacts {
 export function headerLine(t: TrajectoryEvent, f: HeaderFacts): string {
   const who = t.source === 'offline' ? `offline${t.teacher ? ` (teacher ${oneLine(String(t.teacher), 40)})` : ''}` : `online #${t.index ?? '?'}`;
   const flags = [t.replaced ? 'replaced' : '', t.inserted ? 'inserted' : ''].filter(Boolean).join(', ');
-  return `Trajectory ${oneLine(t.id, 80)} · ${who}${flags ? ` · ${flags}` : ''} · run ${oneLine(f.runId, 80)} · step ${f.step} · prompt ${oneLine(f.promptId, 60)}`;
+  return `Trajectory ${oneLine(t.id, 80)} · ${who}${flags ? ` · ${flags}` : ''}`;
 }
+
+export function whereLine(f: HeaderFacts): string {
+  return `run ${oneLine(f.runId, 80)} · step ${f.step} · prompt ${oneLine(f.promptId, 60)}`;
+}
+
+/** The short rule under the header: the summary decoration sits after it, visible in narrow editors too. */
+export const SUMMARY_LINE = 2;
 
 /** The head summary shown after the header line. */
 export function summaryText(t: TrajectoryEvent): string {
@@ -62,7 +69,7 @@ export function codePointToUtf16(text: string): (cp: number) => number {
 }
 
 export function renderTrajectory(t: TrajectoryEvent, f: HeaderFacts): RenderedTrajectory {
-  const header = [headerLine(t, f), '─'.repeat(60)];
+  const header = [headerLine(t, f), whereLine(f), '─'.repeat(8)];
   const text = typeof t.text === 'string' ? t.text : '';
   // Normalise line ends so document line numbers match the paragraph arithmetic below.
   const body = text.replace(/\r\n?/g, '\n');
