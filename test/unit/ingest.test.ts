@@ -155,11 +155,14 @@ test('a file rewritten shorter than the stored offset is read again from the sta
     const lines = [...runLines('r1', 2, 3, { textBytes: 300 })];
     writeFileSync(file, lines.join('\n') + '\n');
     await ingestFile(store, file);
+    appendFileSync(file, 'garbage\n');
+    assert.equal((await ingestFile(store, file)).malformed.length, 1);
     writeFileSync(file, [line(runStart('r2')), line(groupEvent('r2', 0, 0, { textBytes: 100 }))].join(''));
     const s = await ingestFile(store, file);
     assert.equal(s.restarted, true);
     assert.equal(s.groups, 1);
     assert.equal((await store.stats()).runs, 2);
+    assert.deepEqual(await store.malformedLines(), [], 'malformed lines of the old content are forgotten');
   });
 });
 

@@ -81,7 +81,9 @@ export async function ingestFile(store: RunStore, path: string, options: IngestO
   let { byteOffset: offset, line } = await store.ingestOffset(file);
   let restarted = false;
   if (size < offset) {
-    // Rewritten or truncated in place: replaying from 0 is safe because every write is idempotent.
+    // Rewritten or truncated in place: replaying from 0 is safe because every write is idempotent;
+    // the old malformed lines described other content and go.
+    await store.resetIngest(file);
     offset = 0;
     line = 0;
     restarted = true;

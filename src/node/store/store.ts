@@ -197,6 +197,14 @@ export class RunStore implements RunStoreApi {
     return this.writer.write(batch);
   }
 
+  /** Forgets a file's offset and malformed lines (it was rewritten): the next pass reads it from the start. */
+  async resetIngest(file: string): Promise<void> {
+    await this.db.transaction(async () => {
+      await this.db.run('DELETE FROM malformed_lines WHERE file = ?', [file]);
+      await this.db.run('DELETE FROM ingest_offsets WHERE file = ?', [file]);
+    });
+  }
+
   async ingestOffset(file: string): Promise<{ byteOffset: number; line: number }> {
     const r = await this.db.get<{ byte_offset: number; line: number }>('SELECT byte_offset, line FROM ingest_offsets WHERE file = ?', [file]);
     return { byteOffset: r?.byte_offset ?? 0, line: r?.line ?? 0 };

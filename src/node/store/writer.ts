@@ -254,10 +254,12 @@ export class BatchWriter {
   }
 
   private async writeRunEnd(e: RunEndEvent, now: string): Promise<void> {
-    await this.db.run('UPDATE runs SET status = ?, reason = ?, ended_at = ?, end_step = ?, end_extra = ? WHERE run_id = ?', [
+    // Without its own time, a replayed run_end keeps the ingest time it got the first time.
+    await this.db.run('UPDATE runs SET status = ?, reason = ?, ended_at = coalesce(?, ended_at, ?), end_step = ?, end_extra = ? WHERE run_id = ?', [
       e.status,
       e.reason ?? null,
-      e.time ?? now,
+      e.time ?? null,
+      now,
       e.step ?? null,
       extraOf(e, RUN_END_KEYS),
       e.run_id,
