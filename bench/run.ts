@@ -5,12 +5,15 @@
 //
 // Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, ui)
 //          --quick               smaller sizes, for checking the runner itself (figures not comparable)
+//          --no-results          do not update bench/RESULTS.md (full runs update it by default)
+//          --record-from LOG     fold the final JSON line of an earlier run's log into bench/RESULTS.md
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
 import { CACHE_DIR, cpuDevice, ensureCacheDir, findPython, lastJsonLine, machineSummary, REPO_ROOT, type Figure } from './lib/common';
+import { mergeResults, writeResultsMarkdown, type StoredBenchmark } from './lib/results';
 
 interface Job {
   name: string;
@@ -282,7 +285,33 @@ function gpuFigures(results: readonly JobResult[]): { figures: Figure[]; devices
   return { figures, devicesSeen: [...devicesSeen] };
 }
 
+/**
+ * --record-from LOG: folds the final JSON line of an earlier `npm run bench` log into
+ * bench/RESULTS.md, so a benchmark measured in a separate (e.g. --only) run is recorded as measured.
+ */
+function recordFrom(log: string): void {
+  const summary = lastJsonLine(readFileSync(log, 'utf8')) as
+    | { date: string; machine: StoredBenchmark['machine']; command: string; quick?: boolean; benchmarks: Record<string, { status: string; command: string; seconds: number; reason: string | null; result: Record<string, unknown> | null }>; figures: Figure[] }
+    | null;
+  if (!summary?.benchmarks) throw new Error(`${log} has no runner summary line`);
+  if (summary.quick) throw new Error(`${log} is a --quick run: its figures are not comparable`);
+  const update: Record<string, StoredBenchmark> = {};
+  for (const [name, b] of Object.entries(summary.benchmarks)) {
+    const { figures: _f, ...details } = b.result ?? {};
+    update[name] = {
+      date: summary.date, machine: summary.machine, command: b.command, runCommand: summary.command, status: b.status, seconds: b.seconds,
+      reason: b.reason, figures: summary.figures.filter((f) => f.benchmark === name || (name === 'ui' && f.benchmark.startsWith('ui'))), details: b.result ? details : null,
+    };
+  }
+  const file = writeResultsMarkdown(mergeResults(update));
+  console.log(`recorded ${Object.keys(update).join(', ')} from ${log} into ${path.relative(process.cwd(), file)}`);
+}
+
 async function main(): Promise<void> {
+  if (args.includes('--record-from')) {
+    recordFrom(args[args.indexOf('--record-from') + 1] as string);
+    return;
+  }
   const started = new Date();
   const results: JobResult[] = [];
   for (const job of jobs) {
@@ -313,6 +342,19 @@ async function main(): Promise<void> {
     failed: results.filter((r) => r.status === 'failed' || r.status === 'timeout').map((r) => r.name),
   };
   process.exitCode = summary.missing.length || summary.failed.length ? 1 : 0;
+  // --quick figures are not comparable (smaller sizes): they never reach bench/RESULTS.md.
+  if (!quick && !args.includes('--no-results')) {
+    const update: Record<string, StoredBenchmark> = {};
+    for (const r of results) {
+      const { figures: _f, ...details } = r.result ?? {};
+      update[r.name] = {
+        date: started.toISOString(), machine: summary.machine, command: r.command, runCommand: summary.command, status: r.status,
+        seconds: r.seconds, reason: r.reason ?? null, figures: r.figures, details: r.result ? details : null,
+      };
+    }
+    const file = writeResultsMarkdown(mergeResults(update));
+    console.log(`results written to ${path.relative(process.cwd(), file)}`);
+  }
   console.log(JSON.stringify(summary));
 }
 
