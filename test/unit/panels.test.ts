@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { RunStore } from '../../src/node/store';
 import type { RolloutEvent } from '../../src/core/protocol';
 import type { HostToDashboard, HostToInspector } from '../../src/core/messages';
-import { DashboardController, InspectorController, parseRowId } from '../../src/extension/panels/controllers';
+import { DashboardController, InspectorController, RefusalLog, parseRowId } from '../../src/extension/panels/controllers';
 import { contentSecurityPolicy, makeNonce, webviewHtml } from '../../src/extension/panels/html';
 import { sampleGroup } from '../../bench/ui';
 
@@ -212,4 +212,19 @@ test('webview shell: nonce-only scripts, no unsafe-inline or eval, escaped title
   assert.equal(parseRowId('-1'), null);
   assert.equal(parseRowId('1e3'), null);
   assert.equal(parseRowId('../../etc'), null);
+});
+
+test('a flood of refused messages is logged as a burst and then a count, not line by line', async () => {
+  let t = 0;
+  const lines: string[] = [];
+  const log = new RefusalLog((l) => lines.push(l), () => t, 3, 1000);
+  for (let i = 0; i < 10; i++) log.write(`refused ${i}`);
+  assert.deepEqual(lines, ['refused 0', 'refused 1', 'refused 2']);
+  t = 1000;
+  log.write('refused later');
+  assert.deepEqual(lines.slice(3), ['7 more refused webview message(s) were not logged', 'refused later']);
+  const { env, logs } = inspectorEnv(undefined);
+  const c = new InspectorController(env, 1);
+  for (let i = 0; i < 500; i++) await c.handle({ type: 'nonsense' });
+  assert.equal(logs.length, 20);
 });

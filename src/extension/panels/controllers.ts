@@ -33,6 +33,33 @@ export interface DashboardEnv extends ControllerEnv<HostToDashboard> {
   setTitle(title: string): void;
 }
 
+/**
+ * Refusals are logged one per line, but a page that floods the host (its script compromised, or a
+ * bug in a loop) must not flood the Output channel: past `burst` refusals in a window only a count
+ * is kept, and one summary line is written when the next window opens.
+ */
+export class RefusalLog {
+  private windowStart = -Infinity;
+  private inWindow = 0;
+  private suppressed = 0;
+
+  constructor(private readonly log: (line: string) => void, private readonly now: () => number, private readonly burst = 20, private readonly windowMs = 10_000) {}
+
+  write(line: string): void {
+    const t = this.now();
+    if (t - this.windowStart >= this.windowMs) {
+      if (this.suppressed > 0) this.log(`${this.suppressed} more refused webview message(s) were not logged`);
+      this.windowStart = t;
+      this.inWindow = 0;
+      this.suppressed = 0;
+    }
+    if (this.inWindow < this.burst) {
+      this.inWindow++;
+      this.log(line);
+    } else this.suppressed++;
+  }
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -54,12 +81,15 @@ export function parseRowId(s: string | undefined | null): number | null {
 }
 
 export class InspectorController {
+  private readonly refusals: RefusalLog;
   private group: GroupDetail | null = null;
   private focus: string | null = null;
   private openedAt = 0;
   private loadSeq = 0;
 
-  constructor(private readonly env: InspectorEnv, private groupId: number) {}
+  constructor(private readonly env: InspectorEnv, private groupId: number) {
+    this.refusals = new RefusalLog((l) => env.log(l), () => env.now());
+  }
 
   get currentGroupId(): number {
     return this.groupId;
@@ -122,7 +152,7 @@ export class InspectorController {
   }
 
   private refuse(reason: string): void {
-    this.env.log(describeRefusal('inspector', reason));
+    this.refusals.write(describeRefusal('inspector', reason));
   }
 
   /** Handles one raw webview message. Returns false when it was refused. */
@@ -189,6 +219,7 @@ export class InspectorController {
 }
 
 export class DashboardController {
+  private readonly refusals: RefusalLog;
   private steps = new Set<number>();
   private selectedStep: number | null = null;
   /** groups the dashboard listed for the selected step: the only ones it may open */
@@ -196,7 +227,9 @@ export class DashboardController {
   private seriesSeq = 0;
   private stepSeq = 0;
 
-  constructor(private readonly env: DashboardEnv, private runId: string) {}
+  constructor(private readonly env: DashboardEnv, private runId: string) {
+    this.refusals = new RefusalLog((l) => env.log(l), () => env.now());
+  }
 
   get currentRunId(): string {
     return this.runId;
@@ -259,7 +292,7 @@ export class DashboardController {
   }
 
   private refuse(reason: string): void {
-    this.env.log(describeRefusal('dashboard', reason));
+    this.refusals.write(describeRefusal('dashboard', reason));
   }
 
   async handle(raw: unknown): Promise<boolean> {
