@@ -79,6 +79,8 @@ class TrainConfig:
     clip_ratio_low: float | None = None
     clip_ratio_high: float | None = None
     loss_agg: str = "seq-mean-token-sum-norm"
+    # Policy weights to start from (a checkpoint .pt of an earlier run); the warm start is skipped.
+    init_from: str | None = None
     # Supervised warm start on the teacher traces before RL (the OXA-style SFT stage, plain NLL here).
     sft_steps: int = 0
     sft_lr: float = 1e-3
@@ -204,6 +206,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if (cfg.clip_ratio_low is None) != (cfg.clip_ratio_high is None):
         _bad(p, "clip_ratio_high", cfg.clip_ratio_high, f"must be set together with clip_ratio_low ({cfg.clip_ratio_low}); both null means no clipping")
     _choice(p, "loss_agg", cfg.loss_agg, LOSS_AGGREGATIONS)
+    if cfg.init_from is not None and not Path(str(cfg.init_from)).is_file():
+        _bad(p, "init_from", cfg.init_from, "no such checkpoint file")
     _int(p, "sft_steps", cfg.sft_steps, 0)
     _num(p, "sft_lr", cfg.sft_lr, 0)
     _int(p, "sft_batch", cfg.sft_batch, 1)

@@ -92,7 +92,7 @@ def demo_config(out: Path, steps: int, sft_steps: int, variant: str = "oger", se
         "bf16": False,
         "token_entropy_stride": 4,
         "checkpoint_every": 0,
-        "eval_every": 0,
+        "eval_every": steps,
         "eval_samples": 2,
         "eval_temperature": 1.0,
         "eval_max_prompts": 200,
@@ -115,14 +115,52 @@ def write_demo(out: Path, steps: int = 30, sft_steps: int = 600, heldout: int = 
     return cfg_path
 
 
+def summarize(events_path: Path) -> dict:
+    """Held-out accuracy before the warm start, after it, and after the RL steps, from the events."""
+    before = after_sft = final = None
+    steps = 0
+    status = None
+    with events_path.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            m = e.get("metrics") or {}
+            if e.get("type") == "step" and e.get("step") == 0:
+                before = {k[: -len("_before_sft")]: v for k, v in m.items() if k.endswith("_before_sft")}
+                after_sft = {k: v for k, v in m.items() if k.startswith("eval/")}
+            elif e.get("type") == "step":
+                steps = max(steps, e["step"])
+                if "eval/greedy_accuracy" in m:
+                    final = {k: v for k, v in m.items() if k.startswith("eval/")}
+            elif e.get("type") == "run_end":
+                status = e.get("status")
+    return {"before": before, "after_warm_start": after_sft, "after_rl": final, "rl_steps": steps, "status": status}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m reward_lens.demo_task")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--summary", help="print held-out accuracy from a demo run's events.jsonl and exit")
+    ap.add_argument("--out")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--sft-steps", type=int, default=600)
     ap.add_argument("--variant", default="oger")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.summary:
+        s = summarize(Path(args.summary))
+
+        def fmt(d):
+            if not d:
+                return "n/a"
+            return f"greedy {d.get('eval/greedy_accuracy', float('nan')):.1%}, sampled pass@1 {d.get('eval/accuracy', float('nan')):.1%}"
+
+        print(f"held-out accuracy: before {fmt(s['before'])} | after warm start {fmt(s['after_warm_start'])} | after {s['rl_steps']} OGER steps {fmt(s['after_rl'])} (run {s['status']})")
+        print(json.dumps(s))
+        return 0
+    if not args.out:
+        ap.error("--out DIR is required")
     print(write_demo(Path(args.out), args.steps, args.sft_steps, seed=args.seed, variant=args.variant))
     return 0
 

@@ -109,6 +109,11 @@ class Trainer:
         self.run_id = f"{run_dir.name}-{uuid.uuid4().hex[:8]}"
         self.sft_done = cfg.sft_steps == 0
         self.resumed = False
+        if cfg.init_from and not resume:
+            state = torch.load(cfg.init_from, map_location=self.device, weights_only=False)
+            self.model.load_state_dict(state["model"])
+            self.sft_done = True
+            log(f"policy initialised from {cfg.init_from}")
         if resume:
             self._load_latest_checkpoint()
         self.events = EventWriter(run_dir / "events.jsonl")
@@ -526,11 +531,14 @@ class Trainer:
         if not self.resumed:
             self.events.write(self.run_start_event())
             self.events.sync()
-        if not self.sft_done:
+        if not self.sft_done or (cfg.eval_every and not self.resumed and self.step == 0):
             before = self.evaluate()
             t0 = time.perf_counter()
-            nll = self.sft()
-            metrics = {"sft/nll": nll, "sft/seconds": time.perf_counter() - t0, **{f"{k}_before_sft": v for k, v in before.items()}, **self.evaluate()}
+            if not self.sft_done:
+                nll = self.sft()
+                metrics = {"sft/nll": nll, "sft/seconds": time.perf_counter() - t0, **{f"{k}_before_sft": v for k, v in before.items()}, **self.evaluate()}
+            else:  # started from given weights: step 0 records where RL starts
+                metrics = before
             self.events.write({"type": "step", "run_id": self.run_id, "step": 0, "metrics": metrics, "phase": "sft"})
             self.events.sync()
             log(f"after warm start: {json.dumps(metrics)}")

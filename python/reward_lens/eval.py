@@ -1,0 +1,138 @@
+"""`python -m reward_lens.eval`: pass@1 averaged over k samples, unbiased pass@k, temperature sweep.
+
+    python -m reward_lens.eval --config RUN_CONFIG.json [--checkpoint step-000030.pt]
+        --data ../shared/data/eval/math500.jsonl [--data ...] --k 8 --pass-k 1,4,8
+        --temperatures 0.6,1.0 --out DIR [--max-prompts N]
+
+Data rows: problem | question | prompt, and answer | gold (the ../shared/data/eval layout; LUFFY's
+parquet works too). The policy, tokenizer and prompt format come from the training config, the
+weights from the checkpoint when given. Results go to DIR/eval.json and, as protocol-v1 events
+(one `step` per temperature, one `group` per prompt with its k samples), to DIR/events.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import uuid
+from pathlib import Path
+
+import torch
+
+from . import config as config_mod
+from .data import load_prompts
+from .events import EventWriter
+from .policy import build_policy, describe_model, pick_device, sample
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased estimator 1 - C(n-c, k) / C(n, k) (Chen et al. 2021); needs k <= n."""
+    if k > n:
+        raise ValueError(f"pass@{k} needs at least {k} samples per prompt, got {n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def evaluate(model, tok, cfg, device, items, k: int, temperature: float, verify, batch: int = 32):
+    """Per prompt: (item, texts, verdicts)."""
+    out = []
+    for s in range(0, len(items), batch):
+        chunk = items[s:s + batch]
+        resp = sample(model, tok, [it.prompt_ids for it in chunk], k, temperature, 1.0, cfg.max_new_tokens, cfg, device)
+        texts = [[tok.decode([t for t in r if t != tok.eos_token_id]) for r in group] for group in resp]
+        flat = [{"id": f"{gi}/{i}", "response": texts[gi][i], "gold": it.gold} for gi, it in enumerate(chunk) for i in range(k)]
+        res = verify(flat)
+        for gi, it in enumerate(chunk):
+            out.append((it, texts[gi], res[gi * k:(gi + 1) * k], resp[gi]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m reward_lens.eval", description="pass@k evaluation with a temperature sweep")
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--checkpoint")
+    ap.add_argument("--data", action="append", required=True)
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--pass-k", default="1")
+    ap.add_argument("--temperatures", default="0.6")
+    ap.add_argument("--max-prompts", type=int)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    try:
+        cfg = config_mod.load(args.config)
+        ks = [int(x) for x in args.pass_k.split(",")]
+        temps = [float(x) for x in args.temperatures.split(",")]
+    except (config_mod.ConfigError, ValueError) as e:
+        print(f"reward_lens.eval: {e}", file=sys.stderr)
+        return 2
+    bad = [x for x in ks if x < 1 or x > args.k]
+    if bad or args.k < 1 or any(t < 0 for t in temps):
+        print(f"reward_lens.eval: --pass-k values must be in [1, --k={args.k}] and temperatures >= 0 (got {args.pass_k}, {args.temperatures})", file=sys.stderr)
+        return 2
+    device = pick_device(cfg)
+    model, tok = build_policy(cfg, device)
+    if args.checkpoint:
+        state = torch.load(args.checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+    model.eval()
+    from .verify import load_verifier, verifier_identity
+
+    fn = load_verifier(cfg.verifier)
+    verify = lambda items: fn(items, timeout_s=cfg.verifier_timeout_s, workers=cfg.verifier_workers)  # noqa: E731
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writer = EventWriter(out_dir / "events.jsonl")
+    run_id = f"eval-{uuid.uuid4().hex[:8]}"
+    writer.write({
+        "type": "run_start", "run_id": run_id, "variant": cfg.variant, "config": {**cfg.to_dict(), "eval": vars(args)},
+        "model": describe_model(cfg) + (f"@{Path(args.checkpoint).name}" if args.checkpoint else ""),
+        "reward": {"variant": cfg.variant, "replace": 0, "advantage": {"std": cfg.advantage["std"], "eps": float(cfg.advantage["eps"])}},
+        "encoder": None, "verifier": verifier_identity(cfg.verifier),
+    })
+    results: dict = {"run_id": run_id, "k": args.k, "datasets": {}}
+    step = 0
+    for path in args.data:
+        items, report = load_prompts(path)
+        items = items[: args.max_prompts] if args.max_prompts else items
+        name = Path(path).stem
+        for it in items:
+            system = it.system if it.system is not None else cfg.system_prompt
+            it.prompt_text = tok.format_prompt(it.question, system, cfg.prompt_template)
+            it.prompt_ids = tok.encode(it.prompt_text)[-cfg.max_prompt_tokens:]
+        per_temp = {}
+        for temp in temps:
+            rows = evaluate(model, tok, cfg, device, items, args.k, temp, verify)
+            counts = [sum(1 for r in res if r.get("correct") is True) for _, _, res, _ in rows]
+            metrics = {f"pass@{kk}": sum(pass_at_k(args.k, c, kk) for c in counts) / max(1, len(counts)) for kk in ks}
+            metrics["pass@1_avg"] = sum(c / args.k for c in counts) / max(1, len(counts))
+            metrics["verifier_errors"] = sum(1 for _, _, res, _ in rows for r in res if r.get("correct") is None)
+            per_temp[str(temp)] = {**metrics, "prompts": len(rows), "skipped_rows": report.skipped}
+            for it, texts, res, resp in rows:
+                trajs = []
+                for i, (text, r) in enumerate(zip(texts, res)):
+                    c = r.get("correct")
+                    trajs.append({
+                        "id": f"{run_id}/{name}/t{temp}/{it.id}/{i}", "source": "online", "index": i, "teacher": None, "text": text,
+                        "tokens": len(resp[i]), "truncated": tok.eos_token_id not in resp[i], "r_m": 1 if c is True else 0,
+                        "verdict": "correct" if c is True else ("error" if c is None else "wrong"), "verdict_reason": r.get("reason"),
+                        "extracted_answer": r.get("extracted"), "divergence": None, "entropy_last": None, "r_oger": None,
+                        "r_total": 1.0 if c is True else 0.0, "advantage": None, "replaced": False, "inserted": False,
+                    })
+                writer.write({"type": "group", "run_id": run_id, "step": step, "prompt_id": f"{name}/{it.id}", "prompt": it.prompt_text, "gold": it.gold, "trajectories": trajs})
+            writer.write({"type": "step", "run_id": run_id, "step": step, "metrics": {f"eval/{name}/{k}@t{temp}": v for k, v in metrics.items()}})
+            writer.sync()
+            print(f"{name} T={temp}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()), file=sys.stderr)
+            step += 1
+        results["datasets"][name] = per_temp
+    writer.write({"type": "run_end", "run_id": run_id, "status": "completed", "reason": None, "step": max(0, step - 1)})
+    writer.close()
+    (out_dir / "eval.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

