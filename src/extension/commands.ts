@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { writeFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ingestFile } from '../node/ingest';
+import { importTrl, importVerl } from '../node/importers';
 import type { RunSummary, SearchHit } from '../node/store/types';
 import { exportLabelsJsonl, regressionCases } from '../node/reverify/regression';
 import type { StoreHost } from './storeHost';
@@ -41,34 +42,23 @@ export async function openStoreCommand(stores: StoreHost, arg?: unknown): Promis
 
 type ImportKind = 'events' | 'verl' | 'trl';
 
-export interface Importers {
-  /** verl's rollout_data_dir ({step}.jsonl), into the store; resolves to a one-line summary */
-  verl?: (store: NonNullable<ReturnType<StoreHost['get']>>, dir: string, opts: { signal: AbortSignal; onProgress: (message: string) => void }) => Promise<string>;
-  /** TRL's completions_*.parquet folder */
-  trl?: (store: NonNullable<ReturnType<StoreHost['get']>>, dir: string, opts: { signal: AbortSignal; onProgress: (message: string) => void }) => Promise<string>;
-}
-
-export async function importRolloutsCommand(stores: StoreHost, importers: Importers, output: vscode.OutputChannel): Promise<void> {
-  const items: Array<vscode.QuickPickItem & { kind2: ImportKind }> = [
-    { label: '$(file) Reward Lens events.jsonl', description: 'protocol v1, from the Reward Lens trainer or your own logger', kind2: 'events' },
-    { label: '$(folder) verl rollout folder', description: 'trainer.rollout_data_dir: one {step}.jsonl per step', kind2: 'verl' },
-    { label: '$(folder) TRL completions folder', description: 'completions_*.parquet written by GRPOTrainer', kind2: 'trl' },
+export async function importRolloutsCommand(stores: StoreHost, output: vscode.OutputChannel): Promise<void> {
+  const items: Array<vscode.QuickPickItem & { source: ImportKind }> = [
+    { label: '$(file) Reward Lens events.jsonl', description: 'protocol v1, from the Reward Lens trainer or your own logger', source: 'events' },
+    { label: '$(folder) verl rollout folder', description: 'trainer.rollout_data_dir: one {step}.jsonl per step', source: 'verl' },
+    { label: '$(folder) TRL completions folder', description: 'completions/completions_*.parquet written by GRPOTrainer', source: 'trl' },
   ];
   const pick = await vscode.window.showQuickPick(items, { title: 'Reward Lens: Import Rollouts…', placeHolder: 'What do you want to import?' });
   if (!pick) return;
-  const kind = pick.kind2;
-  const importer = kind === 'verl' ? importers.verl : kind === 'trl' ? importers.trl : undefined;
-  if (kind !== 'events' && !importer) {
-    void vscode.window.showErrorMessage(`Reward Lens: this build has no ${kind === 'verl' ? 'verl' : 'TRL'} importer. Convert the rollouts to protocol-v1 events.jsonl (docs/protocol.md) and import that instead.`);
-    return;
-  }
+  const kind = pick.source;
+  const root = workspaceRoot();
   const uris = await vscode.window.showOpenDialog({
     canSelectMany: false,
     canSelectFiles: kind === 'events',
     canSelectFolders: kind !== 'events',
     openLabel: 'Import',
     title: pick.label.replace(/\$\([^)]*\)\s*/, ''),
-    defaultUri: workspaceRoot() ? vscode.Uri.file(workspaceRoot() as string) : undefined,
+    defaultUri: root ? vscode.Uri.file(root) : undefined,
     filters: kind === 'events' ? { 'Events (JSON Lines)': ['jsonl', 'json'], 'All files': ['*'] } : undefined,
   });
   const path = uris?.[0]?.fsPath;
@@ -89,11 +79,14 @@ export async function importRolloutsCommand(stores: StoreHost, importers: Import
   }
   const target = store;
   await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Reward Lens: importing ${basename(path)}`, cancellable: true },
+    // only the events.jsonl ingest can stop mid-file (and resume later); the folder importers run to the end
+    { location: vscode.ProgressLocation.Notification, title: `Reward Lens: importing ${basename(path)}`, cancellable: kind === 'events' },
     async (progress, token) => {
       const ac = new AbortController();
       const sub = token.onCancellationRequested(() => ac.abort());
       try {
+        let msg: string;
+        let malformed: ReadonlyArray<{ file: string; line: number; reason: string }>;
         if (kind === 'events') {
           let lastPct = 0;
           const summary = await ingestFile(target, path, {
@@ -105,18 +98,22 @@ export async function importRolloutsCommand(stores: StoreHost, importers: Import
             },
           });
           stores.publish(summary.changes);
-          for (const m of summary.malformed.slice(0, 50)) output.appendLine(`[import] ${m.file}:${m.line}: ${m.reason}`);
-          const msg = `imported ${summary.events.toLocaleString()} events (${summary.trajectories.toLocaleString()} trajectories, ${summary.duplicates} already stored)${summary.aborted ? ' before it was cancelled; importing the file again resumes where it stopped' : ''}`;
-          if (summary.malformed.length) {
-            const choice = await vscode.window.showWarningMessage(`Reward Lens: ${msg}; ${summary.malformed.length} malformed lines were skipped and recorded (see the Output channel for FILE:LINE and the reason).`, 'Show Output');
-            if (choice) output.show();
-          } else {
-            void vscode.window.showInformationMessage(`Reward Lens: ${msg}.`);
-          }
+          malformed = summary.malformed;
+          msg = `imported ${summary.events.toLocaleString()} events (${summary.trajectories.toLocaleString()} trajectories, ${summary.duplicates} already stored)${summary.aborted ? ' before it was cancelled; importing the file again resumes where it stopped' : ''}`;
         } else {
-          const msg = await (importer as NonNullable<Importers['verl']>)(target, path, { signal: ac.signal, onProgress: (m) => progress.report({ message: m }) });
-          stores.publish((await target.listRuns()).map((r) => ({ runId: r.runId, steps: [], runStarted: true, runEnded: r.status !== 'running', groups: 0, trajectories: 0 })));
-          void vscode.window.showInformationMessage(`Reward Lens: ${msg}`);
+          progress.report({ message: kind === 'verl' ? 'reading {step}.jsonl files…' : 'reading parquet files…' });
+          const summary = kind === 'verl' ? await importVerl(target, path) : await importTrl(target, path);
+          stores.publish(summary.changes);
+          malformed = summary.malformed;
+          msg = `imported run ${summary.runId} from ${summary.files} files (${summary.groups.toLocaleString()} groups, ${summary.trajectories.toLocaleString()} trajectories${summary.skippedFiles ? `, ${summary.skippedFiles} files already imported` : ''})`;
+        }
+        for (const m of malformed.slice(0, 50)) output.appendLine(`[import] ${m.file}:${m.line}: ${m.reason}`);
+        if (malformed.length > 50) output.appendLine(`[import] … ${malformed.length - 50} more malformed lines`);
+        if (malformed.length) {
+          const choice = await vscode.window.showWarningMessage(`Reward Lens: ${msg}; ${malformed.length} malformed lines were skipped and recorded (FILE:LINE and the reason are in the Output channel).`, 'Show Output');
+          if (choice) output.show();
+        } else {
+          void vscode.window.showInformationMessage(`Reward Lens: ${msg}.`);
         }
       } catch (e) {
         output.appendLine(`[import] ${path}: ${(e as Error).stack ?? (e as Error).message}`);

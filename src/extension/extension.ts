@@ -103,7 +103,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   register('rewardLens.startTraining', (arg) => training.start(arg));
   register('rewardLens.stopRun', () => training.stop());
   register('rewardLens.openStore', (arg) => openStoreCommand(stores, arg));
-  register('rewardLens.importRollouts', () => importRolloutsCommand(stores, {}, output));
+  register('rewardLens.importRollouts', () => importRolloutsCommand(stores, output));
   register('rewardLens.findTrajectories', () =>
     findTrajectoriesCommand(stores, { group: (g, t) => deps.openGroup(g, t), document: (t) => deps.openTrajectoryDocument(t) }),
   );
