@@ -81,9 +81,10 @@ export async function canaryFindings(page: Page, consoleLines: string[]): Promis
       href: location.href,
       handlerAttributes: Array.from(document.querySelectorAll('*')).flatMap((el) => Array.from(el.attributes).filter((a) => /^on/i.test(a.name)).map((a) => `${el.tagName}[${a.name}]`)),
       jsLinks: Array.from(document.querySelectorAll('[href^="javascript:" i], [src^="javascript:" i]')).length,
-      strayScripts: Array.from(document.querySelectorAll('script')).filter((s) => !s.nonce && !s.src).length,
+      strayScripts: Array.from(document.querySelectorAll('script')).filter((s) => !s.nonce && !s.src && !/^\s*globalThis\.acquireVsCodeApi\b/.test(s.textContent ?? '')).map((s) => (s.textContent ?? '').slice(0, 120)),
     })).catch(() => null);
     if (state === null) continue;
+    // (VS Code injects one inline script into a webview that has scripts enabled: acquireVsCodeApi.)
     // VS Code's own frames (the webview host page, the web-worker extension host) carry their own
     // inline scripts; the DOM checks apply to the frames that hold a webview's content
     // (code-server names them active-frame / pending-frame; their URL is the host page's).
@@ -94,7 +95,7 @@ export async function canaryFindings(page: Page, consoleLines: string[]): Promis
     if (/#pwned|about:blank#/.test(state.href)) found.push(`navigated to ${state.href}`);
     if (!vscodeFrame && state.handlerAttributes.length > 0) found.push(`inline handlers ${state.handlerAttributes.slice(0, 5).join(', ')} in ${state.href}`);
     if (!vscodeFrame && state.jsLinks > 0) found.push(`${state.jsLinks} javascript: links in ${state.href}`);
-    if (!vscodeFrame && state.strayScripts > 0) found.push(`${state.strayScripts} inline scripts without nonce in ${state.href}`);
+    if (!vscodeFrame && state.strayScripts.length > 0) found.push(`inline scripts without nonce in ${state.href}: ${state.strayScripts.join(' | ')}`);
   }
   return found;
 }

@@ -170,6 +170,9 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   let browser: Browser | undefined;
   let context: BrowserContext | undefined;
   const closeAll = async (): Promise<void> => {
+    // The last state of every suite, pass or fail: the first thing to look at when one fails.
+    const last = context?.pages()[0];
+    if (last) await last.screenshot({ path: join(artifactsDir, `${options.name}-final.png`), timeout: 10_000 }).catch(() => undefined);
     await context?.close().catch(() => undefined);
     await browser?.close().catch(() => undefined);
     killTree(server);
@@ -211,6 +214,8 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       serverLog: () => log,
       screenshot: async (file: string) => {
         const path = join(artifactsDir, file.endsWith('.png') ? file : `${file}.png`);
+        // Park the pointer on empty editor space so no tooltip covers what the shot is for.
+        await page.mouse.move(1300, 880);
         await page.screenshot({ path, timeout: 15_000 });
         return path;
       },
@@ -224,20 +229,32 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   }
 }
 
-/** Runs a command from the palette by its full title ("Reward Lens: Open Dashboard"). */
-export async function runCommand(page: Page, title: string, timeoutMs = 15_000): Promise<void> {
+/**
+ * Runs a command from the palette by its full title ("Reward Lens: Open Dashboard"). Retries
+ * with a fresh palette: on a loaded machine the extension's contributions can register after
+ * the workbench first paints.
+ */
+export async function runCommand(page: Page, title: string, timeoutMs = 30_000): Promise<void> {
   const input = page.locator('.quick-input-widget input.input');
-  await page.keyboard.press('F1');
-  await input.waitFor({ state: 'visible', timeout: 5_000 });
-  await input.fill(`>${title}`);
-  // Pick the row whose label is exactly the title: fuzzy matching would also offer near misses.
-  await waitFor(`palette entry "${title}"`, timeoutMs, async () => {
-    const labels = await page.locator('.quick-input-list .monaco-list-row .label-name').allTextContents();
-    return labels.some((l) => sameTitle(l, title));
-  });
-  const labels = await page.locator('.quick-input-list .monaco-list-row .label-name').allTextContents();
-  const index = labels.findIndex((l) => sameTitle(l, title));
-  await page.locator('.quick-input-list .monaco-list-row').nth(index).click();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(`>${title}`);
+    // Pick the row whose label is exactly the title: fuzzy matching also offers near misses.
+    const index = await waitFor(`palette entry "${title}"`, 4_000, async () => {
+      const labels = await page.locator('.quick-input-list .monaco-list-row .label-name').allTextContents();
+      const at = labels.findIndex((l) => sameTitle(l, title));
+      return at >= 0 ? at : undefined;
+    }).catch(() => -1);
+    if (index >= 0) {
+      await page.locator('.quick-input-list .monaco-list-row').nth(index).click();
+      return;
+    }
+    await page.keyboard.press('Escape');
+    if (Date.now() > deadline) throw new Error(`the palette never offered "${title}" within ${timeoutMs} ms`);
+    await sleep(1_000);
+  }
 }
 
 /** Compares palette titles ignoring whitespace runs and "..." versus "…". */
