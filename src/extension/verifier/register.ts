@@ -269,7 +269,13 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
       const path = verifierPath();
       const doc = vscode.workspace.textDocuments.find((d) => path && d.uri.fsPath === path);
       if (doc?.isDirty) await doc.save();
-      const python = await deps.pythonPath();
+      let python: string;
+      try {
+        python = await deps.pythonPath();
+      } catch (e) {
+        void vscode.window.showErrorMessage(`Reward Lens: cannot re-verify: ${(e as Error).message}`);
+        return;
+      }
       const started = Date.now();
       try {
         const result = await vscode.window.withProgress(
