@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const report: string[] = [];
   try {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const open = async (name: string, view: 'inspector' | 'dashboard', theme: 'light' | 'dark', messages: Array<HostToInspector | HostToDashboard>) => {
+    const open = async (name: string, view: 'inspector' | 'dashboard', theme: 'light' | 'dark' | 'hc', messages: Array<HostToInspector | HostToDashboard>) => {
       pages.set(`/${name}.html`, harnessHtml({ view, theme, origin, scriptUri: `${origin}/dist/webview/${view}.js`, messages }));
       const page = await ctx.newPage();
       page.on('console', (m) => { if (/Content Security Policy|Refused/.test(m.text())) cspViolations.push(`${name}: ${m.text()}`); });
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     };
 
     // 1. a normal group, both themes, with a relabel through the keyboard
-    for (const theme of ['light', 'dark'] as const) {
+    for (const theme of ['light', 'dark', 'hc'] as const) {
       const g = sampleGroup({ groupId: 7, chars: 3000, hostile: true });
       const page = await open(`inspector-${theme}`, 'inspector', theme, [{ type: 'group', group: g, focusTrajectoryKey: null }]);
       const [first] = await waitForPerf(page, 'group');
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     }
 
     // 4. dashboard, 2,000 steps
-    for (const theme of ['light', 'dark'] as const) {
+    for (const theme of ['light', 'dark', 'hc'] as const) {
       const series = sampleSeries(2000);
       const step = sampleStep(120);
       const page = await open(`dashboard-${theme}`, 'dashboard', theme, [

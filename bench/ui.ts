@@ -212,7 +212,9 @@ export function sampleStep(step: number, groups = 8, perGroup = 8, seed = 5): { 
 // --- the harness page ------------------------------------------------------------------------
 
 /** The VS Code theme variables the webviews read, for a light and a dark page outside VS Code. */
-export const THEMES: Record<'light' | 'dark', Record<string, string>> = {
+export type HarnessTheme = 'light' | 'dark' | 'hc';
+
+export const THEMES: Record<HarnessTheme, Record<string, string>> = {
   dark: {
     foreground: '#cccccc', 'editor-background': '#1e1e1e', descriptionForeground: '#9d9d9d', focusBorder: '#0078d4',
     'panel-border': '#3c3c3c', 'widget-border': '#303031', 'badge-background': '#616161', 'badge-foreground': '#f8f8f8',
@@ -223,6 +225,19 @@ export const THEMES: Record<'light' | 'dark', Record<string, string>> = {
     'diffEditor-insertedTextBackground': '#9ccc2c33', 'diffEditor-removedTextBackground': '#ff000033',
     'editorWarning-foreground': '#cca700', 'button-background': '#0078d4', 'button-foreground': '#ffffff',
     'button-secondaryBackground': '#313131', 'button-secondaryForeground': '#cccccc', 'input-background': '#313131', 'input-foreground': '#cccccc',
+    'font-family': 'system-ui, sans-serif', 'font-size': '13px', 'editor-font-family': 'monospace', 'editor-font-size': '13px',
+  },
+  hc: {
+    foreground: '#ffffff', 'editor-background': '#000000', descriptionForeground: '#ffffff', focusBorder: '#f38518',
+    contrastBorder: '#6fc3df', contrastActiveBorder: '#f38518', 'panel-border': '#6fc3df', 'widget-border': '#6fc3df',
+    'badge-background': '#000000', 'badge-foreground': '#ffffff',
+    'charts-green': '#89d185', 'charts-red': '#f48771', 'charts-yellow': '#ffd700', 'charts-blue': '#75beff', 'charts-purple': '#b180d7', 'charts-orange': '#d18616', 'charts-foreground': '#ffffff', 'charts-lines': '#ffffff80',
+    errorForeground: '#f48771', 'textLink-foreground': '#21a6ff', 'textCodeBlock-background': '#000000',
+    'list-hoverBackground': '#000000', 'list-inactiveSelectionBackground': '#000000', 'sideBar-background': '#000000',
+    'editor-findMatchHighlightBackground': '#00000000', 'editor-findMatchHighlightBorder': '#f38518',
+    'diffEditor-insertedTextBackground': '#00000000', 'diffEditor-removedTextBackground': '#00000000',
+    'editorWarning-foreground': '#ffd700', 'button-background': '#000000', 'button-foreground': '#ffffff', 'button-border': '#6fc3df',
+    'button-secondaryBackground': '#000000', 'button-secondaryForeground': '#ffffff', 'input-background': '#000000', 'input-foreground': '#ffffff',
     'font-family': 'system-ui, sans-serif', 'font-size': '13px', 'editor-font-family': 'monospace', 'editor-font-size': '13px',
   },
   light: {
@@ -241,7 +256,7 @@ export const THEMES: Record<'light' | 'dark', Record<string, string>> = {
 
 export interface HarnessOptions {
   view: WebviewName;
-  theme: 'light' | 'dark';
+  theme: HarnessTheme;
   /** origin serving the bundle (the CSP's source), e.g. http://127.0.0.1:8123 */
   origin: string;
   /** the bundle's URL */
@@ -259,7 +274,7 @@ export function harnessHtml(o: HarnessOptions): string {
   const host = `
 window.__posted = [];
 window.__hostMessages = ${JSON.stringify(o.messages).replace(/</g, '\\u003c')};
-document.body.classList.add(${JSON.stringify(o.theme === 'dark' ? 'vscode-dark' : 'vscode-light')});
+document.body.classList.add(${JSON.stringify(o.theme === 'dark' ? 'vscode-dark' : o.theme === 'hc' ? 'vscode-high-contrast' : 'vscode-light')});
 window.acquireVsCodeApi = function () {
   return {
     postMessage: function (m) {
