@@ -215,6 +215,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _bool(p, "bf16", cfg.bf16)
     _bool(p, "gradient_checkpointing", cfg.gradient_checkpointing)
     _bool(p, "vllm", cfg.vllm)
+    if cfg.vllm is True:
+        _bad(p, "vllm", cfg.vllm, "vLLM generation is not implemented in this version; use false (transformers generate)")
     if cfg.lora is not None:
         if not isinstance(cfg.lora, dict):
             _bad(p, "lora", cfg.lora, "must be null or an object {r, alpha, dropout, target_modules}")

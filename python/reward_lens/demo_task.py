@@ -93,7 +93,7 @@ def demo_config(out: Path, steps: int, sft_steps: int, variant: str = "oger", se
         "token_entropy_stride": 4,
         "checkpoint_every": 0,
         "eval_every": steps,
-        "eval_samples": 2,
+        "eval_samples": 1,
         "eval_temperature": 1.0,
         "eval_max_prompts": 200,
         "seed": seed,

@@ -501,9 +501,9 @@ class Trainer:
             runs.append(("eval/accuracy", cfg.eval_temperature, cfg.eval_samples))
         for name, temp, k in runs:
             correct = 0
-            for s in range(0, len(prompts), 64):
-                chunk = self.eval_items[s:s + 64]
-                resp = sample(self.model, self.tok, prompts[s:s + 64], k, temp, 1.0, cfg.max_new_tokens, cfg, self.device)
+            for s in range(0, len(prompts), 128):
+                chunk = self.eval_items[s:s + 128]
+                resp = sample(self.model, self.tok, prompts[s:s + 128], k, temp, 1.0, cfg.max_new_tokens, cfg, self.device)
                 items = [{"id": f"{gi}/{i}", "response": self.tok.decode([t for t in resp[gi][i] if t != self.tok.eos_token_id]), "gold": it.gold} for gi, it in enumerate(chunk) for i in range(k)]
                 correct += sum(1 for r in self.verify_fn(items, timeout_s=cfg.verifier_timeout_s, workers=cfg.verifier_workers) if r.get("correct") is True)
             out[name] = correct / (len(prompts) * k)
