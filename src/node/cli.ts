@@ -5,9 +5,10 @@ import { ingestCommand } from './cli/ingest';
 import { statsCommand } from './cli/stats';
 import { importCommand } from './cli/import';
 import { embedCommand } from './cli/embed';
+import { auditCommand } from './cli/audit';
 import type { CliCommand } from './cli/types';
 
-const commands: CliCommand[] = [rewardCommand, ingestCommand, statsCommand, importCommand, embedCommand];
+const commands: CliCommand[] = [rewardCommand, ingestCommand, statsCommand, importCommand, embedCommand, auditCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.usage.padEnd(58)} ${c.summary}`);
