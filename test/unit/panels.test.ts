@@ -138,6 +138,22 @@ test('inspector: timings are logged; a missing group or store gets a designed em
   const { env, posted } = inspectorEnv(undefined);
   await new InspectorController(env, 1).handle({ type: 'ready' });
   assert.equal(posted.at(-1)?.type, 'empty');
+  // the store opens later: the store-change event brings the group in
+  await withRun(async (store) => {
+    const gid = await firstGroupId(store);
+    let current: RunStore | undefined;
+    const late = inspectorEnv(undefined);
+    late.env.getStore = () => current;
+    const c = new InspectorController(late.env, gid);
+    await c.handle({ type: 'ready' });
+    assert.equal(late.posted.at(-1)?.type, 'empty');
+    current = store;
+    await c.onStoreChange();
+    assert.equal(late.posted.at(-1)?.type, 'group');
+    const n = late.posted.length;
+    await c.onStoreChange();
+    assert.equal(late.posted.length, n, 'a shown group is not reloaded on every ingest');
+  });
 });
 
 function dashboardEnv(store: RunStore | undefined) {

@@ -135,6 +135,11 @@ export class InspectorController {
     await this.postGroup();
   }
 
+  /** A store change: a group that was not there yet (a live run, a store opened later) may be now. */
+  async onStoreChange(): Promise<void> {
+    if (!this.group) await this.load();
+  }
+
   private focusKey(): number | null {
     if (!this.group || this.focus === null) return null;
     const asKey = parseRowId(this.focus);

@@ -49,6 +49,7 @@ export class InspectorPanel {
       panel.webview.onDidReceiveMessage((raw: unknown) => {
         this.controller.handle(raw).catch((e: Error) => deps.output.appendLine(`[inspector] ${e.stack ?? e.message}`));
       }),
+      deps.onDidChangeStore(() => void this.controller.onStoreChange().catch(() => undefined)),
       panel.onDidDispose(() => this.dispose()),
     );
     deps.disposables.push({ dispose: () => this.panel.dispose() });
