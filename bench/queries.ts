@@ -8,7 +8,7 @@
 // The store is generated once through the store's own write path (RunStore.writeBatch, the call
 // ingest makes) and cached under .cache/bench/; its generation time is measured and reported.
 //
-// Run alone: node --import tsx bench/queries.ts [--trajectories N] [--rebuild]
+// Run alone: node --import tsx bench/queries.ts [--trajectories N] [--rebuild] [--use-partial]
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -122,6 +122,22 @@ async function ensureStore(trajectories: number, rebuild: boolean): Promise<{ fi
     const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as StoreMeta;
     if (meta.generatorVersion === GENERATOR_VERSION && meta.schemaVersion === SCHEMA_VERSION) return { file, meta, built: false };
     console.log(`  cached store is from generator ${meta.generatorVersion} / schema ${meta.schemaVersion}: rebuilding`);
+  }
+  const partial = `${file}.building`;
+  if (process.argv.includes('--use-partial') && existsSync(partial)) {
+    // Measure the part of an unfinished build that is committed (stop the build first): the
+    // figures then name the store's actual size, read from the store itself.
+    const probe = await RunStore.open(partial, { readonly: true });
+    const st = await probe.stats();
+    const steps = (await probe.db.get<{ n: number }>('SELECT count(*) AS n FROM steps'))?.n ?? 0;
+    await probe.close();
+    const progress = existsSync(`${partial}.json`) ? (JSON.parse(readFileSync(`${partial}.json`, 'utf8')) as { elapsedSeconds: number }) : { elapsedSeconds: Number.NaN };
+    const meta: StoreMeta = {
+      generatorVersion: GENERATOR_VERSION, schemaVersion: SCHEMA_VERSION, trajectories: st.trajectories, steps, groupsPerStep: GROUPS_PER_STEP,
+      generateSeconds: round(progress.elapsedSeconds, 1), rawTextBytes: Number.NaN, fileBytes: statSync(partial).size, builtAt: 'unfinished build (--use-partial)',
+    };
+    console.log(`  measuring the unfinished build: ${st.trajectories} trajectories committed`);
+    return { file: partial, meta, built: false };
   }
   rmSync(metaFile, { force: true });
   console.log(`  building a ${trajectories}-trajectory store through RunStore.writeBatch (cached in ${path.relative(process.cwd(), file)})`);
@@ -283,7 +299,7 @@ export async function runQueriesBench(trajectories: number, rebuild: boolean): P
   const device = cpuDevice();
   const command = 'npm run bench -- --only queries (bench/queries.ts)';
   const { file, meta, built } = await ensureStore(trajectories, rebuild);
-  const groups = meta.steps * meta.groupsPerStep;
+  const groups = meta.trajectories / GROUP_SIZE;
   const store = await RunStore.open(file, { readonly: true });
   const cap = captureStatements(store);
   const r = rng(99);
@@ -293,7 +309,7 @@ export async function runQueriesBench(trajectories: number, rebuild: boolean): P
   const workloads: Workload[] = [
     { name: 'group open (getGroup)', calls: Array.from({ length: 200 }, () => () => store.getGroup(firstGroupId - 1 + pick(groups))) },
     { name: 'dashboard series (stepSeries, all steps)', calls: Array.from({ length: 20 }, () => () => store.stepSeries(RUN_ID)) },
-    { name: 'dashboard step points (stepPoints)', calls: Array.from({ length: 100 }, () => () => store.stepPoints(RUN_ID, pick(meta.steps) - 1)) },
+    { name: 'dashboard step points (stepPoints)', calls: Array.from({ length: 100 }, () => () => store.stepPoints(RUN_ID, pick(groups / GROUPS_PER_STEP) - 1)) },
     {
       name: 'full-text search (search, 50 hits)',
       calls: ['alternatively', 'polynomial remainder', RARE_MARKER, '"the answer is"', 'kalomi', 'substitute AND triangle'].flatMap((q) =>
