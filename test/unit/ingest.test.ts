@@ -188,7 +188,8 @@ test('the tailer reports what changed (run, steps) as lines are appended', async
     tailer.on('change', (c) => seen.push(...c));
     tailer.on('error', (e) => errors.push(e));
     const waitFor = async (pred: () => boolean) => {
-      for (let i = 0; i < 100 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
+      // Generous: a loaded CI machine can starve the poll timer for seconds.
+      for (let i = 0; i < 400 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
       assert.ok(pred(), 'condition reached in time');
     };
     tailer.start();
