@@ -5,7 +5,7 @@
 // and then the light theme. The live-training part of the acceptance is in training.e2e.ts.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
@@ -134,8 +134,9 @@ test('inline view: a trajectory opens as a read-only document with its summary a
   const id = await selectedId(frame);
   assert.ok(id, 'a member is selected');
   await frame.locator('[data-testid=open-document]').click();
-  const editor = page.locator('.editor-instance .monaco-editor').first();
-  await waitFor(`the document for ${id}`, 15_000, async () => (await page.locator('.editor-instance .monaco-editor .view-lines').first().innerText().catch(() => '')).includes(`Trajectory ${id}`));
+  // It opens beside the inspector, in the now active editor group. Monaco renders spaces as NBSP.
+  const editor = page.locator('.editor-group-container.active .monaco-editor').first();
+  await waitFor(`the document for ${id}`, 15_000, async () => (await editor.locator('.view-lines').innerText().catch(() => '')).replace(/\u00a0/g, ' ').includes(`Trajectory ${id}`));
   const decorations = await editor.evaluate((root) => {
     const texts: string[] = [];
     for (const el of Array.from(root.querySelectorAll('.view-lines span, .view-overlays div, .margin-view-overlays div'))) {
@@ -148,7 +149,8 @@ test('inline view: a trajectory opens as a read-only document with its summary a
   });
   assert.ok(decorations.some((t) => /R_total/.test(t) && /\bA\b/.test(t)), `a head decoration with R_total and the advantage (saw ${decorations.slice(0, 6).join(' | ')})`);
   assert.ok(decorations.some((t) => /H̄ \d/.test(t)), 'per-paragraph mean entropy in the margin');
-  await page.locator('.editor-instance .view-lines .view-line').nth(3).hover();
+  // Hover over the first characters of a paragraph line (a line box is wider than its text).
+  await editor.locator('.view-lines .view-line', { hasText: 'We add' }).first().hover({ position: { x: 12, y: 6 } });
   const hover = page.locator('.monaco-hover-content').first();
   await hover.waitFor({ state: 'visible', timeout: 5_000 });
   assert.match(await hover.innerText(), /R_OGER|R_total/);
@@ -157,9 +159,11 @@ test('inline view: a trajectory opens as a read-only document with its summary a
 
 test('light theme: inspector, dashboard and inline document stay readable', { timeout: 90_000 }, async () => {
   const page = rig!.page;
-  const settingsPath = join(rig!.root, 'user', 'User', 'settings.json');
-  const settings = JSON.parse(readFileSync(settingsPath, 'utf8')) as Record<string, unknown>;
-  writeFileSync(settingsPath, JSON.stringify({ ...settings, 'workbench.colorTheme': 'Default Light Modern' }, null, 2));
+  await runCommand(page, 'Preferences: Color Theme');
+  const input = page.locator('.quick-input-widget input.input');
+  await input.fill('Default Light Modern');
+  // Enter before the list filters would pick "Browse Additional Color Themes…" (the marketplace).
+  await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: /^Default Light Modern$/ }) }).first().click();
   await waitFor('the light theme', 15_000, async () => (await page.locator('.monaco-workbench.vs').count()) > 0);
   await sleep(800);
   await rig!.screenshot('inline-document-light');
