@@ -334,3 +334,23 @@ test('the regression set: 1,000 relabels re-run after a save in under 5 s', asyn
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a verifier process that says nothing is killed after the per-item timeout plus the grace, and its items time out', async () => {
+  const dir = tempDir();
+  // Stands in for an interpreter that hangs before answering anything (it ignores its arguments).
+  const silent = join(dir, 'silent-python');
+  writeFileSync(silent, '#!/bin/sh\nexec sleep 613.25\n', { mode: 0o755 });
+  const proc = new VerifyProcess({ python: silent, backendRoot: BACKEND_ROOT, timeoutS: 1, stallGraceMs: 500 });
+  try {
+    const started = Date.now();
+    const results = await proc.verify([{ id: 'a', response: 'x', gold: 'x' }, { id: 'b', response: 'y', gold: 'y' }]);
+    const took = Date.now() - started;
+    assert.ok(results.every((r) => r.correct === null && /^error: timeout \(verifier process silent for \d+s, restarted\)$/.test(r.reason)), JSON.stringify(results));
+    assert.ok(took >= 1500 && took < 5000, `answered after ${took} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(processesMentioning('sleep 613.25'), [], 'the silent process was killed');
+  } finally {
+    await proc.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -30,7 +30,7 @@ export interface VerifyProcessOptions {
   workers?: number;
   /** wall-clock seconds per item, enforced by the Python pool */
   timeoutS?: number;
-  /** extra silence (ms) tolerated beyond the per-item timeout before the whole process is presumed hung */
+  /** extra silence (ms) tolerated beyond the per-item timeout before the whole process is presumed hung (default 60 s) */
   stallGraceMs?: number;
   env?: NodeJS.ProcessEnv;
   onStderr?: (line: string) => void;
@@ -116,7 +116,11 @@ export class VerifyProcess {
   }
 
   private stallLimitMs(): number {
-    return (this.opts.timeoutS ?? 5) * 1000 + (this.opts.stallGraceMs ?? 10_000);
+    // The Python side bounds every item itself; this is the last resort for a hung interpreter.
+    // The grace covers a worker restart after a timeout (an interpreter start plus the Math-Verify
+    // import, tens of seconds on an oversubscribed machine), so a slow restart is never mistaken
+    // for a hang.
+    return (this.opts.timeoutS ?? 5) * 1000 + (this.opts.stallGraceMs ?? 60_000);
   }
 
   private checkStall(): void {
