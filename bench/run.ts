@@ -242,9 +242,28 @@ function uiPreviewFigures(stdout: string): Figure[] {
   return out;
 }
 
+/** python -m reward_lens.bench_overhead prints per-variant step timings; the peer of OGER is GRPO (and LUFFY). */
+function trainerFigures(r: Record<string, unknown>): Figure[] {
+  const rows = Array.isArray(r.rows) ? (r.rows as Record<string, unknown>[]) : [];
+  const by = new Map(rows.map((x) => [String(x.variant), x]));
+  const oger = by.get('oger');
+  const grpo = by.get('grpo');
+  const luffy = by.get('luffy');
+  const device = typeof r.device === 'string' && r.device !== 'cpu' ? r.device : cpuDevice();
+  const command = 'python -m reward_lens.bench_overhead';
+  const out: Figure[] = [];
+  const add = (name: string, unit: string, value: number | null, peer: string, peerValue: number | null, note?: string) =>
+    out.push({ benchmark: 'trainer', name, unit, value, peer, peerValue, ratio: value !== null && peerValue ? Math.round((value / peerValue) * 1000) / 1000 : null, better: 'lower', device, command, ...(note ? { note } : {}) });
+  if (oger && grpo) add('step time, OGER (s)', 's', num(oger.step_s), 'GRPO, same config and seed', num(grpo.step_s), `OGER reward share of its step: ${((num(oger.oger_share) ?? Number.NaN) * 100).toFixed(1)}% (embedding the online responses + divergence/replacement/scoring)`);
+  if (oger && luffy) add('step time, OGER vs LUFFY (s)', 's', num(oger.step_s), 'LUFFY, same config and seed', num(luffy.step_s), `paper: OGER 168 vs LUFFY 120 GPU-hours (×${(168 / 120).toFixed(2)})`);
+  if (oger) add('OGER reward time per step (s)', 's', num(oger.oger_reward_s), 'OGER step time', num(oger.step_s));
+  return out;
+}
+
 /** Our benchmarks print {figures: Figure[]}; others' JSON is kept whole under `result` as well. */
 function extractFigures(name: string, result: Record<string, unknown> | null, stdout = ''): Figure[] {
   if (name === 'ingest' && result && !Array.isArray(result.figures)) return ingestFigures(result);
+  if (name === 'trainer' && result && !Array.isArray(result.figures)) return trainerFigures(result);
   if (name.startsWith('ui') && !(result && Array.isArray(result.figures))) return uiPreviewFigures(stdout);
   if (!result) return [];
   const figs = result.figures;
