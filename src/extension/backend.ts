@@ -4,7 +4,7 @@
 // managed venv in the extension's global storage once set up. Otherwise the user is asked to set up.
 import * as vscode from 'vscode';
 import { join } from 'node:path';
-import { backendState, isSupported, probePython, setUpBackend, SetupError, type PythonInfo } from '../node/backendSetup';
+import { backendState, isSupported, probePython, setUpBackend, SetupError, type BackendState, type PythonInfo } from '../node/backendSetup';
 import { settings } from './settings';
 
 export interface BackendPython {
@@ -19,6 +19,7 @@ export class BackendNotReady extends Error {}
 export class Backend {
   private probed = new Map<string, Promise<PythonInfo>>();
   private setupRunning: Promise<boolean> | undefined;
+  private state: Promise<BackendState> | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -68,7 +69,10 @@ export class Backend {
       }
       throw new BackendNotReady(`${info.executable} has neither the reward_lens package nor PyTorch. Install them there, or clear rewardLens.python.interpreter and run "Reward Lens: Set Up Python Backend".`);
     }
-    const st = await backendState(this.venvDir, this.sourceDir);
+    // the bundled sources cannot change while the extension runs: hash them once per set-up
+    this.state ??= backendState(this.venvDir, this.sourceDir);
+    const st = await this.state;
+    if (st.state === 'missing') this.state = undefined;
     if (st.state === 'ready') return { python: st.python, env: { ...process.env }, origin: `managed venv (${this.venvDir})` };
     if (st.state === 'outdated') {
       this.output.appendLine('[backend] the managed venv holds an older backend than this extension: run "Reward Lens: Set Up Python Backend" to update it.');
@@ -140,6 +144,7 @@ export class Backend {
         },
       );
       this.probed.clear();
+      this.state = undefined;
       this.output.appendLine(`[setup] ready: ${result.python} (from Python ${result.baseInterpreter.version})`);
       void vscode.window.showInformationMessage(`Reward Lens: the Python backend is ready (Python ${result.baseInterpreter.version}).`);
       return true;

@@ -140,7 +140,8 @@ export class TrajectoryDocuments implements vscode.TextDocumentContentProvider, 
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position): Promise<vscode.Hover | null> {
     const l = await this.load(doc.uri);
     if (!l) return null;
-    const t = l.traj;
+    // labels and verdicts change while the document is open (relabels in the inspector): read them fresh
+    const t = (await this.stores.get()?.getTrajectory(l.traj.trajectoryKey).catch(() => null)) ?? l.traj;
     if (pos.line < l.rendered.headerLines) {
       const rows = breakdownRows(t.event, {
         gold: l.gold,
