@@ -98,6 +98,8 @@ def demo_config(out: Path, steps: int, sft_steps: int, variant: str = "oger", se
         "eval_max_prompts": 200,
         "seed": seed,
         "verifier_workers": 2,
+        # Generous: on a loaded 2-core machine a worker can take seconds just to start.
+        "verifier_timeout_s": 30.0,
     }
 
 

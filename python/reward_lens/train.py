@@ -52,6 +52,9 @@ class StopRequested:
         self.flag = False
 
     def __call__(self, signum, frame) -> None:  # signal handler
+        if self.flag:  # a second SIGTERM means now: no checkpoint, the supervisor records the end
+            log("second SIGTERM: exiting without checkpoint")
+            raise SystemExit(143)
         self.flag = True
         log("SIGTERM received: finishing the current step, then checkpointing")
 
@@ -500,6 +503,8 @@ class Trainer:
         if cfg.eval_temperature > 0:
             runs.append(("eval/accuracy", cfg.eval_temperature, cfg.eval_samples))
         for name, temp, k in runs:
+            if self.stop.flag:
+                break
             correct = 0
             for s in range(0, len(prompts), 128):
                 chunk = self.eval_items[s:s + 128]

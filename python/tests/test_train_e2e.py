@@ -66,7 +66,7 @@ def write_config(d, bert, **over):
     return path
 
 
-def train(config, run_dir, *extra, timeout=240):
+def train(config, run_dir, *extra, timeout=900):
     return subprocess.run([sys.executable, "-m", "reward_lens.train", "--config", str(config), "--run-dir", str(run_dir), *extra], env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
@@ -117,7 +117,7 @@ def test_sigterm_stops_then_resume_continues(workdir, tmp_path):
     run = tmp_path / "run"
     cfg = write_config(d, bert, variant="grpo", steps=500, sft_steps=0)
     proc = subprocess.Popen([sys.executable, "-m", "reward_lens.train", "--config", str(cfg), "--run-dir", str(run)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 180
+    deadline = time.time() + 600
     while time.time() < deadline:
         ev = run / "events.jsonl"
         if ev.exists() and '"type":"step"' in ev.read_text():
@@ -125,7 +125,7 @@ def test_sigterm_stops_then_resume_continues(workdir, tmp_path):
         assert proc.poll() is None, proc.communicate()[1][-3000:]
         time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
     events = read_events(run)
     end = events[-1]
