@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$(date +%s)
-node --import tsx --test --test-concurrency=1 --test-timeout=300000 test/faults/*.test.ts
+node --import tsx --test --test-concurrency=1 --test-timeout=540000 test/faults/*.test.ts
 echo "fault suite took $(( $(date +%s) - start ))s"

@@ -1,7 +1,7 @@
 // Shared by the fault suite: temp dirs, small valid events, child processes that are always
 // killed (their whole process group) when a test ends, and counting helpers over a store file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { GroupEvent, RunStartEvent, StepEvent, TrajectoryEvent } from '../../src/core/protocol';
@@ -191,3 +191,35 @@ export async function bundleChild(name: string): Promise<string> {
   process.on('exit', () => rmSync(out, { force: true }));
   return out;
 }
+
+export interface FileCounts {
+  groups: number;
+  trajectories: number;
+  ids: Set<string>;
+  malformed: number;
+}
+
+/** What the complete lines of file[0, end) hold, counted from the file itself. */
+export function countLines(file: string, end: number): FileCounts {
+  const buf = readFileSync(file).subarray(0, end);
+  const out: FileCounts = { groups: 0, trajectories: 0, ids: new Set(), malformed: 0 };
+  let start = 0;
+  for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a, start)) {
+    const line = buf.subarray(start, nl).toString('utf8');
+    start = nl + 1;
+    let ev: { type?: string; trajectories?: { id: string }[] };
+    try {
+      ev = JSON.parse(line) as typeof ev;
+    } catch {
+      out.malformed++;
+      continue;
+    }
+    if (ev.type === 'group' && ev.trajectories) {
+      out.groups++;
+      out.trajectories += ev.trajectories.length;
+      for (const t of ev.trajectories) out.ids.add(t.id);
+    }
+  }
+  return out;
+}
+
