@@ -4,7 +4,8 @@
 //   raw        the limit: the same trajectories, pre-built in memory, plain batched multi-row INSERTs
 //              (100 rows per statement, one transaction, same pragmas) into one table, no FTS
 // and the bytes on disk per trajectory against the JSONL. Prints a table, then one JSON line.
-// Usage: node --import tsx bench/ingest.ts [--groups N] [--text-bytes B] [--keep]  (--keep leaves the temp dir)
+// With --fts it also compares FTS5 layouts on the same texts (CPU and bytes per document).
+// Usage: node --import tsx bench/ingest.ts [--groups N] [--text-bytes B] [--fts] [--keep]  (--keep leaves the temp dir)
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +111,8 @@ async function main(): Promise<void> {
   await raw.close();
   const rawBytes = dbBytes(rawPath);
 
+  const fts = process.argv.includes('--fts') ? await ftsLayouts(parsed.flatMap((g) => g.trajectories.map((t) => t.text))) : null;
+
   const rate = (ms: number) => Math.round(trajectories / (ms / 1000));
   const perTraj = (b: number) => Math.round(b / trajectories);
   // CPU time (all threads, sqlite's pool included) is reported beside wall time because on a shared
@@ -137,8 +140,37 @@ async function main(): Promise<void> {
       jsonlBytesPerTrajectory: perTraj(jsonlBytes),
       ftsBytesPerTrajectory: perTraj(ftsBytes),
       trajectoryTableBytesPerTrajectory: perTraj(trajTableBytes),
+      ...(fts ? { ftsLayouts: fts } : {}),
     }) + '\n',
   );
+}
+
+/** The same texts into FTS5 tables of each layout the store could use: CPU seconds and bytes per document. */
+async function ftsLayouts(texts: string[]): Promise<{ layout: string; cpuSeconds: number; bytesPerDocument: number }[]> {
+  const layouts = [
+    "content='', contentless_delete=1", // what the store uses
+    "content=''",
+    "content='', detail=column",
+    '', // a normal FTS5 table: keeps its own uncompressed copy of every text
+  ];
+  const out: { layout: string; cpuSeconds: number; bytesPerDocument: number }[] = [];
+  for (const layout of layouts) {
+    const path = join(dir, `fts-${out.length}.db`);
+    const db = await Db.open(path, false);
+    await db.exec('PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+    await db.exec(`CREATE VIRTUAL TABLE f USING fts5(text${layout ? ', ' + layout : ''}, tokenize='unicode61 remove_diacritics 2')`);
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < texts.length; i += 2000) {
+      const chunk = texts.slice(i, i + 2000).map((t, j) => [i + j + 1, t] as SqlValue[]);
+      await db.transaction(() => insertMany(db, 'INSERT INTO f (rowid, text)', 2, chunk));
+    }
+    const c = process.cpuUsage(c0);
+    const size = await db.get<{ bytes: number }>('SELECT sum(pgsize) AS bytes FROM dbstat');
+    await db.close();
+    out.push({ layout: layout || 'normal (own content copy)', cpuSeconds: (c.user + c.system) / 1e6, bytesPerDocument: Math.round((size?.bytes ?? 0) / texts.length) });
+  }
+  for (const r of out) process.stdout.write(`fts5 ${r.layout.padEnd(36)} ${r.cpuSeconds.toFixed(2).padStart(6)} cpu-s ${String(r.bytesPerDocument).padStart(6)} B/doc\n`);
+  return out;
 }
 
 main()
