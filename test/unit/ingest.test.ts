@@ -2,7 +2,7 @@
 // exact line numbers, rewritten files, abort, and the live tailer's change notifications.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RunStore } from '../../src/node/store';
@@ -271,5 +271,23 @@ test('a read-only reader on the same file never fails while ingest writes, and s
     assert.ok(seen.length > 5, `reader ran during ingest (${seen.length} reads)`);
     assert.deepEqual([...seen].sort((a, b) => a - b), seen);
     assert.ok(seen.every((n) => n % 8 === 0), 'a reader never sees half a group');
+  });
+});
+
+test('two stores ingesting the same file at once store every event once and end at the file end', async () => {
+  await withDir(async (dir, store) => {
+    const file = join(dir, 'events.jsonl');
+    writeFileSync(file, [...runLines('r1', 4, 30, { textBytes: 800 })].join('\n') + '\n');
+    const other = await RunStore.open(join(dir, 'store.db'));
+    try {
+      const [a, b] = await Promise.all([ingestFile(store, file, { batchLines: 7 }), ingestFile(other, file, { batchLines: 11 })]);
+      assert.equal(a.groups + b.groups, 120);
+      assert.equal(a.groups + a.duplicates + b.groups + b.duplicates >= 120, true);
+    } finally {
+      await other.close();
+    }
+    assert.deepEqual(await store.stats(), { runs: 1, steps: 4, groups: 120, trajectories: 960, labels: 0, malformedLines: 0 });
+    const { size } = statSync(file);
+    assert.equal((await store.ingestOffset(file)).byteOffset, size);
   });
 });

@@ -172,9 +172,12 @@ export class BatchWriter {
       5,
       malformed.map((m) => [batch.file, m.line, m.byteOffset, m.reason, m.excerpt]),
     );
+    // Offsets only move forward: two processes ingesting one file (the extension's tailer and a CLI
+    // run) must not drag each other back. A rewritten file is reset explicitly (resetIngest).
     await this.db.run(
       `INSERT INTO ingest_offsets (file, byte_offset, line, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT(file) DO UPDATE SET byte_offset = excluded.byte_offset, line = excluded.line, updated_at = excluded.updated_at`,
+       ON CONFLICT(file) DO UPDATE SET byte_offset = excluded.byte_offset, line = excluded.line, updated_at = excluded.updated_at
+       WHERE excluded.byte_offset > ingest_offsets.byte_offset`,
       [batch.file, batch.endOffset, batch.endLine, now],
     );
     for (const c of changes.values()) c.steps.sort((a, b) => a - b);
