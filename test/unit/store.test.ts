@@ -320,3 +320,22 @@ test('embeddings cache: put then get by (fingerprint, text hash), Float32 exact'
     assert.equal((await store.getEmbeddings('other', [a])).size, 0);
   });
 });
+
+test('a batch that fails halfway rolls back whole: no rows, no offset, and the next batch still lands', async () => {
+  await withStore(async (store) => {
+    await store.db.exec(`CREATE TRIGGER boom BEFORE INSERT ON trajectories WHEN NEW.traj_id = 'boom'
+      BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`);
+    const bad = groupEvent('r1', 0, 1);
+    (bad.trajectories[5] as { id: string }).id = 'boom';
+    await assert.rejects(
+      () => store.writeBatch({ file: 'f', events: [runStart('r1'), groupEvent('r1', 0, 0), bad].map((event, i) => ({ line: i + 1, byteOffset: i, event })), malformed: [], endOffset: 3, endLine: 3 }),
+      /disk on fire/,
+    );
+    assert.deepEqual(await store.stats(), { runs: 0, steps: 0, groups: 0, trajectories: 0, labels: 0, malformedLines: 0 });
+    assert.deepEqual(await store.ingestOffset('f'), { byteOffset: 0, line: 0 });
+    assert.equal((await store.db.get<{ n: number }>('SELECT count(*) AS n FROM trajectory_fts'))?.n, 0);
+    const ok = await write(store, [runStart('r1'), groupEvent('r1', 0, 0)], 'f');
+    assert.equal(ok.groups, 1);
+    assert.equal((await store.listRuns())[0]?.model, 'Qwen2.5-Math-1.5B');
+  });
+});
