@@ -226,3 +226,14 @@ test('lastMeaningfulLine skips traceback frames and blank lines', () => {
   assert.equal(lastMeaningfulLine(['Traceback', '  File "a.py", line 1', 'KeyError: 1', '', '  ']), 'KeyError: 1');
   assert.equal(lastMeaningfulLine([]), undefined);
 });
+
+test("the trainer writes into the log file itself, not into a pipe to this process (a VS Code reload cannot break its output)", async () => {
+  const dir = tmp();
+  const { sup, lines } = nodeScript(`console.log('ready'); setInterval(() => {}, 1000)`, dir);
+  while (!lines.includes('ready')) await new Promise((r) => setTimeout(r, 20));
+  const { readlinkSync } = await import('node:fs');
+  assert.equal(readlinkSync(`/proc/${sup.pid}/fd/1`), join(dir, 'trainer.log'));
+  assert.equal(readlinkSync(`/proc/${sup.pid}/fd/2`), join(dir, 'trainer.log'));
+  await sup.stop(500);
+  rmSync(dir, { recursive: true, force: true });
+});

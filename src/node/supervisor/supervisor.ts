@@ -1,12 +1,15 @@
 // Supervises one training backend process: its whole output goes to a log file in the run
-// directory (kept, never truncated) and, line by line, to a callback (the Output channel). It
+// directory (kept, never truncated) and, line by line, to a callback (the Output channel). The
+// trainer writes straight into the file (its stdout and stderr are the file), and the supervisor
+// tails it: so the trainer never blocks on, or dies of, a pipe to VS Code (a window reload would
+// otherwise hand it a BrokenPipeError in the middle of its SIGTERM checkpoint). It
 // notices the three ways a long run goes wrong without anyone watching: a crash (non-zero exit),
 // a hang (no output and no new events for a while) and a log flood (more lines than a person or
 // an Output channel can take). Stop sends SIGTERM to the trainer (it finishes its step, checkpoints
 // and writes run_end) and SIGKILLs its whole process group if it is still alive after the grace.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { appendFile, open, stat, type FileHandle } from 'node:fs/promises';
 import { LineSplitter } from './lineSplitter';
 import { diagnoseExit } from './diagnose';
 
@@ -27,6 +30,10 @@ export interface SuperviseOptions {
   stopGraceMs: number;
   /** how often the events file is checked and the hang clock read */
   pollIntervalMs?: number;
+  /** how often the log file is read for new lines */
+  tailIntervalMs?: number;
+  /** when the reader falls this far behind the file (a flood), it skips ahead; the file keeps everything */
+  maxLagBytes?: number;
   /** lines kept in memory for crash reports */
   tailLines?: number;
   /** longer lines are cut in memory and in the callback (not in the file) */
@@ -61,6 +68,8 @@ export interface SupervisorExit {
 
 const DEFAULTS = {
   pollIntervalMs: 1000,
+  tailIntervalMs: 150,
+  maxLagBytes: 8 * 1024 * 1024,
   tailLines: 200,
   maxLineChars: 4000,
   floodLinesPerSecond: 2000,
@@ -70,7 +79,13 @@ const DEFAULTS = {
 export class Supervisor {
   readonly exited: Promise<SupervisorExit>;
   private readonly child: ChildProcess;
-  private readonly log: WriteStream;
+  private readonly splitter: LineSplitter;
+  private logHandle: FileHandle | undefined;
+  private logOffset = 0;
+  private reading: Promise<void> | undefined;
+  private tailTimer: NodeJS.Timeout | undefined;
+  /** bytes of our own notes appended to the log: they are not the trainer's activity */
+  private ownBytes = 0;
   private readonly tail: string[] = [];
   private readonly startedAt = Date.now();
   private readonly opts: Required<Omit<SuperviseOptions, 'cwd' | 'env' | 'eventsFile' | 'onLine' | 'onIssue'>> & SuperviseOptions;
@@ -94,28 +109,36 @@ export class Supervisor {
 
   private constructor(opts: SuperviseOptions) {
     this.opts = { ...DEFAULTS, ...opts } as Supervisor['opts'];
-    this.log = createWriteStream(opts.logFile, { flags: 'a' });
-    // A log file that cannot be written must not take the run down with it; the tail still works.
-    this.log.on('error', (e) => this.forward(`[reward-lens] cannot write the log file ${opts.logFile}: ${e.message}`, 'stderr'));
-    this.log.write(`[reward-lens] ${new Date().toISOString()} starting: ${[opts.command, ...opts.args].map(quoteArg).join(' ')}\n`);
+    this.splitter = new LineSplitter(this.opts.maxLineChars, (line) => this.onLine(line, 'stdout'));
+    // The child gets the file itself as stdout and stderr (O_APPEND, shared with our own notes).
+    // Opening is synchronous but a single open(2) of a local file: it keeps start() synchronous.
+    let fd: number | undefined;
+    try {
+      fd = openSync(opts.logFile, 'a');
+      writeSync(fd, `[reward-lens] ${new Date().toISOString()} starting: ${[opts.command, ...opts.args].map(quoteArg).join(' ')}\n`);
+      // a resumed run appends to its old log: only what comes after our header is news
+      this.logOffset = fstatSync(fd).size;
+    } catch (e) {
+      this.forward(`[reward-lens] cannot write the log file ${opts.logFile}: ${(e as Error).message}; the trainer's output is not kept`, 'stderr');
+    }
     // detached: the trainer and its workers (verifier pool, dataloaders) form one process group,
     // so the SIGKILL escalation leaves no orphan holding the GPU.
     this.child = spawn(opts.command, [...opts.args], {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: fd === undefined ? 'ignore' : ['ignore', fd, fd],
       detached: true,
     });
+    if (fd !== undefined) closeSync(fd);
     this.exited = new Promise((resolve) => {
       this.child.on('error', (e) => {
         this.spawnError = e;
-        // 'exit' does not follow a failed spawn; 'close' does on some Node versions, guard with done
-        if (this.child.pid === undefined) this.finish(null, null, resolve);
+        // no 'exit' follows a failed spawn
+        if (this.child.pid === undefined) void this.finish(null, null, resolve);
       });
-      this.child.on('close', (code, signal) => this.finish(code, signal, resolve));
+      this.child.on('exit', (code, signal) => void this.finish(code, signal, resolve));
     });
-    this.attach(this.child.stdout, 'stdout');
-    this.attach(this.child.stderr, 'stderr');
+    this.tailTimer = setInterval(() => void this.readLog(), this.opts.tailIntervalMs);
     this.pollTimer = setInterval(() => void this.poll(), this.opts.pollIntervalMs);
     this.windowTimer = setInterval(() => this.closeWindow(), 1000);
   }
@@ -169,27 +192,47 @@ export class Supervisor {
     }
   }
 
-  private attach(stream: NodeJS.ReadableStream | null, name: StreamName): void {
-    if (!stream) return;
-    const splitter = new LineSplitter(this.opts.maxLineChars, (line) => this.onLine(line, name));
-    stream.on('data', (chunk: Buffer) => {
-      this.lastActivity = Date.now();
-      this.hangReported = false;
-      this.windowBytes += chunk.length;
-      // Backpressure: while the log file lags, stop reading, so the child blocks on its writes
-      // instead of this process buffering its output in memory.
-      if (!this.writeLog(chunk)) {
-        stream.pause();
-        this.log.once('drain', () => stream.resume());
-      }
-      splitter.push(chunk);
+  /** Reads what the trainer appended since the last call; never two reads at once. */
+  private readLog(): Promise<void> {
+    this.reading ??= this.readOnce().finally(() => {
+      this.reading = undefined;
     });
-    stream.on('end', () => splitter.end());
+    return this.reading;
   }
 
-  private writeLog(data: string | Buffer): boolean {
-    if (this.log.destroyed || this.log.writableEnded) return true;
-    return this.log.write(data);
+  private async readOnce(): Promise<void> {
+    try {
+      this.logHandle ??= await open(this.opts.logFile, 'r');
+      const size = (await this.logHandle.stat()).size;
+      if (size <= this.logOffset) return;
+      if (size - this.logOffset > this.ownBytes) {
+        this.lastActivity = Date.now();
+        this.hangReported = false;
+      }
+      this.ownBytes = 0;
+      if (size - this.logOffset > this.opts.maxLagBytes) {
+        // A flood outruns any reader: jump to the last part and say how much was not shown.
+        const skipped = size - 1024 * 1024 - this.logOffset;
+        this.logOffset += skipped;
+        this.splitter.end();
+        this.forward(`[reward-lens] ${formatBytes(skipped)} of log output not shown (log flood); the full log is in ${this.opts.logFile}`, 'stderr');
+      }
+      const buf = Buffer.alloc(Math.min(size - this.logOffset, 4 * 1024 * 1024));
+      while (this.logOffset < size) {
+        const { bytesRead } = await this.logHandle.read(buf, 0, Math.min(buf.length, size - this.logOffset), this.logOffset);
+        if (bytesRead <= 0) break;
+        this.logOffset += bytesRead;
+        this.windowBytes += bytesRead;
+        this.splitter.push(buf.subarray(0, bytesRead));
+      }
+    } catch {
+      // the file is not there (yet) or was removed: the trainer's exit still gets reported
+    }
+  }
+
+  private writeLog(text: string): void {
+    this.ownBytes += Buffer.byteLength(text);
+    appendFile(this.opts.logFile, text).catch(() => undefined);
   }
 
   private onLine(line: string, stream: StreamName): void {
@@ -261,12 +304,16 @@ export class Supervisor {
     }
   }
 
-  private finish(code: number | null, signal: NodeJS.Signals | null, resolve: (e: SupervisorExit) => void): void {
+  private async finish(code: number | null, signal: NodeJS.Signals | null, resolve: (e: SupervisorExit) => void): Promise<void> {
     if (this.done) return;
     this.done = true;
+    clearInterval(this.tailTimer);
     clearInterval(this.pollTimer);
     clearInterval(this.windowTimer);
     clearTimeout(this.killTimer);
+    // everything the trainer wrote before it exited, so the crash report has its last lines
+    await this.readLog();
+    this.splitter.end();
     this.closeWindow();
     let outcome: ExitOutcome;
     if (this.spawnError && this.child.pid === undefined) outcome = 'spawn-failed';
@@ -294,9 +341,10 @@ export class Supervisor {
       durationMs: Date.now() - this.startedAt,
       suppressedLines: this.suppressedTotal,
     };
-    this.writeLog(`[reward-lens] ${new Date().toISOString()} ${outcome}: exit code ${code ?? '-'}, signal ${signal ?? '-'}\n`);
-    // Resolve only once the log is flushed: the caller may read the file right away.
-    this.log.end(() => resolve(exit));
+    // Resolve only once the note is in the file: the caller may read it right away.
+    await appendFile(this.opts.logFile, `[reward-lens] ${new Date().toISOString()} ${outcome}: exit code ${code ?? '-'}, signal ${signal ?? '-'}\n`).catch(() => undefined);
+    await this.logHandle?.close().catch(() => undefined);
+    resolve(exit);
   }
 }
 
