@@ -151,7 +151,9 @@ test('inline view: a trajectory opens as a read-only document with its summary a
   assert.ok(decorations.some((t) => /H̄ \d/.test(t)), 'per-paragraph mean entropy in the margin');
   // Hover over the first characters of a paragraph line (a line box is wider than its text).
   await editor.locator('.view-lines .view-line', { hasText: 'We add' }).first().hover({ position: { x: 12, y: 6 } });
-  const hover = page.locator('.monaco-hover-content').first();
+  await page.mouse.move(1, 1, { steps: 1 }).catch(() => undefined);
+  await editor.locator('.view-lines .view-line', { hasText: 'We add' }).first().hover({ position: { x: 16, y: 7 } });
+  const hover = page.locator('.monaco-hover-content:visible').first();
   await hover.waitFor({ state: 'visible', timeout: 5_000 });
   assert.match(await hover.innerText(), /R_OGER|R_total/);
   await rig!.screenshot('inline-document-dark');
@@ -161,9 +163,10 @@ test('light theme: inspector, dashboard and inline document stay readable', { ti
   const page = rig!.page;
   await runCommand(page, 'Preferences: Color Theme');
   const input = page.locator('.quick-input-widget input.input');
-  await input.fill('Default Light Modern');
+  // The picker labels the theme "Light Modern"; its settings id is "Default Light Modern".
+  await input.fill('Light Modern');
   // Enter before the list filters would pick "Browse Additional Color Themes…" (the marketplace).
-  await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: /^Default Light Modern$/ }) }).first().click();
+  await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: /^(Default )?Light Modern$/ }) }).first().click();
   await waitFor('the light theme', 15_000, async () => (await page.locator('.monaco-workbench.vs').count()) > 0);
   await sleep(800);
   await rig!.screenshot('inline-document-light');
