@@ -177,6 +177,9 @@ test('light theme: inspector, dashboard and inline document stay readable', { ti
   assert.ok((r ?? 0) + (g ?? 0) + (b ?? 0) > 600, `the inspector follows the light theme (body background ${bg})`);
   await rig!.screenshot('inspector-light');
   await page.locator('.tab', { hasText: /Dashboard/ }).first().click();
-  await sleep(800);
+  // Coming back to the tab, the dashboard must render its curves again (not a blank page).
+  const dash = await webviewFrame(page, '[data-testid=point-step-2]', 20_000);
+  await dash.locator('[data-testid=point-step-2]').first().waitFor({ state: 'visible', timeout: 10_000 });
+  await sleep(500);
   await rig!.screenshot('dashboard-light');
 });
