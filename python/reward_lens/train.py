@@ -492,7 +492,7 @@ class Trainer:
         self.sft_done = True
         return last
 
-    def evaluate(self) -> dict[str, float]:
+    def evaluate(self, greedy_only: bool = False) -> dict[str, float]:
         """Held-out accuracy: greedy, and pass@1 averaged over eval_samples at eval_temperature."""
         cfg = self.cfg
         if not self.eval_items:
@@ -500,7 +500,7 @@ class Trainer:
         out: dict[str, float] = {}
         prompts = [it.prompt_ids for it in self.eval_items]
         runs = [("eval/greedy_accuracy", 0.0, 1)]
-        if cfg.eval_temperature > 0:
+        if cfg.eval_temperature > 0 and not greedy_only:
             runs.append(("eval/accuracy", cfg.eval_temperature, cfg.eval_samples))
         for name, temp, k in runs:
             if self.stop.flag:
@@ -537,7 +537,9 @@ class Trainer:
             self.events.write(self.run_start_event())
             self.events.sync()
         if not self.sft_done or (cfg.eval_every and not self.resumed and self.step == 0):
-            before = self.evaluate()
+            # Before the warm start the policy is random: greedy accuracy alone says it is near 0,
+            # and sampling 64 tokens of noise per prompt would cost minutes on the CPU demo.
+            before = self.evaluate(greedy_only=not self.sft_done)
             t0 = time.perf_counter()
             if not self.sft_done:
                 nll = self.sft()
