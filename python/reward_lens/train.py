@@ -413,7 +413,8 @@ class Trainer:
             }
             if (gi, i) in online_emb:
                 t["embedding_truncated"] = online_emb[(gi, i)][1]
-            t["token_entropies"] = self._token_entropies([x for x in resp if x != self.tok.eos_token_id], ent)
+            # Every response token, EOS included: its position carries H_last (offset = len(text)).
+            t["token_entropies"] = self._token_entropies(resp, ent)
             trajs.append(t)
         inserted = set(plan["inserted"])
         for j in range(plan["m"]):
@@ -445,7 +446,7 @@ class Trainer:
             if ("offline", gi, j) in stats:
                 ent = stats[("offline", gi, j)][1]
                 t["entropy_last"] = float(ent[-1])
-                t["token_entropies"] = self._token_entropies(teacher.ids[:-1], ent)
+                t["token_entropies"] = self._token_entropies(teacher.ids, ent)
             trajs.append(t)
         self.events.write({"type": "group", "run_id": self.run_id, "step": self.step, "prompt_id": it.id, "prompt": it.prompt_text, "gold": it.gold, "trajectories": trajs})
 
