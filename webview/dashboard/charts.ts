@@ -7,6 +7,7 @@ import { axisBottom, axisLeft } from 'd3-axis';
 import { select } from 'd3-selection';
 import { bin, bisector, extent, max } from 'd3-array';
 import { fmtNum } from '../../src/core/format';
+import { stepAxis, tickCountFor, valueAxis, type AxisKind } from './axes';
 import { h } from '../shared/dom';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -26,6 +27,11 @@ export interface LineChartSpec {
   /** draw markers with data-testid point-step-<n> (the click targets the e2e tests use) */
   markers: boolean;
   zeroLine?: boolean;
+  /** what the values are: decides the valid range and the tick labels (default: real) */
+  axis?: AxisKind;
+  /** the values cannot be negative (entropy, R_OGER): the axis stays at or above 0 */
+  nonNegative?: boolean;
+  /** the hover readout's format (the axis labels come from the axis kind) */
   format?: (v: number) => string;
   selectedStep: number | null;
   onPick: (step: number) => void;
@@ -68,16 +74,15 @@ export function lineChart(spec: LineChartSpec, width: number, height: number): L
     return { element: fig, setPicked: () => undefined };
   }
   const [s0, s1] = extent(spec.steps) as [number, number];
-  let [lo, hi] = extent(all) as [number, number];
-  if (spec.zeroLine) { lo = Math.min(lo, 0); hi = Math.max(hi, 0); }
-  if (lo === hi) { lo -= 0.5; hi += 0.5; }
-  const x: ScaleLinear<number, number> = scaleLinear().domain([s0, s1 === s0 ? s0 + 1 : s1]).range([M.left, w - M.right]);
-  const y: ScaleLinear<number, number> = scaleLinear().domain([lo, hi]).nice().range([height - M.bottom, M.top]);
+  const xAxis = stepAxis(s0, s1, Math.floor((w - M.left - M.right) / 60));
+  const yAxis = valueAxis(all, { kind: spec.axis ?? 'real', nonNegative: spec.nonNegative, includeZero: spec.zeroLine, maxTicks: Math.min(5, tickCountFor(height - M.top - M.bottom)) });
+  const x: ScaleLinear<number, number> = scaleLinear().domain(xAxis.domain).range([M.left, w - M.right]);
+  const y: ScaleLinear<number, number> = scaleLinear().domain(yAxis.domain).range([height - M.bottom, M.top]);
   const gx = svgEl('g', { class: 'axis', transform: `translate(0,${height - M.bottom})` });
   const gy = svgEl('g', { class: 'axis', transform: `translate(${M.left},0)` });
   svg.append(gx, gy);
-  select(gx).call(axisBottom(x).ticks(Math.max(2, Math.floor(w / 90))).tickFormat((d) => String(d)));
-  select(gy).call(axisLeft(y).ticks(4).tickFormat((d) => (spec.format ?? ((v: number) => fmtNum(v, 2)))(Number(d))));
+  select(gx).call(axisBottom(x).tickValues(xAxis.ticks).tickFormat((d) => xAxis.format(Number(d))));
+  select(gy).call(axisLeft(y).tickValues(yAxis.ticks).tickFormat((d) => yAxis.format(Number(d))));
   if (spec.zeroLine) svg.appendChild(svgEl('line', { class: 'zero', x1: M.left, x2: w - M.right, y1: y(0), y2: y(0) }));
   const steps = spec.steps;
   for (const s of spec.series) {

@@ -13,6 +13,7 @@ import { fmtNum, fmtPercent } from '../../src/core/format';
 import type { DashboardToHost, HostToDashboard, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary } from '../../src/core/messages';
 import type { Variant } from '../../src/core/reward';
 import { histogram, lineChart, scatter, type ScatterPoint, type Series } from './charts';
+import type { AxisKind } from './axes';
 
 installStyles(baseCss + dashboardCss);
 
@@ -74,12 +75,12 @@ function renderCurves(): HTMLElement {
   const pick = (step: number) => selectStep(step);
   const tokens = s.some((p) => p.meanResponseTokens !== null);
   const eKey = entropyKey(s);
-  const specs: Array<{ id: string; title: string; series: Series[]; markers?: boolean; zeroLine?: boolean; format?: (v: number) => string }> = [
-    { id: 'accuracy', title: 'Accuracy (online members)', series: [{ name: 'accuracy', cls: 's-green', values: s.map((p) => p.accuracy) }], markers: true, format: (v) => fmtPercent(v) },
-    { id: 'entropy', title: `Policy entropy${eKey ? ` (${eKey})` : ''}`, series: [{ name: 'entropy', cls: 's-blue', values: s.map((p) => metric(p, eKey)) }] },
-    { id: 'roger', title: 'R_OGER mean / max', series: [{ name: 'mean', cls: 's-blue', values: s.map((p) => p.rOgerMean) }, { name: 'max', cls: 's-purple', values: s.map((p) => p.rOgerMax) }] },
-    { id: 'failed', title: 'Failed-response ratio (truncated or verifier error)', series: [{ name: 'failed', cls: 's-red', values: s.map((p) => p.failedRatio) }], format: (v) => fmtPercent(v) },
-    { id: 'length', title: tokens ? 'Response length (tokens)' : 'Response length (characters)', series: [{ name: 'length', cls: 's-orange', values: s.map((p) => (tokens ? p.meanResponseTokens : p.meanResponseChars)) }], format: (v) => fmtNum(v, 0) },
+  const specs: Array<{ id: string; title: string; series: Series[]; markers?: boolean; zeroLine?: boolean; axis?: AxisKind; nonNegative?: boolean; format?: (v: number) => string }> = [
+    { id: 'accuracy', title: 'Accuracy (online members)', series: [{ name: 'accuracy', cls: 's-green', values: s.map((p) => p.accuracy) }], markers: true, axis: 'ratio', format: (v) => fmtPercent(v) },
+    { id: 'entropy', title: `Policy entropy${eKey ? ` (${eKey})` : ''}`, series: [{ name: 'entropy', cls: 's-blue', values: s.map((p) => metric(p, eKey)) }], nonNegative: true },
+    { id: 'roger', title: 'R_OGER mean / max', series: [{ name: 'mean', cls: 's-blue', values: s.map((p) => p.rOgerMean) }, { name: 'max', cls: 's-purple', values: s.map((p) => p.rOgerMax) }], nonNegative: true },
+    { id: 'failed', title: 'Failed-response ratio (truncated or verifier error)', series: [{ name: 'failed', cls: 's-red', values: s.map((p) => p.failedRatio) }], axis: 'ratio', format: (v) => fmtPercent(v) },
+    { id: 'length', title: tokens ? 'Response length (tokens)' : 'Response length (characters)', series: [{ name: 'length', cls: 's-orange', values: s.map((p) => (tokens ? p.meanResponseTokens : p.meanResponseChars)) }], axis: 'integer', nonNegative: true, format: (v) => fmtNum(v, 1) },
     { id: 'offline-advantage', title: 'Advantage of the offline member', series: [{ name: 'advantage', cls: 's-yellow', values: s.map((p) => p.meanOfflineAdvantage) }], zeroLine: true },
   ];
   const grid = h('div', { class: `curves cols-${cols}`, 'data-testid': 'curves' });
