@@ -25,7 +25,7 @@ export function fmtSigned(v: number | null | undefined, digits = 3): string {
 
 export function fmtPercent(v: number | null | undefined, digits = 0): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
-  return `${(v * 100).toFixed(digits)}%`;
+  return `${fmtNum(v * 100, digits)}%`;
 }
 
 /** -1, 0 or 1; values within 1e-12 of zero count as zero (advantages of a zero-std group). */

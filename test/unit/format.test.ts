@@ -17,6 +17,12 @@ test('numbers: missing, infinite, negative zero and signs read right', () => {
   assert.equal(fmtSigned(-0.5), '−0.500');
   assert.equal(fmtSigned(0), '0.000');
   assert.equal(fmtPercent(0.256), '26%');
+  // float noise around zero (a sum of GRPO advantages) reads as zero, without a sign
+  assert.equal(fmtSigned(-2.220446049250313e-16), '0.000');
+  assert.equal(fmtSigned(-0), '0.000');
+  assert.equal(fmtSigned(-0.0004), '0.000');
+  assert.equal(fmtPercent(-1e-9), '0%');
+  assert.equal(fmtPercent(-0.25), '−25%');
   assert.equal(signOf(1e-13), 0);
   assert.equal(signOf(-2), -1);
 });

@@ -97,6 +97,10 @@ test('the diff renders counts, examples and errors; hostile text stays text; no 
   assert.match((await page.locator('[data-testid="diff-errors"]').textContent()) ?? '', /1 \(1 timeouts, 0 crashed\)/);
   assert.equal(await page.locator('[data-testid="diff-error-row-0"]').count(), 1);
   assert.match((await page.locator('[data-testid="diff-rtotal"]').textContent()) ?? '', /R_total: 1 changed/);
+  // GRPO advantages of a group sum to zero, so their net change is float noise around 0: it must
+  // not print as a negative zero.
+  const advantageLine = (await page.locator('[data-testid="diff-advantage"]').textContent()) ?? '';
+  assert.match(advantageLine, / net 0\.000$/, advantageLine);
   assert.ok(((await page.locator('[data-testid="diff-lints-appeared"]').textContent()) ?? '').includes('verifier error'));
   const row = page.locator('[data-testid="diff-flip-wrong-to-correct-row-0"]');
   assert.ok(((await row.textContent()) ?? '').includes('<img src=x onerror="window.__pwned=1">'), 'markup is shown literally');

@@ -14,6 +14,7 @@ import { onHostMessage, post } from '../shared/vscode';
 import { emptyState, errorState, loadingState } from '../shared/states';
 import { LINT_LABELS, type LintKind } from '../../src/core/rescore';
 import type { DiffToHost, DiffViewModel, HostToDiff } from '../../src/core/diffMessages';
+import { fmtNum as fmt, fmtSigned } from '../../src/core/format';
 import { FLIP_KINDS, type DiffExample, type FlipKind, type Spread } from '../../src/core/verdictDiff';
 
 installStyles(baseCss + diffCss);
@@ -38,15 +39,6 @@ const FLIP_TITLES: Record<FlipKind, string> = {
   'wrong->wrong': '',
   'error->error': '',
 };
-
-function fmt(x: number | null, digits = 3): string {
-  if (x === null || !Number.isFinite(x)) return '—';
-  return x.toFixed(digits);
-}
-
-function fmtSigned(x: number, digits = 3): string {
-  return `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
-}
 
 function testIdOf(kind: string): string {
   return kind.replace('->', '-to-');
@@ -98,7 +90,7 @@ function stat(label: string, value: string, testid: string, tone = ''): HTMLElem
 
 function spreadText(s: Spread): string {
   if (s.changed === 0) return 'no change';
-  return `${s.changed} changed · mean |Δ| ${(s.sumAbs / s.changed).toFixed(3)} · max |Δ| ${s.maxAbs.toFixed(3)} · net ${fmtSigned(s.sum)}`;
+  return `${s.changed} changed · mean |Δ| ${fmt(s.sumAbs / s.changed)} · max |Δ| ${fmt(s.maxAbs)} · net ${fmtSigned(s.sum)}`;
 }
 
 function lintList(counts: Partial<Record<LintKind, number>>, testid: string): HTMLElement {
