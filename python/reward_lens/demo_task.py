@@ -134,7 +134,7 @@ def summarize(events_path: Path) -> dict:
             m = e.get("metrics") or {}
             if e.get("type") == "step" and e.get("step") == 0:
                 before = {k[: -len("_before_sft")]: v for k, v in m.items() if k.endswith("_before_sft")}
-                after_sft = {k: v for k, v in m.items() if k.startswith("eval/")}
+                after_sft = {k: v for k, v in m.items() if k.startswith("eval/") and not k.endswith("_before_sft")}
             elif e.get("type") == "step":
                 steps = max(steps, e["step"])
                 if "eval/greedy_accuracy" in m:
@@ -159,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         def fmt(d):
             if not d:
                 return "n/a"
-            return f"greedy {d.get('eval/greedy_accuracy', float('nan')):.1%}, sampled pass@1 {d.get('eval/accuracy', float('nan')):.1%}"
+            parts = [f"greedy {d['eval/greedy_accuracy']:.1%}"] if "eval/greedy_accuracy" in d else []
+            if "eval/accuracy" in d:
+                parts.append(f"sampled pass@1 {d['eval/accuracy']:.1%}")
+            return ", ".join(parts) or "n/a"
 
         print(f"held-out accuracy: before {fmt(s['before'])} | after warm start {fmt(s['after_warm_start'])} | after {s['rl_steps']} OGER steps {fmt(s['after_rl'])} (run {s['status']})")
         print(json.dumps(s))
