@@ -8,6 +8,7 @@ import { runProcess } from '../node/backendSetup';
 import type { Backend, BackendPython } from './backend';
 import type { StoreHost } from './storeHost';
 import { settings, workspaceRoot } from './settings';
+import { finalStatusOfExit, type FinalStatus } from './trainerRow';
 
 export type TrainingState = 'starting' | 'running' | 'stopping';
 
@@ -18,10 +19,20 @@ interface ActiveTraining {
   configPath: string;
   runId: string | undefined;
   state: TrainingState;
+  /** set when the run's run_end was ingested: the run is over even if the process still checkpoints */
+  ended?: FinalStatus;
+}
+
+/** The trainer this window ran last, after its process exited. */
+export interface FinishedTraining {
+  runId: string | undefined;
+  runDir: string;
+  status: FinalStatus;
 }
 
 export class TrainingController implements vscode.Disposable {
   private current: ActiveTraining | undefined;
+  private last: FinishedTraining | undefined;
   private readonly stateChanged = new vscode.EventEmitter<void>();
   readonly onDidChangeState = this.stateChanged.event;
   private readonly subs: vscode.Disposable[] = [];
@@ -37,19 +48,36 @@ export class TrainingController implements vscode.Disposable {
       this.onDidChangeState(() => void vscode.commands.executeCommand('setContext', 'rewardLens.training', this.current !== undefined)),
       stores.onDidIngest((changes) => {
         const cur = this.current;
-        if (!cur || cur.runId) return;
-        const started = changes.find((c) => c.runStarted);
-        if (started) {
-          cur.runId = started.runId;
-          this.stateChanged.fire();
+        if (!cur) return;
+        if (!cur.runId) {
+          const started = changes.find((c) => c.runStarted);
+          if (started) {
+            cur.runId = started.runId;
+            this.stateChanged.fire();
+          }
         }
+        const ended = cur.runId !== undefined && changes.some((c) => c.runId === cur.runId && c.runEnded);
+        if (ended && !cur.ended) void this.onRunEnded(cur);
       }),
     );
   }
 
-  get active(): { runId: string | undefined; state: TrainingState; runDir: string } | undefined {
+  get active(): { runId: string | undefined; state: TrainingState; runDir: string; ended: FinalStatus | undefined } | undefined {
     const c = this.current;
-    return c ? { runId: c.runId, state: c.state, runDir: c.runDir } : undefined;
+    return c ? { runId: c.runId, state: c.state, runDir: c.runDir, ended: c.ended } : undefined;
+  }
+
+  /** The last trainer of this window once its process exited (until another one starts). */
+  get finished(): FinishedTraining | undefined {
+    return this.current ? undefined : this.last;
+  }
+
+  /** run_end was ingested: show the run as finished with the status it logged. */
+  private async onRunEnded(cur: ActiveTraining): Promise<void> {
+    const run = cur.runId ? await this.stores.get()?.getRun(cur.runId).catch(() => null) : null;
+    const status = run?.status;
+    cur.ended = status === 'completed' || status === 'stopped' || status === 'failed' ? status : 'completed';
+    this.stateChanged.fire();
   }
 
   /** Start Training Run. `configArg` (a path or Uri) skips the picker: for the explorer menu and scripted use. */
@@ -102,6 +130,7 @@ export class TrainingController implements vscode.Disposable {
     });
     const cur: ActiveTraining = { supervisor, runDir, eventsFile, configPath, runId: undefined, state: 'starting' };
     this.current = cur;
+    this.last = undefined;
     this.stateChanged.fire();
     void supervisor.exited.then((exit) => this.onExit(cur, exit));
     void this.launchProgress(cur);
@@ -145,7 +174,7 @@ export class TrainingController implements vscode.Disposable {
 
   async stop(): Promise<void> {
     const cur = this.current;
-    if (!cur) {
+    if (!cur || cur.ended) {
       void vscode.window.showInformationMessage('Reward Lens: no training run is running in this window.');
       return;
     }
@@ -189,7 +218,11 @@ export class TrainingController implements vscode.Disposable {
       }
       await this.stores.untail(cur.eventsFile).catch((e: Error) => this.output.appendLine(`[ingest] ${e.message}`));
     } finally {
-      if (this.current === cur) this.current = undefined;
+      if (this.current === cur) {
+        this.current = undefined;
+        // A logged run_end knows best (a trainer that wrote 'failed' and exited 0 still failed).
+        this.last = { runId: cur.runId, runDir: cur.runDir, status: cur.ended ?? finalStatusOfExit(exit.outcome) };
+      }
       this.stateChanged.fire();
     }
     this.output.appendLine(`[train] ${exit.outcome}: ${exit.message}`);

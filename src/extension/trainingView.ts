@@ -6,6 +6,7 @@ import type { Backend } from './backend';
 import type { StoreHost } from './storeHost';
 import type { TrainingController } from './training';
 import { settings } from './settings';
+import { trainerPhase, trainerRow } from './trainerRow';
 
 interface Row {
   id: string;
@@ -72,23 +73,27 @@ export class TrainingViewProvider implements vscode.TreeDataProvider<Row>, vscod
         : { id: 'store', label: 'No run store open', description: 'click to open one', icon: 'database', command: { command: 'rewardLens.openStore', title: 'Open Run Store…' } },
     );
     const t = this.training.active;
-    if (!t) {
+    const done = this.training.finished;
+    const phase = trainerPhase(t, done?.status);
+    const who = t ?? done;
+    if (!who || phase === null) {
       rows.push({ id: 'trainer', label: 'No run training in this window', description: 'start one', icon: 'play', command: { command: 'rewardLens.startTraining', title: 'Start Training Run' } });
       return rows;
     }
-    const run = t.runId ? await this.stores.get()?.getRun(t.runId).catch(() => null) : null;
-    const step = run?.lastStep ?? null;
+    const run = who.runId ? await this.stores.get()?.getRun(who.runId).catch(() => null) : null;
+    const spec = trainerRow(who.runId, phase, run?.lastStep ?? null);
     rows.push({
       id: 'trainer',
-      label: t.runId ? `Training ${t.runId}` : 'Trainer starting',
-      description: `${t.state}${step !== null ? ` · step ${step}` : ''}`,
-      tooltip: `Run directory ${t.runDir}`,
-      icon: t.state === 'stopping' ? 'loading~spin' : t.state === 'starting' ? 'loading~spin' : 'pulse',
-      color: 'charts.blue',
-      command: t.runId ? { command: 'rewardLens.openDashboard', title: 'Open Dashboard', arguments: [t.runId] } : undefined,
-      contextValue: 'trainer',
+      label: spec.label,
+      description: spec.description,
+      tooltip: `Run directory ${who.runDir}`,
+      icon: spec.icon,
+      color: spec.color,
+      command: who.runId ? { command: 'rewardLens.openDashboard', title: 'Open Dashboard', arguments: [who.runId] } : undefined,
+      contextValue: spec.contextValue,
     });
-    rows.push({ id: 'log', label: 'Trainer log', description: 'trainer.log', tooltip: join(t.runDir, 'trainer.log'), icon: 'output', command: { command: 'vscode.open', title: 'Open Log', arguments: [vscode.Uri.file(join(t.runDir, 'trainer.log'))] } });
+    rows.push({ id: 'log', label: 'Trainer log', description: 'trainer.log', tooltip: join(who.runDir, 'trainer.log'), icon: 'output', command: { command: 'vscode.open', title: 'Open Log', arguments: [vscode.Uri.file(join(who.runDir, 'trainer.log'))] } });
+    if (spec.finished && !t) rows.push({ id: 'start', label: 'Start another run', icon: 'play', command: { command: 'rewardLens.startTraining', title: 'Start Training Run' } });
     return rows;
   }
 
