@@ -11,7 +11,7 @@ import type { RunStoreApi } from '../../node/store/types';
 import { RegressionRunner, regressionCases, type RegressionCase, type RegressionReport } from '../../node/reverify/regression';
 import { ReverifyCancelled, reverifyRun } from '../../node/reverify/reverify';
 import { DiffPanel } from './diffPanel';
-import { oneLine, verifyFunctionLine } from './verifierFile';
+import { disagreeLensTitle, oneLine, verifyFunctionLine } from './verifierFile';
 
 export type RunStore = RunStoreApi;
 
@@ -56,6 +56,8 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
   let rerunTimer: NodeJS.Timeout | undefined;
   let runVerdictCount: { runId: string; count: number } | null = null;
   let casesCache: { signature: string; store: RunStore; cases: RegressionCase[] } | null = null;
+  /** runs started so far: only the newest may publish, so a slow older run cannot bring back stale results */
+  let runSeq = 0;
   context.subscriptions.push(diagnostics, lensChanged);
 
   const log = (line: string) => deps.output.appendLine(`[verifier] ${line}`);
@@ -90,7 +92,8 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
     return runner;
   };
 
-  const publish = async (path: string, report: RegressionReport) => {
+  /** Diagnostics and the CodeLens change together, from the same report, in one synchronous step. */
+  const publish = async (path: string, report: RegressionReport, seq: number): Promise<boolean> => {
     const uri = vscode.Uri.file(path);
     let line = { line: 0, start: 0, end: 1 };
     try {
@@ -114,15 +117,22 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
       };
       return diag;
     });
+    if (seq !== runSeq) return false;
+    state.report = report;
+    state.error = null;
     diagnostics.clear();
     diagnostics.set(uri, list);
+    lensChanged.fire();
+    return true;
   };
 
   const runRegression = async (reason: string): Promise<RegressionReport | null> => {
     const store = deps.getStore();
     const path = verifierPath();
     if (!store || !path) return null;
+    const seq = ++runSeq;
     state.running = true;
+    lensChanged.fire();
     try {
       // Reading 1,000 cases costs two store reads each; only the label log changes them, so a
       // save re-uses them and pays for the verification alone.
@@ -133,17 +143,15 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
       }
       const cases = casesCache.cases;
       const report = await (await getRunner()).run(path, cases);
-      state.report = report;
-      state.error = null;
       log(`regression (${reason}): ${report.total} relabels, ${report.disagreements.length} disagree, ${report.errors} errors, ${report.durationMs} ms`);
-      await publish(path, report);
+      if (!(await publish(path, report, seq))) log(`regression (${reason}): superseded by a newer run, not shown`);
       return report;
     } catch (e) {
-      state.error = (e as Error).message;
-      log(`regression failed: ${state.error}`);
+      if (seq === runSeq) state.error = (e as Error).message;
+      log(`regression failed: ${(e as Error).message}`);
       return null;
     } finally {
-      state.running = false;
+      if (seq === runSeq) state.running = false;
       lensChanged.fire();
     }
   };
@@ -195,7 +203,10 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
       return;
     }
     const run = await store.getRun(runId);
-    runVerdictCount = run ? { runId, count: run.trajectoryCount } : null;
+    const next = run ? { runId, count: run.trajectoryCount } : null;
+    const changed = next?.runId !== runVerdictCount?.runId || next?.count !== runVerdictCount?.count;
+    runVerdictCount = next;
+    if (changed) lensChanged.fire();
   };
 
   // ---- commands --------------------------------------------------------------------------------
@@ -380,14 +391,12 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
           if (!isVerifierDocument(doc)) return [];
           const at = verifyFunctionLine(doc.getText());
           if (!at) return [];
-          await refreshVerdictCount().catch(() => undefined);
+          // The count comes from the store; the lens must not wait on it (a slow answer would show
+          // the regression state as it was when the request started): it refreshes and fires.
+          void refreshVerdictCount().catch(() => undefined);
           const range = new vscode.Range(at.line, 0, at.line, 0);
           const verdicts = runVerdictCount ? `${runVerdictCount.count} verdicts in this run` : 'no run open';
-          const disagree = state.running && !state.report
-            ? 'running relabels…'
-            : state.error
-              ? 'relabels: run failed (see output)'
-              : `${state.report?.disagreements.length ?? 0} relabels disagree`;
+          const disagree = disagreeLensTitle(state);
           return [
             new vscode.CodeLens(range, { title: verdicts, command: '' }),
             new vscode.CodeLens(range, { title: disagree, command: 'workbench.actions.view.problems', tooltip: 'Show the disagreeing relabels in the Problems panel' }),
@@ -396,6 +405,15 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
         },
       },
     ),
+  );
+
+  // Anything else that changes the verifier's diagnostics (a clear on store switch, VS Code itself)
+  // redraws the lens too, so the two never disagree.
+  context.subscriptions.push(
+    vscode.languages.onDidChangeDiagnostics((e) => {
+      const p = verifierPath();
+      if (p && e.uris.some((u) => u.scheme === 'file' && resolvePath(u.fsPath) === resolvePath(p))) lensChanged.fire();
+    }),
   );
 
   // ---- re-run the regression set on save -------------------------------------------------------------

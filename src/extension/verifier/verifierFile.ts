@@ -22,3 +22,19 @@ export function oneLine(text: string | null | undefined, max = 80): string {
   const flat = text.replace(/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]+/g, ' ').replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat || '(empty)';
 }
+
+/** "1 relabel disagrees", "2 relabels disagree", "0 relabels disagree". */
+export function disagreeCountText(n: number): string {
+  return n === 1 ? '1 relabel disagrees' : `${n} relabels disagree`;
+}
+
+/**
+ * The CodeLens title for the regression set, from the same state the diagnostics are published
+ * from. While a re-run is under way the last published count stays, marked as re-running.
+ */
+export function disagreeLensTitle(state: { running: boolean; error: string | null; report: { disagreements: readonly unknown[] } | null }): string {
+  if (state.error) return 'relabels: run failed (see output)';
+  if (!state.report) return state.running ? 'running relabels…' : disagreeCountText(0);
+  const text = disagreeCountText(state.report.disagreements.length);
+  return state.running ? `${text} (re-running…)` : text;
+}
