@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import type { StoredTrajectory } from '../node/store/types';
 import type { StoreHost } from './storeHost';
-import { SUMMARY_LINE, breakdownRows, marginText, renderTrajectory, summaryText, type Paragraph, type RenderedTrajectory } from './inline/render';
+import { SUMMARY_LINE, breakdownRows, marginText, renderTrajectory, summaryDecorationText, summaryText, type Paragraph, type RenderedTrajectory } from './inline/render';
 import { mdEscape, num } from './format';
 
 export const TRAJECTORY_SCHEME = 'reward-lens';
@@ -123,7 +123,7 @@ export class TrajectoryDocuments implements vscode.TextDocumentContentProvider, 
     }
     const lineEnd = (line: number) => editor.document.lineAt(Math.min(line, editor.document.lineCount - 1)).range.end;
     editor.setDecorations(this.summaryType, [
-      { range: new vscode.Range(lineEnd(SUMMARY_LINE), lineEnd(SUMMARY_LINE)), renderOptions: { after: { contentText: summaryText(l.traj.event) } } },
+      { range: new vscode.Range(lineEnd(SUMMARY_LINE), lineEnd(SUMMARY_LINE)), renderOptions: { after: { contentText: summaryDecorationText(l.traj.event) } } },
     ]);
     const byLevel: Record<string, vscode.DecorationOptions[]> = { low: [], mid: [], high: [] };
     for (const p of l.rendered.paragraphs) {

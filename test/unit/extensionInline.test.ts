@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TrajectoryEvent } from '../../src/core/protocol';
-import { breakdownRows, codePointToUtf16, marginText, renderTrajectory, splitParagraphs, summaryText } from '../../src/extension/inline/render';
+import { breakdownRows, codePointToUtf16, marginText, renderTrajectory, splitParagraphs, summaryDecorationText, summaryText } from '../../src/extension/inline/render';
 
 function traj(text: string, extra: Partial<TrajectoryEvent> = {}): TrajectoryEvent {
   return { id: 't1', source: 'online', index: 2, text, r_m: 1, verdict: 'correct', replaced: false, divergence: 0.4123, entropy_last: 0.5, r_oger: 0.25, r_total: 1.25, advantage: -0.75, ...extra };
@@ -64,6 +64,9 @@ test('header and summary carry the id, D, H_last, R_total and the signed advanta
   assert.equal(r.content.split('\n')[0], 'Trajectory run7-s3-on2 · online #2 · replaced');
   assert.equal(r.content.split('\n')[1], 'run run7 · step 3 · prompt q9');
   assert.equal(summaryText(traj('x')), 'D 0.412   H_last 0.500   R_total 1.250   A −0.750   correct');
+  // the decoration after the rule line fits a narrow editor; the full line stays in the hover
+  assert.equal(summaryDecorationText(traj('x')), 'R_total 1.25 · A −0.75 · correct');
+  assert.ok(summaryDecorationText(traj('x', { r_total: 123.456, advantage: -12.5, verdict: 'error' })).length <= 36);
   const off = renderTrajectory(traj('b', { source: 'offline', teacher: 'deepseek-r1\u202e', inserted: true }), { runId: 'r', step: 1, promptId: 'p' });
   assert.match(off.content, /offline \(teacher deepseek-r1\) · inserted/); // bidi control dropped from the header
 });

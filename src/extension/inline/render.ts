@@ -47,7 +47,15 @@ export function whereLine(f: HeaderFacts): string {
 /** The short rule under the header: the summary decoration sits after it, visible in narrow editors too. */
 export const SUMMARY_LINE = 2;
 
-/** The head summary shown after the header line. */
+/**
+ * The decoration after the rule line: only what decides the update (reward, advantage, verdict),
+ * short enough for a narrow editor; D, H_last and the rest are in the header hover.
+ */
+export function summaryDecorationText(t: TrajectoryEvent): string {
+  return `R_total ${num(t.r_total, 2)} · A ${signed(t.advantage, 2)} · ${t.verdict}`;
+}
+
+/** The full one-line summary, for hovers. */
 export function summaryText(t: TrajectoryEvent): string {
   return `D ${num(t.divergence)}   H_last ${num(t.entropy_last)}   R_total ${num(t.r_total)}   A ${signed(t.advantage)}   ${t.verdict}`;
 }
