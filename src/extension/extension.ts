@@ -16,6 +16,7 @@ import type { PanelDeps } from './panels/deps';
 import { InspectorPanel } from './panels/inspector';
 import { DashboardPanel } from './panels/dashboard';
 import { registerVerifierFeatures } from './verifier/register';
+import { registerEncoderCommands } from './encoder/register';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Reward Lens');
@@ -134,6 +135,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     output,
     openTrajectory: (id) => deps.openTrajectoryDocument(id),
   });
+
+  registerEncoderCommands(context, { getStore: () => stores.get(), activeRunId, selectedNode: () => treeView.selection[0], openGroup: (g, t) => deps.openGroup(g, t), output });
 
   await vscode.commands.executeCommand('setContext', 'rewardLens.storeOpen', false);
   const version = (context.extension.packageJSON as { version?: string }).version ?? '?';
