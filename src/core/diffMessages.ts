@@ -78,6 +78,6 @@ export function validateDiffMessage(raw: unknown): DiffValidated {
       return { ok: true, message: { type: 'accept', verifierId: raw.verifierId } };
     }
     default:
-      return { ok: false, reason: `unknown message type ${JSON.stringify(String(raw.type).slice(0, 40))}` };
+      return { ok: false, reason: typeof raw.type === 'string' ? `unknown message type ${JSON.stringify(raw.type.slice(0, 40))}` : 'message type must be a string' };
   }
 }

@@ -271,5 +271,10 @@ export function scoreGroup(spec: GroupSpec): GroupScore {
     members.map((m) => m.totalReward),
     spec.advantage,
   );
-  return { online, replaced, group: members.map((m, i) => ({ ...m, advantage: adv[i] as number })) };
+  // An explicit literal, not a spread: the spread was a fifth of a 2M-trajectory re-score (bench/).
+  return {
+    online,
+    replaced,
+    group: members.map((m, i) => ({ source: m.source, index: m.index, totalReward: m.totalReward, advantage: adv[i] as number })),
+  };
 }

@@ -16,22 +16,37 @@ export function excerptOf(bytes: Uint8Array): string {
   return head.length > EXCERPT_CHARS ? head.slice(0, EXCERPT_CHARS) + '…' : head;
 }
 
-/** The path of the first number that JSON.parse turned into ±Infinity (e.g. 1e999), or null. */
-export function firstNonFinite(value: unknown, path = ''): string | null {
-  if (typeof value === 'number') return Number.isFinite(value) ? null : path || '(value)';
-  if (typeof value !== 'object' || value === null) return null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const p = firstNonFinite(value[i], `${path}/${i}`);
-      if (p) return p;
+/** Deeper than this, a line is refused: the store re-serialises unknown fields, and recursion that deep overflows the stack. */
+export const MAX_NESTING = 64;
+
+/**
+ * The first reason a parsed event cannot be stored: a number JSON.parse turned into ±Infinity
+ * (e.g. 1e999), or nesting deeper than MAX_NESTING. Iterative, so hostile depth cannot overflow it.
+ */
+export function firstNonFinite(value: unknown): string | null {
+  const stack: { v: unknown; path: string; depth: number }[] = [{ v: value, path: '', depth: 0 }];
+  while (stack.length > 0) {
+    const { v, path, depth } = stack.pop() as { v: unknown; path: string; depth: number };
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return `${path || '(value)'} is not a finite number`;
+      continue;
     }
-    return null;
-  }
-  for (const k of Object.keys(value)) {
-    const v = (value as Record<string, unknown>)[k];
-    if (typeof v === 'string') continue; // the hot case: trajectory text
-    const p = firstNonFinite(v, `${path}/${k}`);
-    if (p) return p;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= MAX_NESTING) return `${path} nests deeper than ${MAX_NESTING} levels`;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) {
+        const item = v[i];
+        if (typeof item === 'object' || typeof item === 'number') stack.push({ v: item, path: `${path}/${i}`, depth: depth + 1 });
+      }
+      continue;
+    }
+    const keys = Object.keys(v);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const k = keys[i] as string;
+      const item = (v as Record<string, unknown>)[k];
+      // Strings (the hot case: trajectory text) need no look.
+      if (typeof item === 'object' || typeof item === 'number') stack.push({ v: item, path: `${path}/${k}`, depth: depth + 1 });
+    }
   }
   return null;
 }
@@ -52,7 +67,7 @@ export function parseLine(bytes: Uint8Array): LineResult {
   const check = parseEventLine(text);
   if (!check.ok) return { ok: false, reason: check.reason, excerpt: excerptOf(body) };
   const bad = firstNonFinite(check.event);
-  if (bad) return { ok: false, reason: `${bad} is not a finite number`, excerpt: excerptOf(body) };
+  if (bad) return { ok: false, reason: bad, excerpt: excerptOf(body) };
   return { ok: true, event: check.event };
 }
 
