@@ -169,6 +169,38 @@ export const MIGRATIONS: readonly string[] = [
   -- Snippets are cut in JS from the decompressed text of the hits.
   CREATE VIRTUAL TABLE trajectory_fts USING fts5(text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
   `,
+  // 1 → 2: per-step sums of the per-group sums, kept by the batch writer in the transaction that
+  // inserts the groups, so the dashboard series reads one row per step instead of aggregating every
+  // group of the run on each call (250,000 groups for a 2,000-step run). Existing stores are
+  // backfilled here from the groups they already hold.
+  `
+  CREATE TABLE step_stats (
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    group_count INTEGER NOT NULL,
+    trajectory_count INTEGER NOT NULL,
+    online_count INTEGER NOT NULL,
+    online_correct INTEGER NOT NULL,   -- by the logged verdicts (see docs/store.md)
+    roger_correct_sum REAL NOT NULL,
+    roger_correct_n INTEGER NOT NULL,
+    roger_sum REAL NOT NULL,
+    roger_n INTEGER NOT NULL,
+    roger_max REAL,
+    failed_count INTEGER NOT NULL,
+    tokens_sum REAL NOT NULL,
+    tokens_n INTEGER NOT NULL,
+    chars_sum REAL NOT NULL,
+    offline_adv_sum REAL NOT NULL,
+    offline_adv_n INTEGER NOT NULL,
+    lint_count INTEGER NOT NULL,
+    PRIMARY KEY (run_id, step)
+  ) WITHOUT ROWID;
+  INSERT INTO step_stats
+    SELECT run_id, step, count(*), sum(trajectory_count), sum(online_count), sum(online_correct), sum(roger_correct_sum),
+      sum(roger_correct_n), sum(roger_sum), sum(roger_n), max(roger_max), sum(failed_count), sum(tokens_sum), sum(tokens_n),
+      sum(chars_sum), sum(offline_adv_sum), sum(offline_adv_n), sum(lint_count)
+    FROM groups GROUP BY run_id, step;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

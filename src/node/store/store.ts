@@ -241,10 +241,10 @@ export class RunStore implements RunStoreApi {
         (SELECT max(step) FROM steps s WHERE s.run_id = r.run_id) AS last_step,
         g.group_count, g.trajectory_count, g.online_count, g.online_correct, g.roger_correct_sum, g.roger_correct_n, g.lint_count
       FROM runs r LEFT JOIN (
-        SELECT run_id, count(*) AS group_count, sum(trajectory_count) AS trajectory_count, sum(online_count) AS online_count,
+        SELECT run_id, sum(group_count) AS group_count, sum(trajectory_count) AS trajectory_count, sum(online_count) AS online_count,
           sum(online_correct) AS online_correct, sum(roger_correct_sum) AS roger_correct_sum,
           sum(roger_correct_n) AS roger_correct_n, sum(lint_count) AS lint_count
-        FROM groups GROUP BY run_id) g ON g.run_id = r.run_id
+        FROM step_stats GROUP BY run_id) g ON g.run_id = r.run_id
       ${where}`;
   }
 
@@ -260,10 +260,10 @@ export class RunStore implements RunStoreApi {
 
   async listSteps(runId: string): Promise<StepSummary[]> {
     const rows = await this.db.all(
-      `SELECT s.step, s.metrics, count(g.id) AS group_count, sum(g.online_count) AS online_count, sum(g.online_correct) AS online_correct,
-         sum(g.roger_correct_sum) AS rcs, sum(g.roger_correct_n) AS rcn, sum(g.lint_count) AS lint_count
-       FROM steps s LEFT JOIN groups g ON g.run_id = s.run_id AND g.step = s.step
-       WHERE s.run_id = ? GROUP BY s.step ORDER BY s.step`,
+      `SELECT s.step, s.metrics, coalesce(ss.group_count, 0) AS group_count, ss.online_count, ss.online_correct,
+         ss.roger_correct_sum AS rcs, ss.roger_correct_n AS rcn, ss.lint_count
+       FROM steps s LEFT JOIN step_stats ss ON ss.run_id = s.run_id AND ss.step = s.step
+       WHERE s.run_id = ? ORDER BY s.step`,
       [runId],
     );
     return rows.map((r) => ({
@@ -620,12 +620,15 @@ export class RunStore implements RunStoreApi {
 
   async stepSeries(runId: string): Promise<StepSeriesPoint[]> {
     const rows = await this.db.all(
-      `SELECT s.step, s.metrics, count(g.id) AS group_count, sum(g.online_count) AS oc, sum(g.online_correct) AS ok,
-         sum(g.roger_sum) AS rs, sum(g.roger_n) AS rn, max(g.roger_max) AS rmax, sum(g.failed_count) AS failed,
-         sum(g.tokens_sum) AS ts, sum(g.tokens_n) AS tn, sum(g.chars_sum) AS cs, sum(g.offline_adv_sum) AS oas,
-         sum(g.offline_adv_n) AS oan, sum(g.lint_count) AS lints
-       FROM steps s LEFT JOIN groups g ON g.run_id = s.run_id AND g.step = s.step
-       WHERE s.run_id = ? GROUP BY s.step ORDER BY s.step`,
+      // step_stats holds the sums over the step's groups, kept at ingest: one row per step, no
+      // aggregate over the run's groups on each call. Accuracy is by the logged verdicts, as in
+      // every per-group figure (docs/store.md, "Per-step sums").
+      `SELECT s.step, s.metrics, coalesce(ss.group_count, 0) AS group_count, ss.online_count AS oc, ss.online_correct AS ok,
+         ss.roger_sum AS rs, ss.roger_n AS rn, ss.roger_max AS rmax, ss.failed_count AS failed,
+         ss.tokens_sum AS ts, ss.tokens_n AS tn, ss.chars_sum AS cs, ss.offline_adv_sum AS oas,
+         ss.offline_adv_n AS oan, ss.lint_count AS lints
+       FROM steps s LEFT JOIN step_stats ss ON ss.run_id = s.run_id AND ss.step = s.step
+       WHERE s.run_id = ? ORDER BY s.step`,
       [runId],
     );
     return rows.map((r) => {

@@ -334,6 +334,7 @@ export class BatchWriter {
     const trajRows: SqlValue[][] = [];
     const ftsRows: SqlValue[][] = [];
     const tokenRows: SqlValue[][] = [];
+    const stepSums = new Map<string, StepSums>();
     for (const p of accepted) {
       const g = p.event;
       const settings = await this.settingsOf(g.run_id);
@@ -349,6 +350,7 @@ export class BatchWriter {
         if (l.trajectoryId !== null) lintMask.set(l.trajectoryId, (lintMask.get(l.trajectoryId) ?? 0) | LINT_BITS[l.kind]);
       }
       const agg = aggregate(g.trajectories);
+      addToStep(stepSums, g, agg, lints.length);
       const prompt = packText(g.prompt);
       groupRows.push([
         groupId, g.run_id, g.step, g.prompt_id, prompt.value, prompt.compressed, promptPreview(g.prompt), g.gold,
@@ -375,6 +377,19 @@ export class BatchWriter {
     const stepKeys = new Map<string, SqlValue[]>();
     for (const p of accepted) stepKeys.set(`${p.event.run_id}\u0000${p.event.step}`, [p.event.run_id, p.event.step]);
     await insertMany(this.db, 'INSERT OR IGNORE INTO steps (run_id, step)', 2, [...stepKeys.values()], 100);
+    // Only the groups inserted above are added (duplicates and refused groups were dropped before),
+    // in this same transaction: a replay adds nothing and a rollback takes the sums back with the rows.
+    for (const s of stepSums.values()) {
+      await this.db.runCached(
+        `INSERT INTO step_stats (${STEP_STATS_COLUMNS}) VALUES (${STEP_STATS_COLUMNS.split(',').map(() => '?').join(', ')})
+         ON CONFLICT(run_id, step) DO UPDATE SET ${STEP_STATS_UPDATE}`,
+        [
+          s.runId, s.step, s.groups, s.trajectories, s.agg.onlineCount, s.agg.onlineCorrect, s.agg.rogerCorrectSum,
+          s.agg.rogerCorrectN, s.agg.rogerSum, s.agg.rogerN, s.agg.rogerMax, s.agg.failed, s.agg.tokensSum, s.agg.tokensN,
+          s.agg.charsSum, s.agg.offlineAdvSum, s.agg.offlineAdvN, s.lints,
+        ],
+      );
+    }
     return { groups: accepted.map((p) => p.event), duplicates };
   }
 }
@@ -391,6 +406,51 @@ function trajectoryRow(key: number, groupId: number, g: GroupEvent, t: Trajector
     num(t.divergence), num(t.entropy_last), num(t.r_oger), num(t.r_total), num(t.advantage), t.replaced ? 1 : 0,
     bool(t.inserted), bool(t.embedding_truncated), present, lintMask, extraOf(t, TRAJECTORY_KEYS),
   ];
+}
+
+const STEP_STATS_COLUMNS =
+  'run_id, step, group_count, trajectory_count, online_count, online_correct, roger_correct_sum, roger_correct_n, roger_sum, ' +
+  'roger_n, roger_max, failed_count, tokens_sum, tokens_n, chars_sum, offline_adv_sum, offline_adv_n, lint_count';
+// Two-argument max() is NULL when either side is: a step whose R_OGER max is still unknown takes the new one.
+const STEP_STATS_UPDATE = STEP_STATS_COLUMNS.split(',')
+  .map((c) => c.trim())
+  .filter((c) => c !== 'run_id' && c !== 'step')
+  .map((c) => (c === 'roger_max' ? 'roger_max = coalesce(max(roger_max, excluded.roger_max), roger_max, excluded.roger_max)' : `${c} = ${c} + excluded.${c}`))
+  .join(', ');
+
+interface StepSums {
+  runId: string;
+  step: number;
+  groups: number;
+  trajectories: number;
+  lints: number;
+  agg: GroupAggregate;
+}
+
+function addToStep(sums: Map<string, StepSums>, g: GroupEvent, a: GroupAggregate, lintCount: number): void {
+  const key = `${g.run_id}\u0000${g.step}`;
+  let s = sums.get(key);
+  if (!s) {
+    s = { runId: g.run_id, step: g.step, groups: 0, trajectories: 0, lints: 0, agg: emptyAggregate() };
+    sums.set(key, s);
+  }
+  s.groups++;
+  s.trajectories += g.trajectories.length;
+  s.lints += lintCount;
+  const t = s.agg;
+  t.onlineCount += a.onlineCount;
+  t.onlineCorrect += a.onlineCorrect;
+  t.rogerCorrectSum += a.rogerCorrectSum;
+  t.rogerCorrectN += a.rogerCorrectN;
+  t.rogerSum += a.rogerSum;
+  t.rogerN += a.rogerN;
+  if (a.rogerMax !== null) t.rogerMax = t.rogerMax === null ? a.rogerMax : Math.max(t.rogerMax, a.rogerMax);
+  t.failed += a.failed;
+  t.tokensSum += a.tokensSum;
+  t.tokensN += a.tokensN;
+  t.charsSum += a.charsSum;
+  t.offlineAdvSum += a.offlineAdvSum;
+  t.offlineAdvN += a.offlineAdvN;
 }
 
 interface GroupAggregate {
@@ -410,11 +470,15 @@ interface GroupAggregate {
 }
 
 /** Per-group sums, so run/step/series queries add up a few numbers per group instead of reading trajectories. */
-function aggregate(trajectories: readonly TrajectoryEvent[]): GroupAggregate {
-  const a: GroupAggregate = {
+function emptyAggregate(): GroupAggregate {
+  return {
     onlineCount: 0, onlineCorrect: 0, rogerCorrectSum: 0, rogerCorrectN: 0, rogerSum: 0, rogerN: 0, rogerMax: null,
     failed: 0, tokensSum: 0, tokensN: 0, charsSum: 0, offlineAdvSum: 0, offlineAdvN: 0,
   };
+}
+
+function aggregate(trajectories: readonly TrajectoryEvent[]): GroupAggregate {
+  const a = emptyAggregate();
   for (const t of trajectories) {
     if (t.source === 'online') {
       a.onlineCount++;
