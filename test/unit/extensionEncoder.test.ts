@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunAudit } from '../../src/node/audit/audit';
 import { quantiles } from '../../src/node/audit/audit';
-import { MAX_REPORT_ROWS, describeScope, fmtDelta, formatReport, groupLinks, scopeChoices, scopeFromArgument, summarize } from '../../src/extension/encoder/report';
+import { MAX_REPORT_ROWS, describeScope, mdInline, fmtDelta, formatReport, groupLinks, scopeChoices, scopeFromArgument, summarize } from '../../src/extension/encoder/report';
 
 const groupNode = { kind: 'group', group: { groupId: 42, runId: 'run-a', step: 3, promptId: 'p-7', promptPreview: 'x', trajectoryCount: 6 } };
 const stepNode = { kind: 'step', runId: 'run-a', step: { step: 3, groupCount: 4 } };
@@ -83,13 +83,13 @@ function audit(over: Partial<RunAudit> = {}): RunAudit {
 
 test('audit report: names the trajectory and both D values; hostile ids cannot inject links, HTML, rows or headings', () => {
   const md = formatReport([audit()], { mode: 'audit', scopeText: 'run run-a', at: '2026-01-01T00:00:00.000Z', seconds: 1.25 });
-  assert.match(md, /^# Divergence audit: run run\\-a$/m);
+  assert.match(md, /^# Divergence audit: run run-a$/m);
   assert.match(md, /### Divergences beyond the tolerance: 1/);
   const row = md.split('\n').find((l) => l.startsWith('| 3 | 42 |'));
   assert.ok(row, md);
   assert.match(row, /\| 0\.250000 \| 0\.252000 \| \+0\.0020 \|$/);
   // the id is on the row, every markdown-active character escaped, the newline flattened
-  assert.ok(row.includes('evil\\]\\(command:workbench\\.action\\.terminal\\.new\\)\\<img src=x onerror=alert\\(1\\)\\>\\|\\`x\\` \\# heading'), row);
+  assert.ok(row.includes('evil\\](command:workbench.action.terminal.new)\\<img src=x onerror=alert(1)\\>\\|\\`x\\` # heading'), row);
   assert.ok(!/[^\\]\]\(command:/.test(md), 'no live command link');
   assert.ok(!/[^\\]<img/.test(md), 'no raw HTML');
   assert.ok(!md.split('\n').some((l) => l.startsWith('# heading')), 'no injected heading');
@@ -117,7 +117,7 @@ test('what-if report: replacement changes, sign flips, ΔR quantiles and the cha
   assert.match(md, /- Replacement choices changed: 2/);
   assert.match(md, /- Advantage signs flipped: 3/);
   assert.match(md, /\| 4 \| −0\.1000 \| −0\.0850 \| −0\.0250 \| \+0\.0250 \| \+0\.0875 \| \+0\.1775 \| \+0\.2000 \| \+0\.0375 \|/);
-  assert.match(md, /\| 1 \| 8 \| p\\<1\\> \| on\\-1 \| evil\\\]/);
+  assert.match(md, /\| 1 \| 8 \| p\\<1\\> \| on-1 \| evil\\\]/);
   const s = summarize([w], 'what-if');
   assert.equal(s.text, 'Reward Lens: what-if over 5 groups: 2 replacement choices changed, 3 advantage signs flipped, median ΔR_total +0.0250.');
   const links = groupLinks([w], 'what-if');
@@ -136,7 +136,7 @@ test('summary and links of an audit; skipped runs; long flag lists are cut', () 
 
   const skipped = audit({ skipped: 'variant grpo logs no divergence (no encoder)', encoder: null });
   assert.match(summarize([skipped], 'audit').text, /nothing was audited: variant grpo/);
-  assert.match(formatReport([skipped], { mode: 'audit', scopeText: 'run run-a', at: 't', seconds: 0 }), /Not audited: variant grpo logs no divergence \\\(no encoder\\\)/);
+  assert.match(formatReport([skipped], { mode: 'audit', scopeText: 'run run-a', at: 't', seconds: 0 }), /Not audited: variant grpo logs no divergence \(no encoder\)/);
 
   const many = Array.from({ length: MAX_REPORT_ROWS + 7 }, (_, i) => ({ ...a.divergence.flags[0]!, groupId: i, trajectoryId: `t${i}` }));
   const md = formatReport([audit({ divergence: { ...a.divergence, flags: many } })], { mode: 'audit', scopeText: 'r', at: 't', seconds: 0 });
@@ -149,4 +149,11 @@ test('deltas: signed, exponent for tiny values, never NaN text for finite input'
   assert.equal(fmtDelta(-0.25), '−0.2500');
   assert.equal(fmtDelta(3e-5), '+3.00e-5');
   assert.equal(fmtDelta(Number.NaN), 'NaN');
+});
+
+test('inline escaping: links, images, HTML, entities, emphasis, code and strikethrough stay literal', () => {
+  assert.equal(mdInline('![x](javascript:alert(1))'), '!\\[x\\](javascript:alert(1))');
+  assert.equal(mdInline('&lt;script&gt; <b>**bold**</b> ~~s~~ `c` a_b \\'), '\\&lt;script\\&gt; \\<b\\>\\*\\*bold\\*\\*\\</b\\> \\~\\~s\\~\\~ \\`c\\` a\\_b \\\\');
+  // plain ids, numbers and dates stay readable in the editor
+  assert.equal(mdInline('g1-on2 2026-01-01T00:00:00.000Z p.7'), 'g1-on2 2026-01-01T00:00:00.000Z p.7');
 });

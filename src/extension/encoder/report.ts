@@ -2,7 +2,7 @@
 // argument or a tree selection means, and the Markdown report and one-line summary of a result.
 // No vscode import, so it is unit-tested (test/unit/extensionEncoder.test.ts); register.ts wires it.
 import type { AuditScope, Quantiles, RunAudit } from '../../node/audit/audit';
-import { mdEscape, oneLine } from '../format';
+import { oneLine } from '../format';
 
 export type AuditMode = 'audit' | 'what-if';
 
@@ -117,9 +117,19 @@ export function fmtDelta(x: number): string {
   return `${x < 0 ? '−' : '+'}${body}`;
 }
 
+/**
+ * Escapes the characters that can make inline Markdown active (links, images, HTML, code, emphasis,
+ * table pipes, entities). The report is read as text in the editor first, so characters that only
+ * matter at the start of a line (#, -, +, digits with a dot) are left alone: every escaped value is
+ * flattened to one line and never starts one.
+ */
+export function mdInline(s: string): string {
+  return s.replace(/[\\`*_[\]<>|~&]/g, (c) => `\\${c}`);
+}
+
 /** A table cell: one line, escaped, bounded (ids and prompts are trainer data: anything may be in them). */
 function cell(s: string, max = 120): string {
-  return mdEscape(oneLine(s, max));
+  return mdInline(oneLine(s, max));
 }
 
 function quantileTable(q: Quantiles): string {
@@ -219,7 +229,7 @@ export function formatReport(audits: readonly RunAudit[], ctx: ReportContext): s
   const head = [
     `# ${title}: ${cell(ctx.scopeText, 200)}`,
     '',
-    `${mdEscape(ctx.at)} · ${ctx.seconds.toFixed(1)} s. Open a group listed below with **Open Group…** on the result notification (the group column is the store's group id).`,
+    `${cell(ctx.at, 40)} · ${ctx.seconds.toFixed(1)} s. Open a group listed below with **Open Group…** on the result notification (the group column is the store's group id).`,
     '',
   ];
   return [...head, ...audits.map((a) => runSection(a, ctx.mode)), ''].join('\n');
