@@ -60,6 +60,20 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
   let runSeq = 0;
   context.subscriptions.push(diagnostics, lensChanged);
 
+  // VS Code's CodeLens controller debounces a provider's change event, and cancels the pending
+  // request when the editor text loses focus (onDidBlurEditorText → cancel). Saving and then
+  // clicking into the Problems panel within that debounce left the lens on the old count until the
+  // editor was focused again. Firing again a little later lands after such a blur and is cheap (the
+  // provider reads in-memory state only).
+  const LENS_REFIRE_MS = [400, 1500, 4000];
+  let lensTimers: NodeJS.Timeout[] = [];
+  const refreshLens = () => {
+    lensChanged.fire();
+    lensTimers.forEach(clearTimeout);
+    lensTimers = LENS_REFIRE_MS.map((ms) => setTimeout(() => lensChanged.fire(), ms));
+  };
+  context.subscriptions.push({ dispose: () => lensTimers.forEach(clearTimeout) });
+
   const log = (line: string) => deps.output.appendLine(`[verifier] ${line}`);
 
   const workspaceRoot = (): string | undefined => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
@@ -122,7 +136,7 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
     state.error = null;
     diagnostics.clear();
     diagnostics.set(uri, list);
-    lensChanged.fire();
+    refreshLens();
     return true;
   };
 
@@ -152,7 +166,7 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
       return null;
     } finally {
       if (seq === runSeq) state.running = false;
-      lensChanged.fire();
+      refreshLens();
     }
   };
 
@@ -412,7 +426,7 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
   context.subscriptions.push(
     vscode.languages.onDidChangeDiagnostics((e) => {
       const p = verifierPath();
-      if (p && e.uris.some((u) => u.scheme === 'file' && resolvePath(u.fsPath) === resolvePath(p))) lensChanged.fire();
+      if (p && e.uris.some((u) => u.scheme === 'file' && resolvePath(u.fsPath) === resolvePath(p))) refreshLens();
     }),
   );
 
