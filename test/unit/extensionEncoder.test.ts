@@ -120,6 +120,9 @@ test('what-if report: replacement changes, sign flips, ΔR quantiles and the cha
   assert.match(md, /\| 1 \| 8 \| p\\<1\\> \| on-1 \| evil\\\]/);
   const s = summarize([w], 'what-if');
   assert.equal(s.text, 'Reward Lens: what-if over 5 groups: 2 replacement choices changed, 3 advantage signs flipped, median ΔR_total +0.0250.');
+  const one = audit({ mode: 'what-if', whatIf: { groups: 1, replacementChanged: 0, signFlips: 0, deltaR: null, changedGroups: [] } });
+  assert.equal(summarize([one], 'what-if').text, 'Reward Lens: what-if over 1 group: 0 replacement choices changed, 0 advantage signs flipped.');
+  assert.deepEqual(groupLinks([one], 'what-if'), [], 'nothing changed: nothing to open');
   const links = groupLinks([w], 'what-if');
   assert.deepEqual(links.map((l) => l.groupId), [8, 9]);
   assert.ok(!links[0]?.description.includes('\n'));

@@ -262,7 +262,7 @@ export function summarize(audits: readonly RunAudit[], mode: AuditMode): Summary
   const groups = done.reduce((n, a) => n + a.whatIf.groups, 0);
   const median = done.length === 1 ? done[0]?.whatIf.deltaR?.median : undefined;
   const med = median !== undefined ? `, median ΔR_total ${fmtDelta(median)}` : '';
-  return { severity: 'info', text: `Reward Lens: what-if over ${groups} groups: ${changed} replacement choices changed, ${flips} advantage signs flipped${med}${errText}.` };
+  return { severity: 'info', text: `Reward Lens: what-if over ${groups} group${groups === 1 ? '' : 's'}: ${changed} replacement choices changed, ${flips} advantage signs flipped${med}${errText}.` };
 }
 
 export interface GroupLink {
