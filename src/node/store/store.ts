@@ -18,6 +18,8 @@ import type {
 export const BUSY_TIMEOUT_MS = 15000;
 const LABEL_KINDS: readonly LabelKind[] = ['correct', 'wrong', 'hack', 'note'];
 const VERDICTS: readonly Verdict[] = ['correct', 'wrong', 'error'];
+/** Searches matching at most this many trajectories are ranked by bm25; larger ones return the newest matches. */
+export const SEARCH_RANK_LIMIT = 2000;
 
 const ratio = (n: number, d: number): number | null => (d > 0 ? n / d : null);
 const parseJson = <T>(s: unknown, fallback: T): T => (typeof s === 'string' && s.length > 0 ? (JSON.parse(s) as T) : fallback);
@@ -425,26 +427,22 @@ export class RunStore implements RunStoreApi {
 
   async search(query: string, limit = 50): Promise<SearchResult> {
     const n = Math.max(1, Math.min(500, Math.floor(limit)));
-    const run = (q: string) =>
-      this.db.all<{ rowid: number; rank: number }>(
-        'SELECT rowid, rank FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rank LIMIT ?',
-        [q, n],
-      );
     const trimmed = query.trim();
-    if (trimmed.length === 0) return { hits: [], query: '', fellBackToPhrase: false };
+    if (trimmed.length === 0) return { hits: [], query: '', fellBackToPhrase: false, ranked: true };
     let used = trimmed;
     let fellBack = false;
-    let matches: { rowid: number; rank: number }[];
+    let page: { matches: { rowid: number; rank: number | null }[]; ranked: boolean };
     try {
-      matches = await run(trimmed);
+      page = await this.searchPage(trimmed, n);
     } catch {
       // FTS5 syntax errors (unbalanced quotes, a bare operator, column filters that do not exist)
       // are the user's typing, not a failure: search for the words as one literal phrase instead.
       used = `"${trimmed.replace(/"/g, '""')}"`;
       fellBack = true;
-      matches = await run(used);
+      page = await this.searchPage(used, n);
     }
-    if (matches.length === 0) return { hits: [], query: used, fellBackToPhrase: fellBack };
+    const { matches, ranked } = page;
+    if (matches.length === 0) return { hits: [], query: used, fellBackToPhrase: fellBack, ranked };
     const rows = await this.db.all<Row>(
       `SELECT t.id, t.traj_id, t.group_id, t.run_id, t.step, t.source, t.verdict, t.text, t.text_z, g.prompt_id
        FROM trajectories t JOIN groups g ON g.id = t.group_id WHERE t.id IN (${matches.map(() => '?').join(',')})`,
@@ -469,7 +467,33 @@ export class RunStore implements RunStoreApi {
         rank: m.rank,
       });
     }
-    return { hits, query: used, fellBackToPhrase: fellBack };
+    return { hits, query: used, fellBackToPhrase: fellBack, ranked };
+  }
+
+  /**
+   * One page of matches. bm25 (`ORDER BY rank`) scores every matching document, and even for one
+   * page its per-query statistics read the whole doclist of every term: 9-25 s for a common word on
+   * 2,000,000 trajectories. So the match count is taken first, capped at SEARCH_RANK_LIMIT + 1
+   * (milliseconds: FTS5 stops at the cap); up to SEARCH_RANK_LIMIT matches are ranked, more
+   * return the newest matches (highest trajectory key, i.e. ingested last) unranked, rank null.
+   */
+  private async searchPage(q: string, n: number): Promise<{ matches: { rowid: number; rank: number | null }[]; ranked: boolean }> {
+    const counted = await this.db.get<{ n: number }>(
+      'SELECT count(*) AS n FROM (SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? LIMIT ?)',
+      [q, SEARCH_RANK_LIMIT + 1],
+    );
+    if ((counted?.n ?? 0) <= SEARCH_RANK_LIMIT) {
+      const matches = await this.db.all<{ rowid: number; rank: number }>(
+        'SELECT rowid, rank FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rank LIMIT ?',
+        [q, n],
+      );
+      return { matches, ranked: true };
+    }
+    const matches = await this.db.all<{ rowid: number }>(
+      'SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rowid DESC LIMIT ?',
+      [q, n],
+    );
+    return { matches: matches.map((m) => ({ rowid: m.rowid, rank: null })), ranked: false };
   }
 
   async addLabel(label: NewLabel): Promise<LabelRecord> {

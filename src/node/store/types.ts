@@ -181,8 +181,8 @@ export interface SearchHit {
   verdict: Verdict;
   /** a window of the text around the first match, as plain parts (the caller escapes them) */
   snippet: SnippetPart[];
-  /** bm25 rank; lower is better */
-  rank: number;
+  /** bm25 rank, lower is better; null when the search was not ranked (too many matches, see SearchResult.ranked) */
+  rank: number | null;
 }
 
 export interface SearchResult {
@@ -190,6 +190,12 @@ export interface SearchResult {
   /** the FTS5 query actually run: the user's, or a quoted phrase when theirs was not valid FTS5 syntax */
   query: string;
   fellBackToPhrase: boolean;
+  /**
+   * true: the whole match set was scored and hits are in bm25 order. false: more than
+   * SEARCH_RANK_LIMIT trajectories matched, and hits are the newest matches (last ingested first),
+   * unscored: ranking them all took seconds on a large store.
+   */
+  ranked: boolean;
 }
 
 export interface StoreStats {

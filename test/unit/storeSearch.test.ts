@@ -1,0 +1,62 @@
+// Search on a large match set returns the newest matches unranked (ranking them all took seconds on
+// a 2M-trajectory store); a small match set is still ranked by bm25; the phrase fallback holds on both.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunStore, SEARCH_RANK_LIMIT } from '../../src/node/store';
+import type { GroupEvent } from '../../src/core/protocol';
+import { groupEvent, runStart } from '../fixtures/events';
+
+test('search ranks small match sets and returns the newest matches of large ones', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rl-search-'));
+  const store = await RunStore.open(join(dir, 'store.db'));
+  try {
+    const groupCount = Math.ceil((SEARCH_RANK_LIMIT + 1) / 8) + 1;
+    const groups: GroupEvent[] = [];
+    for (let g = 0; g < groupCount; g++) {
+      const e = groupEvent('r1', Math.floor(g / 50), g, { textBytes: 40, seed: g });
+      e.trajectories.forEach((t, i) => {
+        (t as { text: string }).text += ` everywhereword${g % 3 === 0 && i === 1 ? ' rarezorb rarezorb rarezorb' : g % 7 === 0 && i === 2 ? ' rarezorb' : ''}`;
+      });
+      groups.push(e);
+    }
+    await store.writeBatch({
+      file: 'mem',
+      events: [runStart('r1'), ...groups].map((event, i) => ({ line: i + 1, byteOffset: i, event })),
+      malformed: [],
+      endOffset: groups.length + 1,
+      endLine: groups.length + 1,
+    });
+    const total = groups.length * 8;
+    assert.ok(total > SEARCH_RANK_LIMIT);
+
+    const big = await store.search('everywhereword', 50);
+    assert.equal(big.ranked, false);
+    assert.equal(big.fellBackToPhrase, false);
+    const newest = Array.from({ length: 50 }, (_, i) => total - i);
+    assert.deepEqual(big.hits.map((h) => h.trajectoryKey), newest);
+    assert.ok(big.hits.every((h) => h.rank === null));
+    assert.ok(big.hits.every((h) => h.snippet.some((p) => p.match && p.text === 'everywhereword')));
+
+    const small = await store.search('rarezorb', 500);
+    assert.equal(small.ranked, true);
+    const expected = groups.filter((_, g) => g % 3 === 0).length + groups.filter((_, g) => g % 7 === 0).length;
+    assert.equal(small.hits.length, expected);
+    const ranks = small.hits.map((h) => h.rank as number);
+    assert.ok(ranks.every((r) => typeof r === 'number'));
+    assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b));
+    // bm25 puts the texts with the word three times before those with it once.
+    assert.ok(small.hits[0]?.trajectoryId.endsWith('-on1'));
+    assert.ok(small.hits[small.hits.length - 1]?.trajectoryId.endsWith('-on2'));
+
+    const fb = await store.search('everywhereword"', 20);
+    assert.equal(fb.fellBackToPhrase, true);
+    assert.equal(fb.ranked, false);
+    assert.equal(fb.hits.length, 20);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
