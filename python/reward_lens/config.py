@@ -57,6 +57,9 @@ class TrainConfig:
     verifier: str | None = None
     verifier_timeout_s: float = 5.0
     verifier_workers: int | None = None
+    # Labels exported by Reward Lens ("Export Labels…", JSON Lines): their verdicts win over the
+    # verifier's for matching (response, gold) pairs, so a relabel corrects the next run's reward.
+    verifier_overrides: str | None = None
     system_prompt: str = PAPER_SYSTEM_PROMPT
     # None: the tokenizer's chat template when it has one, else PAPER_PLAIN_TEMPLATE.
     prompt_template: str | None = None
@@ -183,6 +186,11 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         _bad(p, "verifier", cfg.verifier, "must be null (default Math-Verify), module:function or a file path")
     _num(p, "verifier_timeout_s", cfg.verifier_timeout_s, 0, exclusive_min=True)
     _int(p, "verifier_workers", cfg.verifier_workers, 1, allow_none=True)
+    if cfg.verifier_overrides is not None:
+        if not isinstance(cfg.verifier_overrides, str) or not cfg.verifier_overrides:
+            _bad(p, "verifier_overrides", cfg.verifier_overrides, "must be null or the path of an exported labels .jsonl file")
+        elif not Path(cfg.verifier_overrides).is_file():
+            _bad(p, "verifier_overrides", cfg.verifier_overrides, "no such file (export labels from Reward Lens first)")
     if not isinstance(cfg.system_prompt, str):
         _bad(p, "system_prompt", cfg.system_prompt, "must be a string")
     if cfg.prompt_template is not None and (not isinstance(cfg.prompt_template, str) or "{question}" not in cfg.prompt_template):

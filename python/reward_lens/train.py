@@ -96,7 +96,7 @@ class Trainer:
             self._format(it)
         from .verify import load_verifier, verifier_identity
 
-        self.verify_fn = load_verifier(cfg.verifier)
+        self.verify_fn = load_verifier(cfg.verifier, overrides=cfg.verifier_overrides)
         self.verifier_identity = verifier_identity(cfg.verifier)
         self.encoder = None
         if cfg.variant in EMBEDDING_VARIANTS:

@@ -33,6 +33,7 @@ def test_valid_config_passes(data_file):
         ({"learning_rate": 1e-6}, "config.learning_rate = 1e-06: unknown field"),
         ({"model": {"tiny": {"hidden_size": 30, "heads": 4}}}, "config.model.tiny.heads = 4: must divide hidden_size 30"),
         ({"replace": 9, "rollout_n": 8}, "config.replace = 9: cannot exceed rollout_n (8)"),
+        ({"verifier_overrides": "/nonexistent/labels.jsonl"}, 'config.verifier_overrides = "/nonexistent/labels.jsonl": no such file'),
     ],
 )
 def test_errors_name_field_and_value(data_file, patch, message):
