@@ -1,0 +1,1 @@
+"""Adapters that let other training engines use Reward Lens' verifier and reward maths."""
