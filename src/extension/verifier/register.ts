@@ -64,7 +64,7 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
   // request when the editor text loses focus (onDidBlurEditorText → cancel). Saving and then
   // clicking into the Problems panel within that debounce left the lens on the old count until the
   // editor was focused again. Firing again a little later lands after such a blur and is cheap (the
-  // provider reads in-memory state only).
+  // provider reads the regression state after its one store read, so it is never older than the event).
   const LENS_REFIRE_MS = [400, 1500, 4000];
   let lensTimers: NodeJS.Timeout[] = [];
   const refreshLens = () => {
@@ -217,10 +217,7 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
       return;
     }
     const run = await store.getRun(runId);
-    const next = run ? { runId, count: run.trajectoryCount } : null;
-    const changed = next?.runId !== runVerdictCount?.runId || next?.count !== runVerdictCount?.count;
-    runVerdictCount = next;
-    if (changed) lensChanged.fire();
+    runVerdictCount = run ? { runId, count: run.trajectoryCount } : null;
   };
 
   // ---- commands --------------------------------------------------------------------------------
@@ -405,9 +402,7 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
           if (!isVerifierDocument(doc)) return [];
           const at = verifyFunctionLine(doc.getText());
           if (!at) return [];
-          // The count comes from the store; the lens must not wait on it (a slow answer would show
-          // the regression state as it was when the request started): it refreshes and fires.
-          void refreshVerdictCount().catch(() => undefined);
+          await refreshVerdictCount().catch(() => undefined);
           const range = new vscode.Range(at.line, 0, at.line, 0);
           const verdicts = runVerdictCount ? `${runVerdictCount.count} verdicts in this run` : 'no run open';
           const disagree = disagreeLensTitle(state);
