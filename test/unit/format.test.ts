@@ -85,13 +85,11 @@ test('entropyRuns keeps a 150K trace to a manageable number of spans', () => {
   const offsets: number[] = [];
   const values: number[] = [];
   for (let o = 0, i = 0; o < len; o += 4, i++) { offsets.push(o); values.push(i % 50 === 0 ? 3 : 0.01); }
-  const t0 = performance.now();
   const r = entropyRuns(len, offsets, values);
-  const ms = performance.now() - t0;
   assert.equal(r.dropped, 0);
   assert.ok(r.runs.length < offsets.length / 10, `${r.runs.length} runs`);
   assert.equal(r.runs[r.runs.length - 1]!.end, len);
-  assert.ok(ms < 200, `${ms} ms`);
+  // Its speed is measured by the UI benchmark (bench/ui-preview.ts), not asserted here.
 });
 
 test('lineDiff: exact edit script that reproduces both sides', () => {
@@ -109,18 +107,15 @@ test('lineDiff: exact edit script that reproduces both sides', () => {
   assert.deepEqual(lineDiff('', 'x').hunks.map((h) => h.op), ['delete', 'insert']);
 });
 
-test('lineDiff on unrelated 150K traces falls back to an approximate diff quickly', () => {
+test('lineDiff on unrelated 150K traces falls back to an approximate diff', () => {
   const mk = (tag: string) => Array.from({ length: 3000 }, (_, i) => `${tag} line ${i} ${'x'.repeat(40)}`).join('\n');
   const a = mk('teacher');
   const b = mk('member');
   assert.ok(a.length > 140_000);
-  const t0 = performance.now();
   const d = lineDiff(a, b);
-  const ms = performance.now() - t0;
   assert.equal(d.approximate, true);
   assert.equal(d.added, 3000);
   assert.equal(d.removed, 3000);
-  assert.ok(ms < 1500, `${ms} ms`);
   // a near-copy of a long trace still gets an exact diff
   const c = a.replace('teacher line 1500 ', 'teacher line 1500 CHANGED ');
   const e = lineDiff(a, c);
