@@ -170,7 +170,7 @@ export async function findTrajectoriesCommand(
         }));
         qp.placeholder = res.fellBackToPhrase ? `Searched as the phrase ${res.query} (not valid FTS5 syntax)` : qp.placeholder;
         if (!res.hits.length) qp.items = [];
-        qp.title = `${asDocument ? 'Open a trajectory as a document' : 'Find Trajectories'}: ${res.hits.length}${res.hits.length === 100 ? '+' : ''} hits`;
+        qp.title = `${asDocument ? 'Open a trajectory as a document' : 'Find Trajectories'}: ${res.hits.length}${res.hits.length === 100 ? '+' : ''} hits${res.ranked ? '' : ' (too many matches to rank: newest first)'}`;
       })
       .catch((e: Error) => {
         if (mine === seq) qp.title = `Search failed: ${e.message}`;
