@@ -39,11 +39,19 @@ let rig: Rig | undefined;
 
 const python = join(repoRoot, '.venv', 'bin', 'python');
 
+/**
+ * One forward pass cannot be interrupted, so cancel waits for the text in flight: a 512-token
+ * MiniLM pass costs up to ~1 s on a contended 2-core machine, which made the 1 s bound a coin toss.
+ * 256-token windows keep every text long (the traces are ~500 tokens, so each is truncated and
+ * every pass is full) while halving that wait.
+ */
+const WINDOW_TOKENS = 256;
+
 /** Exports the packaged all-MiniLM-L6-v2 with the repo's exporter (seconds; nothing downloaded). */
 function exportMiniLm(): { fingerprint: string; pooling: string; maxLength: number } {
   const found = spawnSync(python, ['-c', 'from reward_lens.encoder import find_minilm; print(find_minilm())'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(found.status, 0, `find_minilm failed: ${found.stdout}${found.stderr}`);
-  const exported = spawnSync(python, ['-m', 'reward_lens.export_encoder', '--model', found.stdout.trim(), '--out', encoderDir, '--strategy', 'truncate'], { encoding: 'utf8', timeout: 300_000 });
+  const exported = spawnSync(python, ['-m', 'reward_lens.export_encoder', '--model', found.stdout.trim(), '--out', encoderDir, '--strategy', 'truncate', '--max-length', String(WINDOW_TOKENS)], { encoding: 'utf8', timeout: 300_000 });
   assert.equal(exported.status, 0, `export_encoder failed: ${exported.stdout}${exported.stderr}`);
   const config = JSON.parse(readFileSync(join(encoderDir, 'reward_lens_encoder.json'), 'utf8')) as { fingerprint: string; pooling: string; max_length: number };
   return { fingerprint: config.fingerprint, pooling: config.pooling, maxLength: config.max_length };
