@@ -15,9 +15,29 @@ export function ingest(events: string, db: string): string {
 
 /** "Reward Lens: Open Run Store…" then the path typed into VS Code's file dialog. */
 export async function openStore(page: Page, db: string): Promise<void> {
-  await runCommand(page, 'Reward Lens: Open Run Store…');
-  // code-server's open dialog is a quick input holding a path: replace it with ours.
-  await answerQuickInput(page, db);
+  const name = db.split('/').pop() as string;
+  const input = page.locator('.quick-input-widget input.input');
+  // code-server's open dialog is a quick input holding a path. Under load it can fill in its
+  // default path after ours was typed, so the path is checked before Enter, and the store counts as
+  // open only once the Training view lists it.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await runCommand(page, 'Reward Lens: Open Run Store…');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await sleep(500);
+    const typed = await waitFor('the store path in the open dialog', 5_000, async () => {
+      if ((await input.inputValue()) === db) return true;
+      await input.fill(db);
+      return undefined;
+    }, 250).then(() => true, () => false);
+    if (typed) {
+      await sleep(150);
+      await page.keyboard.press('Enter');
+      const listed = page.locator('.part.sidebar .monaco-list-row', { hasText: name }).first();
+      if (await listed.waitFor({ state: 'visible', timeout: 15_000 }).then(() => true, () => false)) return;
+    }
+    await page.keyboard.press('Escape');
+  }
+  throw new Error(`the store ${name} did not open after three Open Run Store… attempts`);
 }
 
 export async function showRunsView(page: Page): Promise<void> {

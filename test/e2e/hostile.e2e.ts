@@ -34,7 +34,10 @@ test('hostile traces render as literal text in the inspector and no payload runs
 
   // Open every fold so the reasoning text is laid out, then read what a person sees.
   for (const toggle of await frame.locator('[data-testid=think-toggle]').all()) await toggle.click().catch(() => undefined);
-  const visible = await frame.locator('body').innerText();
+  // textContent, not innerText: long traces render off-screen chunks with content-visibility,
+  // which innerText skips. Text nodes are what matters here: a payload that became markup would
+  // not be in them as its literal characters.
+  const visible = (await frame.locator('body').textContent()) ?? '';
   const missingLiterals = HOSTILE_PAYLOADS.filter((p) => !visible.includes(p.literal)).map((p) => p.name);
   assert.deepEqual(missingLiterals, [], 'each payload is visible as its literal characters');
   assert.ok((await frame.locator('[data-testid=control-char]').count()) > 0, 'bidi controls are shown as marked, neutralised characters');
