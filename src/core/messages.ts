@@ -52,20 +52,28 @@ export interface ViewGroup {
   trajectories: ViewMember[];
 }
 
+/** One point of the run dashboard's time series (the store's stepSeries returns these). */
 export interface ViewStepSeriesPoint {
   step: number;
   metrics: Record<string, number | null>;
   groupCount: number;
+  /** fraction of online members correct, by the logged verdicts */
   accuracy: number | null;
+  /** mean and max of R_OGER over online members that logged one */
   rOgerMean: number | null;
   rOgerMax: number | null;
+  /** fraction of online responses that failed: truncated or a verifier error */
   failedRatio: number | null;
+  /** mean token count of online responses (null when no tokens were logged) */
   meanResponseTokens: number | null;
+  /** mean character length of online responses */
   meanResponseChars: number | null;
+  /** mean advantage of offline members inside the final group (inserted teachers) */
   meanOfflineAdvantage: number | null;
   lintCount: number;
 }
 
+/** One online trajectory of a step, for the scatter and histogram (the store's stepPoints). */
 export interface ViewStepPoint {
   trajectoryKey: number;
   trajectoryId: string;

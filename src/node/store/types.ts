@@ -6,6 +6,7 @@
 import type { Lint, LintKind } from '../../core/rescore';
 import type { RewardSettings, RunEndEvent, RunStartEvent, TrajectoryEvent, Verdict } from '../../core/protocol';
 import type { Variant } from '../../core/reward';
+import type { ViewStepPoint, ViewStepSeriesPoint } from '../../core/messages';
 
 export interface OpenOptions {
   /** Open without write access (the UI). Migrations are not run; an older schema is refused. */
@@ -218,40 +219,13 @@ export interface MalformedLine {
   excerpt: string;
 }
 
+// The dashboard's points cross into the webview, which may import only src/core, so their one
+// definition lives there (documented field by field) and the store returns them as they are.
 /** One point of the run dashboard's time series. */
-export interface StepSeriesPoint {
-  step: number;
-  metrics: Record<string, number | null>;
-  groupCount: number;
-  /** fraction of online members correct */
-  accuracy: number | null;
-  /** mean and max of R_OGER over online members that logged one */
-  rOgerMean: number | null;
-  rOgerMax: number | null;
-  /** fraction of online responses that failed: truncated or a verifier error */
-  failedRatio: number | null;
-  /** mean token count of online responses (null when no tokens were logged) */
-  meanResponseTokens: number | null;
-  /** mean character length of online responses */
-  meanResponseChars: number | null;
-  /** mean advantage of offline members inside the final group (inserted teachers) */
-  meanOfflineAdvantage: number | null;
-  lintCount: number;
-}
+export type StepSeriesPoint = ViewStepSeriesPoint;
 
 /** One online trajectory of a step, for the scatter/histogram. */
-export interface StepPoint {
-  trajectoryKey: number;
-  trajectoryId: string;
-  groupId: number;
-  divergence: number | null;
-  entropyLast: number | null;
-  verdict: Verdict;
-  rOger: number | null;
-  rTotal: number | null;
-  advantage: number | null;
-  replaced: boolean;
-}
+export type StepPoint = ViewStepPoint;
 
 /** What an ingest pass changed, for the UI's live updates. */
 export interface StoreChange {
