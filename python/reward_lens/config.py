@@ -7,6 +7,7 @@ and all errors are reported together so a user fixes a config in one pass.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
 from dataclasses import dataclass, field
@@ -92,7 +93,12 @@ class TrainConfig:
     bf16: bool = True
     gradient_checkpointing: bool = False
     lora: dict | None = None
+    # Generate rollouts with vLLM's offline engine on the training GPU (vllm_sampler.py); the
+    # policy's weights are pushed into it after each optimizer step. Needs vLLM and CUDA.
     vllm: bool = False
+    # Share of the GPU's memory vLLM may take for its copy of the weights and its KV cache; the
+    # rest is the trainer's (fp32 weights, gradients, AdamW moments, activations).
+    vllm_gpu_memory_utilization: float = 0.3
     token_entropy_stride: int = 8
     checkpoint_dir: str | None = None
     checkpoint_every: int = 50
@@ -138,6 +144,29 @@ def _choice(problems, name, value, choices):
 def _bool(problems, name, value):
     if not isinstance(value, bool):
         _bad(problems, name, value, "must be true or false")
+
+
+def _vllm_importable() -> bool:
+    # find_spec, not import: importing vllm takes seconds and initialises CUDA state.
+    return importlib.util.find_spec("vllm") is not None
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _vllm_problems(p: list[str], cfg: TrainConfig) -> None:
+    """Everything that would make `vllm: true` fail after minutes of start-up, found up front."""
+    if not _vllm_importable():
+        _bad(p, "vllm", True, "vLLM is not installed in this environment; pip install vllm (needs a CUDA GPU) or set vllm: false")
+    if cfg.device == "cpu":
+        _bad(p, "vllm", True, 'config.device is "cpu", and vLLM generates on a CUDA GPU; set device: "cuda" (or "auto") on a GPU machine, or set vllm: false')
+    elif not _cuda_available():
+        _bad(p, "vllm", True, "no CUDA device is visible (torch.cuda.is_available() is false), and vLLM needs a CUDA GPU; run on a GPU machine or set vllm: false")
+    if isinstance(cfg.model, dict):
+        _bad(p, "vllm", True, "config.model is a tiny model with the built-in character tokenizer, which vLLM cannot load; use a local Hugging Face model folder, or set vllm: false")
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:
@@ -223,8 +252,11 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _bool(p, "bf16", cfg.bf16)
     _bool(p, "gradient_checkpointing", cfg.gradient_checkpointing)
     _bool(p, "vllm", cfg.vllm)
+    u = cfg.vllm_gpu_memory_utilization
+    if not isinstance(u, (int, float)) or isinstance(u, bool) or not math.isfinite(u) or not 0 < u < 1:
+        _bad(p, "vllm_gpu_memory_utilization", u, "must be a number strictly between 0 and 1 (the share of GPU memory vLLM may take)")
     if cfg.vllm is True:
-        _bad(p, "vllm", cfg.vllm, "vLLM generation is not implemented in this version; use false (transformers generate)")
+        _vllm_problems(p, cfg)
     if cfg.lora is not None:
         if not isinstance(cfg.lora, dict):
             _bad(p, "lora", cfg.lora, "must be null or an object {r, alpha, dropout, target_modules}")

@@ -25,6 +25,7 @@ from . import config as config_mod
 from .data import load_prompts
 from .events import EventWriter
 from .policy import build_policy, describe_model, pick_device, sample
+from .vllm_sampler import generation_seed
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -36,12 +37,16 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
-def evaluate(model, tok, cfg, device, items, k: int, temperature: float, verify, batch: int = 32):
-    """Per prompt: (item, texts, verdicts)."""
+def evaluate(model, tok, cfg, device, items, k: int, temperature: float, verify, batch: int = 32, vllm_sampler=None):
+    """Per prompt: (item, texts, verdicts). Generation by transformers unless a VLLMSampler is given."""
     out = []
     for s in range(0, len(items), batch):
         chunk = items[s:s + batch]
-        resp = sample(model, tok, [it.prompt_ids for it in chunk], k, temperature, 1.0, cfg.max_new_tokens, cfg, device)
+        prompts = [it.prompt_ids for it in chunk]
+        if vllm_sampler is None:
+            resp = sample(model, tok, prompts, k, temperature, 1.0, cfg.max_new_tokens, cfg, device)
+        else:
+            resp = vllm_sampler.sample(prompts, k, temperature, 1.0, cfg.max_new_tokens, seed=generation_seed(cfg.seed, 0, f"eval/t{temperature}", s))
         texts = [[tok.decode([t for t in r if t != tok.eos_token_id]) for r in group] for group in resp]
         flat = [{"id": f"{gi}/{i}", "response": texts[gi][i], "gold": it.gold} for gi, it in enumerate(chunk) for i in range(k)]
         res = verify(flat)
@@ -78,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         state = torch.load(args.checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
     model.eval()
+    # Chosen once; the checkpoint loaded above reaches vLLM before its first generation.
+    vllm_sampler = None
+    if cfg.vllm:
+        from .vllm_sampler import VLLMSampler
+
+        vllm_sampler = VLLMSampler(cfg, model, tok.eos_token_id)
     from .verify import load_verifier, verifier_identity
 
     fn = load_verifier(cfg.verifier)
@@ -104,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             it.prompt_ids = tok.encode(it.prompt_text)[-cfg.max_prompt_tokens:]
         per_temp = {}
         for temp in temps:
-            rows = evaluate(model, tok, cfg, device, items, args.k, temp, verify)
+            rows = evaluate(model, tok, cfg, device, items, args.k, temp, verify, vllm_sampler=vllm_sampler)
             counts = [sum(1 for r in res if r.get("correct") is True) for _, _, res, _ in rows]
             metrics = {f"pass@{kk}": sum(pass_at_k(args.k, c, kk) for c in counts) / max(1, len(counts)) for kk in ks}
             metrics["pass@1_avg"] = sum(c / args.k for c in counts) / max(1, len(counts))

@@ -39,6 +39,7 @@ from .events import EventWriter
 from .loss import policy_loss
 from .policy import build_policy, describe_model, pick_device, response_stats, sample
 from .reward import AdvantageOptions, divergences_np, score_group, select_replaced, uses_divergence_replacement, uses_offline
+from .vllm_sampler import generation_seed
 
 EMBEDDING_VARIANTS = ("oger", "oger-no-refine", "oger-no-reward")
 
@@ -119,7 +120,23 @@ class Trainer:
             log(f"policy initialised from {cfg.init_from}")
         if resume:
             self._load_latest_checkpoint()
+        # The generator is chosen once. vLLM starts last, after every cheaper check has passed,
+        # and picks up the weights loaded above on its first generation (its copy starts stale).
+        self.vllm = None
+        if cfg.vllm:
+            from .vllm_sampler import VLLMSampler
+
+            self.vllm = VLLMSampler(cfg, self.model, self.tok.eos_token_id)
+            self.vllm.watch(self.opt)
+            log(f"rollouts with vLLM (gpu_memory_utilization {cfg.vllm_gpu_memory_utilization}); weights pushed after each optimizer step")
         self.events = EventWriter(run_dir / "events.jsonl")
+
+    def _generate(self, prompts: list[list[int]], n: int, temperature: float, top_p: float, purpose: str, chunk: int = 0) -> list[list[list[int]]]:
+        """N responses per prompt from the chosen generator (transformers unless config.vllm)."""
+        cfg = self.cfg
+        if self.vllm is None:
+            return sample(self.model, self.tok, prompts, n, temperature, top_p, cfg.max_new_tokens, cfg, self.device)
+        return self.vllm.sample(prompts, n, temperature, top_p, cfg.max_new_tokens, seed=generation_seed(cfg.seed, self.step, purpose, chunk))
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -226,8 +243,10 @@ class Trainer:
         items = self._next_batch()
         prompts = [it.prompt_ids for it in items]
         tg = time.perf_counter()
-        responses = sample(self.model, self.tok, prompts, cfg.rollout_n, cfg.temperature, cfg.top_p, cfg.max_new_tokens, cfg, self.device)
+        responses = self._generate(prompts, cfg.rollout_n, cfg.temperature, cfg.top_p, "rollout")
         timing["gen"] = time.perf_counter() - tg
+        if self.vllm is not None:
+            timing["weight_sync"] = self.vllm.last_sync_s  # included in timing/gen_s
 
         flat = [(gi, i) for gi in range(len(items)) for i in range(cfg.rollout_n)]
         texts = {(gi, i): self.tok.decode([t for t in responses[gi][i] if t != self.tok.eos_token_id]) for gi, i in flat}
@@ -509,7 +528,7 @@ class Trainer:
             correct = 0
             for s in range(0, len(prompts), 128):
                 chunk = self.eval_items[s:s + 128]
-                resp = sample(self.model, self.tok, prompts[s:s + 128], k, temp, 1.0, cfg.max_new_tokens, cfg, self.device)
+                resp = self._generate(prompts[s:s + 128], k, temp, 1.0, name, s)
                 items = [{"id": f"{gi}/{i}", "response": self.tok.decode([t for t in resp[gi][i] if t != self.tok.eos_token_id]), "gold": it.gold} for gi, it in enumerate(chunk) for i in range(k)]
                 correct += sum(1 for r in self.verify_fn(items, timeout_s=cfg.verifier_timeout_s, workers=cfg.verifier_workers) if r.get("correct") is True)
             out[name] = correct / (len(prompts) * k)
@@ -575,6 +594,7 @@ def oom_reason(cfg: TrainConfig, step: int) -> str:
         f"CUDA out of memory at step {step}: lower rollout_n ({cfg.rollout_n}), max_new_tokens ({cfg.max_new_tokens}) "
         f"or micro_batch ({cfg.micro_batch}), or set gradient_checkpointing: true"
         + ("" if cfg.lora else ", or train LoRA adapters (lora: {\"r\": 16})")
+        + (f"; vLLM holds vllm_gpu_memory_utilization ({cfg.vllm_gpu_memory_utilization}) of the GPU, lower it to give the trainer more" if cfg.vllm else "")
     )
 
 
