@@ -36,8 +36,9 @@ SEED_MODULUS = 2**31  # vLLM hands the seed to torch.Generator.manual_seed; stay
 def generation_seed(run_seed: int, step: int, purpose: str, chunk: int = 0) -> int:
     """One seed per generation call, from the run seed and where the call sits in the run.
 
-    Derived from the step rather than from a call counter, so a resumed run samples what the
-    uninterrupted run would have sampled at the same step.
+    Derived from the step rather than from a call counter, so a resumed run draws with the seeds
+    the uninterrupted run used at the same step (vLLM's batched logits may still differ slightly
+    between runs, so identical rollouts are likely, not guaranteed).
     """
     digest = hashlib.sha256(f"{run_seed}/{step}/{purpose}/{chunk}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % SEED_MODULUS
