@@ -451,3 +451,22 @@ def test_sync_merges_adapters_for_the_push_and_unmerges_after_even_on_failure():
     with pytest.raises(KeyError):
         sampler.sample([[5]], 1, 1.0, 1.0, 4, seed=0)
     assert log == ["merge", "unmerge"] and sampler.stale  # still stale: the next call tries again
+
+
+def test_eval_generates_with_the_vllm_sampler_when_given():
+    from reward_lens.chartok import CharTokenizer
+    from reward_lens.eval import evaluate
+    from reward_lens.policy import TokenizerAdapter
+
+    tok = TokenizerAdapter(CharTokenizer(), "char")
+    engine = ContractEngine(eos_token_id=tok.eos_token_id, vocab_size=tok.vocab_size)
+    model = tiny_policy()
+    sampler = vs.VLLMSampler(TrainConfig(model="m", vllm=True), model, tok.eos_token_id, engine=engine, params_factory=dict)
+    cfg = TrainConfig(model="m", vllm=True, max_new_tokens=12, seed=3)
+    items = [SimpleNamespace(prompt_ids=tok.encode("1+1="), gold="2"), SimpleNamespace(prompt_ids=tok.encode("2+2="), gold="4")]
+    rows = evaluate(model, tok, cfg, torch.device("cpu"), items, 3, 0.6, lambda flat: [{"correct": False} for _ in flat], vllm_sampler=sampler)
+    assert len(engine.calls) == 1 and len(engine.pushes) == 1  # the loaded weights reach the engine first
+    expected = [vs.completion_ids(o.outputs[0], tok.eos_token_id, 12) for o in engine.returned[0]]
+    assert [r for _, _, _, resp in rows for r in resp] == expected
+    _, params = engine.calls[0]
+    assert all(p["temperature"] == 0.6 and p["top_p"] == 1.0 and p["max_tokens"] == 12 for p in params)
