@@ -47,12 +47,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     extensionUri: context.extensionUri,
     getStore: () => stores.get(),
     output,
-    openGroup: async (groupId, focusTrajectoryId) => {
+    openGroup: async (groupId, focusTrajectoryId, placement) => {
       if (!stores.get()) {
         void vscode.window.showErrorMessage('Reward Lens: no run store is open. Open one with "Reward Lens: Open Run Store…".');
         return;
       }
-      InspectorPanel.show(deps, groupId, focusTrajectoryId);
+      InspectorPanel.show(deps, groupId, focusTrajectoryId, placement);
     },
     openTrajectoryDocument: async (trajectoryId) => {
       const key = Number(trajectoryId);

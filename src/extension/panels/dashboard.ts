@@ -33,11 +33,13 @@ export class DashboardPanel {
         post: (m) => panel.webview.postMessage(m),
         log: (line) => deps.output.appendLine(line),
         now: () => performance.now(),
-        openGroup: (g, t) => deps.openGroup(g, t),
+        // Beside: clicking through steps and groups keeps the curves in view.
+        openGroup: (g, t) => deps.openGroup(g, t, 'beside'),
         setTitle: (t) => (panel.title = t),
       },
       runId,
     );
+    this.controller.prefetch();
     panel.webview.html = shellFor(panel.webview, deps.extensionUri, 'dashboard', `Reward Lens Dashboard`);
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw: unknown) => {

@@ -1,7 +1,7 @@
 // The trajectory inspector panel: one editor-area webview, reused for whichever group is opened.
 import * as vscode from 'vscode';
 import { performance } from 'node:perf_hooks';
-import type { PanelDeps } from './deps';
+import type { InspectorPlacement, PanelDeps } from './deps';
 import { InspectorController, parseRowId } from './controllers';
 import { labelAuthor, shellFor, webviewOptions } from './webview';
 
@@ -12,7 +12,7 @@ export class InspectorPanel {
   private readonly controller: InspectorController;
 
   /** Opens the inspector on a group (its store row id), or moves the open inspector to it. */
-  static show(deps: PanelDeps, groupId: string, focusTrajectoryId?: string): void {
+  static show(deps: PanelDeps, groupId: string, focusTrajectoryId?: string, placement: InspectorPlacement = 'active'): void {
     const id = parseRowId(groupId);
     if (id === null) {
       deps.output.appendLine(`[inspector] refused to open group "${String(groupId).slice(0, 80)}": not a store row id`);
@@ -24,7 +24,7 @@ export class InspectorPanel {
       void existing.controller.show(id, focusTrajectoryId ?? null);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(InspectorPanel.viewType, 'Reward Lens Inspector', vscode.ViewColumn.Active, webviewOptions(deps.extensionUri));
+    const panel = vscode.window.createWebviewPanel(InspectorPanel.viewType, 'Reward Lens Inspector', placement === 'beside' ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active, webviewOptions(deps.extensionUri));
     InspectorPanel.current = new InspectorPanel(panel, deps, id, focusTrajectoryId ?? null);
   }
 
