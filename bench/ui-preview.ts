@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { READ_PERF_JS, harnessHtml, sampleGroup, sampleSeries, sampleStep, summarise, type PerfSample } from './ui';
 import type { HostToDashboard, HostToInspector } from '../src/core/messages';
+import { toSeriesColumns } from '../src/core/messages';
 
 const root = resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
       const series = sampleSeries(2000);
       const step = sampleStep(120);
       const page = await open(`dashboard-${theme}`, 'dashboard', theme, [
-        { type: 'series', runId: 'sample-run', variant: 'oger', series, selectedStep: null },
+        { type: 'series', runId: 'sample-run', variant: 'oger', series: toSeriesColumns(series), selectedStep: null },
       ]);
       const [r] = await waitForPerf(page, 'series');
       report.push(`dashboard 2,000 steps (${theme}): ${r?.ms} ms`);

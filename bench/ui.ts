@@ -13,9 +13,12 @@ import { makeNonce, webviewHtml, type WebviewName } from '../src/extension/panel
 // --- log parsing and statistics --------------------------------------------------------------
 
 export interface PerfSample {
-  /** host: timings the extension host adds (host.group-open: from show() to the rendered frame, store query included) */
+  /**
+   * host: end-to-end timings the extension host logs, from asking the store to the webview's
+   * rendered frame (group-open: inspector; dashboard-open: all steps' curves; dashboard-step: one step)
+   */
   view: 'inspector' | 'dashboard' | 'host';
-  what: RenderedWhat | 'group-open';
+  what: RenderedWhat | 'group-open' | 'dashboard-open' | 'dashboard-step';
   ms: number;
   size: number;
 }

@@ -110,11 +110,72 @@ export type HostToInspector =
   /** a label could not be stored: the webview rolls back its optimistic state */
   | { type: 'labelFailed'; trajectoryKey: number; message: string; label: ViewLabelState };
 
+/** The per-step numbers of ViewStepSeriesPoint, in the order they travel. */
+const SERIES_FIELDS = ['groupCount', 'accuracy', 'rOgerMean', 'rOgerMax', 'failedRatio', 'meanResponseTokens', 'meanResponseChars', 'meanOfflineAdvantage', 'lintCount'] as const;
+type SeriesField = (typeof SERIES_FIELDS)[number];
+
+/**
+ * The dashboard's series as it travels to the webview: one array per field, so each field name
+ * and metric name crosses once rather than once per step. As points, 2,000 steps were 883 KB of
+ * JSON and the host-to-webview transit, not the query or the drawing, was most of the open time.
+ * A metric a step did not log is null in its column; decoding leaves it out of that step.
+ * Non-integers travel with SERIES_DIGITS significant digits, which roughly halves the bytes
+ * again: far finer than a pixel of a curve or the 3–4 digits a readout prints.
+ */
+export interface StepSeriesColumns {
+  step: number[];
+  fields: Record<SeriesField, Array<number | null>>;
+  metrics: Record<string, Array<number | null>>;
+}
+
+export const SERIES_DIGITS = 7;
+
+function forDisplay(v: number | null): number | null {
+  return v === null || Number.isInteger(v) || !Number.isFinite(v) ? v : Number(v.toPrecision(SERIES_DIGITS));
+}
+
+export function toSeriesColumns(points: readonly ViewStepSeriesPoint[]): StepSeriesColumns {
+  const fields = Object.fromEntries(SERIES_FIELDS.map((f) => [f, points.map((p) => forDisplay(p[f]))])) as StepSeriesColumns['fields'];
+  const metrics: Record<string, Array<number | null>> = {};
+  points.forEach((p, i) => {
+    for (const [k, v] of Object.entries(p.metrics)) {
+      if (v === null) continue;
+      (metrics[k] ??= new Array<number | null>(points.length).fill(null))[i] = forDisplay(v);
+    }
+  });
+  return { step: points.map((p) => p.step), fields, metrics };
+}
+
+export function fromSeriesColumns(c: StepSeriesColumns): ViewStepSeriesPoint[] {
+  const metricNames = Object.keys(c.metrics);
+  return c.step.map((step, i) => {
+    const metrics: Record<string, number | null> = {};
+    for (const k of metricNames) {
+      const v = c.metrics[k]?.[i];
+      if (v !== null && v !== undefined) metrics[k] = v;
+    }
+    const at = (f: SeriesField): number | null => c.fields[f]?.[i] ?? null;
+    return {
+      step,
+      metrics,
+      groupCount: at('groupCount') ?? 0,
+      accuracy: at('accuracy'),
+      rOgerMean: at('rOgerMean'),
+      rOgerMax: at('rOgerMax'),
+      failedRatio: at('failedRatio'),
+      meanResponseTokens: at('meanResponseTokens'),
+      meanResponseChars: at('meanResponseChars'),
+      meanOfflineAdvantage: at('meanOfflineAdvantage'),
+      lintCount: at('lintCount') ?? 0,
+    };
+  });
+}
+
 export type HostToDashboard =
   | { type: 'loading'; runId: string }
   | { type: 'empty'; reason: string }
   | { type: 'error'; message: string }
-  | { type: 'series'; runId: string; variant: Variant; series: ViewStepSeriesPoint[]; selectedStep: number | null }
+  | { type: 'series'; runId: string; variant: Variant; series: StepSeriesColumns; selectedStep: number | null }
   | { type: 'step'; runId: string; step: number; points: ViewStepPoint[]; groups: ViewGroupSummary[] };
 
 // ---------------------------------------------------------------------------------------------

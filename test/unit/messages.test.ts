@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePerfLine, percentile, summarise } from '../../bench/ui';
-import { MESSAGE_LIMITS, formatRenderedLog, validateDashboardMessage, validateInspectorMessage } from '../../src/core/messages';
+import { MESSAGE_LIMITS, formatRenderedLog, fromSeriesColumns, toSeriesColumns, validateDashboardMessage, validateInspectorMessage, type StepSeriesColumns, type ViewStepSeriesPoint } from '../../src/core/messages';
 
 const refused = (r: { ok: boolean }) => assert.equal(r.ok, false, JSON.stringify(r));
 
@@ -90,4 +90,29 @@ test('bench/ui parses the logged timings back and computes nearest-rank percenti
   assert.equal(percentile([7], 95), 7);
   assert.throws(() => percentile([], 50));
   assert.deepEqual(summarise([3, 1, 2]), { n: 3, p50: 2, p95: 3, max: 3 });
+});
+
+test('the dashboard series survives its columnar wire form, including steps that logged different metrics', () => {
+  const points: ViewStepSeriesPoint[] = [
+    { step: 0, metrics: { 'actor/entropy': 1.25, 'critic/score/mean': 0.1 }, groupCount: 3, accuracy: 0.5, rOgerMean: 0.2, rOgerMax: 0.9, failedRatio: 0, meanResponseTokens: 120.5, meanResponseChars: 400, meanOfflineAdvantage: -0.25, lintCount: 2 },
+    { step: 1, metrics: { 'actor/entropy': 1.0000000000000002 }, groupCount: 3, accuracy: null, rOgerMean: null, rOgerMax: null, failedRatio: null, meanResponseTokens: null, meanResponseChars: null, meanOfflineAdvantage: null, lintCount: 0 },
+    { step: 7, metrics: { 'late/metric': 3, 'was/null': null }, groupCount: 1, accuracy: 1, rOgerMean: 0.3, rOgerMax: 0.3, failedRatio: 0.5, meanResponseTokens: 10, meanResponseChars: 30, meanOfflineAdvantage: null, lintCount: 0 },
+  ];
+  const wire = JSON.parse(JSON.stringify(toSeriesColumns(points))) as StepSeriesColumns;
+  assert.deepEqual(wire.step, [0, 1, 7]);
+  assert.deepEqual(wire.metrics['late/metric'], [null, null, 3]);
+  const back = fromSeriesColumns(wire);
+  // An explicit null metric means "not logged", as an absent one does: it is left out.
+  const expected = structuredClone(points);
+  delete expected[2]!.metrics['was/null'];
+  // Integers cross exactly; other numbers to SERIES_DIGITS significant digits.
+  expected[1]!.metrics['actor/entropy'] = 1;
+  assert.deepEqual(back, expected);
+  const [precise] = fromSeriesColumns(toSeriesColumns([{ ...points[0]!, accuracy: 0.123456789123, meanResponseTokens: 1234567 }]));
+  assert.equal(precise!.accuracy, 0.1234568);
+  assert.equal(precise!.meanResponseTokens, 1234567);
+  assert.deepEqual(fromSeriesColumns(toSeriesColumns([])), []);
+  // the wire form is smaller than the points for a long run (names cross once)
+  const many = Array.from({ length: 2000 }, (_, i) => ({ ...points[0]!, step: i }));
+  assert.ok(JSON.stringify(toSeriesColumns(many)).length < 0.6 * JSON.stringify(many).length);
 });

@@ -164,7 +164,7 @@ function dashboardEnv(store: RunStore | undefined) {
     getStore: () => store,
     post: (m: HostToDashboard) => { posted.push(structuredClone(m)); return true; },
     log: (l: string) => logs.push(l),
-    now: () => 0,
+    now: (() => { let t = 1000; return () => (t += 5); })(),
     openGroup: async (g: string, t?: string) => { opened.push([g, t]); },
     setTitle: () => undefined,
   };
@@ -173,21 +173,57 @@ function dashboardEnv(store: RunStore | undefined) {
 
 test('dashboard: series, then a step, then a group opens through the host', async () => {
   await withRun(async (store) => {
-    const { env, posted, opened } = dashboardEnv(store);
+    const { env, posted, opened, logs } = dashboardEnv(store);
     const c = new DashboardController(env, 'run-a');
     await c.handle({ type: 'ready' });
     const series = posted.find((m) => m.type === 'series');
     assert.ok(series && series.type === 'series');
-    assert.deepEqual(series.series.map((p) => p.step), [0, 1]);
+    assert.deepEqual(series.series.step, [0, 1]);
+    assert.deepEqual(series.series.metrics['actor/entropy'], [1.1, 0.9], 'metrics travel as one column per name');
     assert.equal(series.variant, 'oger');
+    await c.handle({ type: 'rendered', view: 'dashboard', what: 'series', ms: 40, size: 2 });
+    assert.ok(logs.some((l) => /^\[perf\] host\.dashboard-open \d+\.\d ms size=2$/.test(l)), 'the open is timed end to end on the host');
+    await c.handle({ type: 'rendered', view: 'dashboard', what: 'series', ms: 40, size: 2 });
+    assert.equal(logs.filter((l) => l.startsWith('[perf] host.dashboard-open')).length, 1, 'a re-render without a new open is not timed again');
     assert.equal(await c.handle({ type: 'selectStep', runId: 'run-a', step: 0 }), true);
     const step = posted.at(-1);
     assert.ok(step && step.type === 'step');
     assert.equal(step.groups.length, 1);
     assert.equal(step.points.length, 8);
+    await c.handle({ type: 'rendered', view: 'dashboard', what: 'step', ms: 9, size: 8 });
+    assert.ok(logs.some((l) => /^\[perf\] host\.dashboard-step \d+\.\d ms size=8$/.test(l)));
     const gid = step.groups[0]!.groupId;
     assert.equal(await c.handle({ type: 'openGroup', groupId: gid, focusTrajectoryKey: step.points[2]!.trajectoryKey }), true);
     assert.deepEqual(opened, [[String(gid), String(step.points[2]!.trajectoryKey)]]);
+  });
+});
+
+test('dashboard: a new panel reads its series while the webview starts, and never from a store that was since closed', async () => {
+  await withRun(async (store) => {
+    const { env, posted } = dashboardEnv(store);
+    const read = store.getRun.bind(store);
+    let reads = 0;
+    store.getRun = (runId: string) => { reads++; return read(runId); };
+    const c = new DashboardController(env, 'run-a');
+    c.prefetch();
+    assert.equal(reads, 1, 'the read starts before the webview is ready');
+    await c.handle({ type: 'ready' });
+    assert.equal(reads, 1, 'ready uses the prefetched series');
+    const series = posted.find((m) => m.type === 'series');
+    assert.ok(series && series.type === 'series');
+    assert.deepEqual(series.series.step, [0, 1]);
+    await c.handle({ type: 'ready' });
+    assert.equal(reads, 2, 'a prefetch is used once');
+    // The store closes between the prefetch and ready: the panel must not show the old data.
+    let current: typeof store | undefined = store;
+    const late = dashboardEnv(store);
+    late.env.getStore = () => current;
+    const d = new DashboardController(late.env, 'run-a');
+    d.prefetch();
+    current = undefined;
+    await d.handle({ type: 'ready' });
+    assert.equal(late.posted.at(-1)?.type, 'empty');
+    assert.equal(late.posted.some((m) => m.type === 'series'), false);
   });
 });
 

@@ -12,6 +12,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { harnessHtml, sampleGroup, sampleSeries, sampleStep, HOSTILE_TEXT } from '../../bench/ui';
 import { whatIfGroup } from '../../src/core/rescore';
 import type { HostToDashboard, HostToInspector } from '../../src/core/messages';
+import { toSeriesColumns } from '../../src/core/messages';
 
 const root = resolve(__dirname, '..', '..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -149,7 +150,7 @@ test('inspector: heatmap and diff toggles render and report their timings', asyn
 
 test('dashboard: a step point selects the step, its groups open through the host', async () => {
   const series = sampleSeries(60);
-  const page = await open('dash', 'dashboard', [{ type: 'series', runId: 'sample-run', variant: 'oger', series, selectedStep: null }]);
+  const page = await open('dash', 'dashboard', [{ type: 'series', runId: 'sample-run', variant: 'oger', series: toSeriesColumns(series), selectedStep: null }]);
   await page.waitForSelector('[data-testid="point-step-10"]');
   assert.equal(await page.locator('[data-testid^="point-step-"]').count(), 60);
   assert.equal(await page.locator('[data-testid="chart-entropy"] path.series').count(), 1, 'one path per series');

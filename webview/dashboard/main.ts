@@ -11,6 +11,7 @@ import { reportAfterPaint } from '../shared/perf';
 import { emptyState, errorState, loadingState } from '../shared/states';
 import { fmtNum, fmtPercent } from '../../src/core/format';
 import type { DashboardToHost, HostToDashboard, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary } from '../../src/core/messages';
+import { fromSeriesColumns } from '../../src/core/messages';
 import type { Variant } from '../../src/core/reward';
 import { histogram, lineChart, scatter, type ScatterPoint, type Series } from './charts';
 import type { AxisKind } from './axes';
@@ -185,6 +186,7 @@ function renderAll(t0: number): void {
 
 onHostMessage<HostToDashboard>((msg) => {
   const t0 = performance.now();
+  if (msg.type === 'series') performance.mark('reward-lens:series-received');
   switch (msg.type) {
     case 'loading':
       clear(app);
@@ -201,9 +203,9 @@ onHostMessage<HostToDashboard>((msg) => {
     case 'series':
       state.runId = msg.runId;
       state.variant = msg.variant;
-      state.series = msg.series;
+      state.series = fromSeriesColumns(msg.series);
       if (msg.selectedStep !== null) state.selectedStep = msg.selectedStep;
-      if (!msg.series.length) {
+      if (!state.series.length) {
         clear(app);
         app.appendChild(emptyState('No steps yet', 'The run has started but has not logged a step. The dashboard updates as steps arrive.'));
         break;
@@ -252,4 +254,6 @@ new ResizeObserver(() => {
 
 clear(app);
 app.appendChild(loadingState('run'));
+// Marks for the benchmark's breakdown of a new panel's open (script start-up, then the host's answer).
+performance.mark('reward-lens:ready');
 send({ type: 'ready' });

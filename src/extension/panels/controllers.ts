@@ -7,10 +7,10 @@
 // inspector only relabels members of its own group, the dashboard only opens groups of the step
 // it listed. Anything else is refused and logged.
 import {
-  describeRefusal, formatRenderedLog, validateDashboardMessage, validateInspectorMessage,
-  type HostToDashboard, type HostToInspector, type ViewGroup,
+  describeRefusal, formatRenderedLog, toSeriesColumns, validateDashboardMessage, validateInspectorMessage,
+  type HostToDashboard, type HostToInspector, type ViewGroup, type ViewStepSeriesPoint,
 } from '../../core/messages';
-import type { GroupDetail, RunStoreApi, StoredTrajectory } from '../../node/store/types';
+import type { GroupDetail, RunStoreApi, RunSummary, StoredTrajectory } from '../../node/store/types';
 
 export interface ControllerEnv<Out> {
   getStore(): RunStoreApi | undefined;
@@ -100,6 +100,8 @@ export class InspectorController {
     this.groupId = groupId;
     this.focus = focus ?? null;
     this.group = null;
+    // Timed from here: for a new panel that includes the webview starting up.
+    this.openedAt = this.env.now();
   }
 
   /** Shows another group in a live webview (the panel is reused). */
@@ -110,7 +112,8 @@ export class InspectorController {
 
   async load(): Promise<void> {
     const seq = ++this.loadSeq;
-    this.openedAt = this.env.now();
+    // A webview that VS Code re-created (shown again after being hidden) reloads without an open.
+    if (this.openedAt === 0) this.openedAt = this.env.now();
     const store = this.env.getStore();
     if (!store) {
       await this.env.post({ type: 'empty', reason: 'No run store is open. Open one with "Reward Lens: Open Run Store…" or start a training run.' });
@@ -223,6 +226,16 @@ export class InspectorController {
   }
 }
 
+interface SeriesRead {
+  run: RunSummary | null;
+  series: ViewStepSeriesPoint[];
+}
+
+async function readSeries(store: RunStoreApi, runId: string): Promise<SeriesRead> {
+  const run = await store.getRun(runId);
+  return { run, series: run ? await store.stepSeries(runId) : [] };
+}
+
 export class DashboardController {
   private readonly refusals: RefusalLog;
   private steps = new Set<number>();
@@ -231,9 +244,29 @@ export class DashboardController {
   private openable = new Set<number>();
   private seriesSeq = 0;
   private stepSeq = 0;
+  /** when the shown series / step was asked for (0: not measuring), for the end-to-end perf lines */
+  private seriesAskedAt = 0;
+  private stepAskedAt = 0;
+
+  /** the series read while a new panel's webview starts, used by its first `ready` */
+  private prefetched: { store: RunStoreApi; runId: string; read: Promise<SeriesRead> } | null = null;
 
   constructor(private readonly env: DashboardEnv, private runId: string) {
     this.refusals = new RefusalLog((l) => env.log(l), () => env.now());
+    // A new panel: its open is timed from here, the webview's start-up included.
+    this.seriesAskedAt = env.now();
+  }
+
+  /**
+   * Starts reading the series now, while the new webview loads its script, instead of after its
+   * `ready`: the query then overlaps the webview's start-up.
+   */
+  prefetch(): void {
+    const store = this.env.getStore();
+    if (!store) return;
+    const read = readSeries(store, this.runId);
+    read.catch(() => undefined); // a failure is reported when loadSeries awaits it
+    this.prefetched = { store, runId: this.runId, read };
   }
 
   get currentRunId(): string {
@@ -246,6 +279,7 @@ export class DashboardController {
       this.selectedStep = null;
       this.openable.clear();
     }
+    this.seriesAskedAt = this.env.now();
     await this.loadSeries(true);
   }
 
@@ -256,18 +290,24 @@ export class DashboardController {
       await this.env.post({ type: 'empty', reason: 'No run store is open. Open one with "Reward Lens: Open Run Store…" or start a training run.' });
       return;
     }
-    if (showLoading) await this.env.post({ type: 'loading', runId: this.runId });
+    if (showLoading) {
+      // Only user-visible opens are timed; live refreshes would drown them in the log.
+      if (this.seriesAskedAt === 0) this.seriesAskedAt = this.env.now();
+      await this.env.post({ type: 'loading', runId: this.runId });
+    }
+    const pre = this.prefetched;
+    this.prefetched = null;
     try {
-      const run = await store.getRun(this.runId);
+      // The prefetch counts only for the store and run it was read from (another may be open now).
+      const { run, series } = pre && pre.store === store && pre.runId === this.runId ? await pre.read : await readSeries(store, this.runId);
       if (!run) {
         await this.env.post({ type: 'empty', reason: `Run "${this.runId}" is not in the open store.` });
         return;
       }
-      const series = await store.stepSeries(this.runId);
       if (seq !== this.seriesSeq) return;
       this.steps = new Set(series.map((p) => p.step));
       this.env.setTitle(`Dashboard · ${this.runId}`);
-      await this.env.post({ type: 'series', runId: this.runId, variant: run.variant, series, selectedStep: this.selectedStep });
+      await this.env.post({ type: 'series', runId: this.runId, variant: run.variant, series: toSeriesColumns(series), selectedStep: this.selectedStep });
       if (this.selectedStep !== null && this.steps.has(this.selectedStep)) await this.loadStep(this.selectedStep);
     } catch (e) {
       this.env.log(`[dashboard] reading run ${this.runId} failed: ${errorText(e)}`);
@@ -313,6 +353,14 @@ export class DashboardController {
         return true;
       case 'rendered':
         this.env.log(formatRenderedLog(m));
+        // Host-side end to end: store query + message transit + the webview's render to its frame.
+        if (m.what === 'series' && this.seriesAskedAt > 0) {
+          this.env.log(`[perf] host.dashboard-open ${(this.env.now() - this.seriesAskedAt).toFixed(1)} ms size=${m.size}`);
+          this.seriesAskedAt = 0;
+        } else if (m.what === 'step' && this.stepAskedAt > 0) {
+          this.env.log(`[perf] host.dashboard-step ${(this.env.now() - this.stepAskedAt).toFixed(1)} ms size=${m.size}`);
+          this.stepAskedAt = 0;
+        }
         return true;
       case 'selectStep':
         if (m.runId !== this.runId) {
@@ -324,6 +372,7 @@ export class DashboardController {
           return false;
         }
         this.selectedStep = m.step;
+        this.stepAskedAt = this.env.now();
         await this.loadStep(m.step);
         return true;
       case 'openGroup':
