@@ -3,7 +3,7 @@
 // table and ends with one JSON line; this runner folds those lines into one JSON object, printed as
 // the LAST line of its output. Exit code 1 when any benchmark is missing or failed (after all ran).
 //
-// Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, ui)
+// Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, ui, vscode-latency)
 //          --quick               smaller sizes, for checking the runner itself (figures not comparable)
 //          --no-results          do not update bench/RESULTS.md (full runs update it by default)
 //          --record-from LOG     fold the final JSON line of an earlier run's log into bench/RESULTS.md
@@ -144,6 +144,21 @@ jobs.push({
       if (b.status !== 0) return { missing: `npm run build failed, so the webviews cannot be rendered: ${(b.stderr || '').slice(-300)}` };
     }
     return { file: process.execPath, args: ['--import', 'tsx', entry, path.join(CACHE_DIR, 'ui-preview')] };
+  },
+});
+
+// Issue 5's latencies end to end in real VS Code (code-server) on the queries benchmark's 2M store.
+// It measures the .vsix, so the tree is packaged first: a stale package would time old code.
+jobs.push({
+  name: 'vscode-latency',
+  command: 'npm run bench -- --only vscode-latency',
+  timeoutS: 1500,
+  start: async () => {
+    const entry = path.join(REPO_ROOT, 'bench', 'vscode-latency.ts');
+    const { spawnSync } = await import('node:child_process');
+    const p = spawnSync('npm', ['run', 'package'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 600_000 });
+    if (p.status !== 0) return { missing: `npm run package failed, so there is no .vsix to measure: ${(p.stderr || p.stdout || '').slice(-300)}` };
+    return { file: process.execPath, args: ['--import', 'tsx', entry] };
   },
 });
 
