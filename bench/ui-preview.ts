@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { READ_PERF_JS, harnessHtml, sampleGroup, sampleSeries, sampleStep, summarise, type PerfSample } from './ui';
+import { READ_PERF_JS, pickChartStepByKeyboard, harnessHtml, sampleGroup, sampleSeries, sampleStep, summarise, type PerfSample } from './ui';
 import type { HostToDashboard, HostToInspector } from '../src/core/messages';
 import { toSeriesColumns } from '../src/core/messages';
 
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       ]);
       const [r] = await waitForPerf(page, 'series');
       report.push(`dashboard 2,000 steps (${theme}): ${r?.ms} ms`);
-      await page.dispatchEvent('[data-testid="point-step-120"]', 'click'); // 2,000 markers overlap; a real click lands on a neighbour
+      await pickChartStepByKeyboard(page, 'accuracy', 120); // no marker elements at 2,000 steps; the keyboard picks exactly
       // the stand-in host does not answer selectStep; deliver the step as the host would
       await page.evaluate((m) => window.postMessage(m, '*'), { type: 'step', runId: 'sample-run', step: 120, ...step } as HostToDashboard);
       const [st] = await waitForPerf(page, 'step');

@@ -5,6 +5,7 @@
 //  - in a browser page, window.__rewardLensPerf holds the same entries; readPerf() collects them.
 // The harness page (harnessHtml) serves the real bundle under the real CSP with a stand-in for
 // the extension host that posts prepared messages, so rendering can be timed without VS Code.
+import type { Frame, Page } from 'playwright-core';
 import { rescoreGroup } from '../src/core/rescore';
 import type { ViewGroup, ViewMember, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary, HostToDashboard, HostToInspector, RenderedWhat } from '../src/core/messages';
 import type { TrajectoryEvent, Verdict } from '../src/core/protocol';
@@ -52,6 +53,34 @@ export function summarise(values: readonly number[]): PerfSummary {
 
 /** The page-side log (window.__rewardLensPerf) as a Playwright `evaluate` body. */
 export const READ_PERF_JS = '() => (window.__rewardLensPerf || []).map((e) => ({ view: e.view, what: e.what, ms: e.ms, size: e.size }))';
+
+/**
+ * Clicks a dashboard line chart at `step` (charts of more than 200 steps have no per-step marker
+ * elements; the chart picks the step nearest the click). Returns the steps one pixel spans there,
+ * which is how far the picked step may sit from `step`.
+ */
+export async function clickChartStep(target: Page | Frame, chartId: string, step: number): Promise<number> {
+  const svg = target.locator(`[data-testid="chart-${chartId}"] svg`);
+  const at = await svg.evaluate((el, s) => {
+    const [d0, d1] = (el.getAttribute('data-step-domain') ?? '').split(' ').map(Number) as [number, number];
+    const [left, right] = (el.getAttribute('data-plot-x') ?? '').split(' ').map(Number) as [number, number];
+    const scale = el.getBoundingClientRect().width / Number(el.getAttribute('width'));
+    const x = (left + ((s - d0) / (d1 - d0)) * (right - left)) * scale;
+    return { x, y: el.getBoundingClientRect().height / 2, stepsPerPixel: (d1 - d0) / ((right - left) * scale) };
+  }, step);
+  await svg.click({ position: { x: at.x, y: at.y } });
+  return Math.ceil(at.stepsPerPixel);
+}
+
+/** Picks the step at `index` of a dashboard line chart with its keyboard (Home, PageDown, arrows, Enter). */
+export async function pickChartStepByKeyboard(target: Page | Frame, chartId: string, index: number): Promise<void> {
+  const svg = target.locator(`[data-testid="chart-${chartId}"] svg`);
+  await svg.focus();
+  await svg.press('Home');
+  for (let i = 0; i < Math.floor(index / 10); i++) await svg.press('PageDown');
+  for (let i = 0; i < index % 10; i++) await svg.press('ArrowRight');
+  await svg.press('Enter');
+}
 
 // --- deterministic sample data ---------------------------------------------------------------
 

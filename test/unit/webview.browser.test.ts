@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { harnessHtml, sampleGroup, sampleSeries, sampleStep, HOSTILE_TEXT } from '../../bench/ui';
+import { clickChartStep, harnessHtml, pickChartStepByKeyboard, sampleGroup, sampleSeries, sampleStep, HOSTILE_TEXT } from '../../bench/ui';
 import { whatIfGroup } from '../../src/core/rescore';
 import type { HostToDashboard, HostToInspector } from '../../src/core/messages';
 import { toSeriesColumns } from '../../src/core/messages';
@@ -145,6 +145,27 @@ test('inspector: heatmap and diff toggles render and report their timings', asyn
   await page.waitForFunction(() => ((window as unknown as { __rewardLensPerf?: Array<{ what: string }> }).__rewardLensPerf ?? []).some((e) => e.what === 'diff'));
   const whats = new Set((await posted(page)).filter((m) => m.type === 'rendered').map((m) => m.what));
   for (const w of ['group', 'trace', 'heatmap', 'diff', 'traceComplete']) assert.ok(whats.has(w), `rendered ${w}`);
+  await page.close();
+});
+
+test('dashboard: a 2,000-step chart has no marker elements; a click picks the nearest step and the keyboard picks exactly', async () => {
+  const series = sampleSeries(2000);
+  const page = await open('dash-dense', 'dashboard', [{ type: 'series', runId: 'sample-run', variant: 'oger', series: toSeriesColumns(series), selectedStep: null }]);
+  await page.waitForSelector('[data-testid="chart-accuracy"] svg');
+  assert.equal(await page.locator('[data-testid^="point-step-"]').count(), 0);
+  const selected = async () => (await posted(page)).filter((m) => m.type === 'selectStep').map((m) => (m as { step: number }).step);
+  const tolerance = await clickChartStep(page, 'accuracy', 1234);
+  const [clicked] = await selected();
+  assert.ok(clicked !== undefined && Math.abs(clicked - 1234) <= tolerance, `clicked near step 1234 (±${tolerance}), picked ${clicked}`);
+  await pickChartStepByKeyboard(page, 'accuracy', 137);
+  assert.equal((await selected()).at(-1), 137);
+  const svg = page.locator('[data-testid="chart-accuracy"] svg');
+  await svg.press('End');
+  assert.match((await page.locator('[data-testid="readout-accuracy"]').textContent()) ?? '', /step 1999:/);
+  await svg.press('ArrowLeft');
+  await svg.press('Enter');
+  assert.equal((await selected()).at(-1), 1998);
+  assert.deepEqual(await cspViolations(page), []);
   await page.close();
 });
 

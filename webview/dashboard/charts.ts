@@ -1,6 +1,8 @@
 // Chart primitives for the dashboard. Built for 2,000+ steps inside a 300 ms budget: each series
-// is ONE svg path; per-step markers exist only on the chart that carries the click targets; the
-// per-step scatter is a canvas with its own hit test.
+// is ONE svg path; per-step markers exist only on the chart that carries the click targets, and
+// only while the run is short enough for them to be seen (profiled: 2,000 marker circles were the
+// largest single cost of the render); a dense chart picks the step nearest a click or moves with
+// the keyboard instead. The per-step scatter is a canvas with its own hit test.
 import { scaleLinear, type ScaleLinear } from 'd3-scale';
 import { line } from 'd3-shape';
 import { axisBottom, axisLeft } from 'd3-axis';
@@ -49,8 +51,8 @@ function finite(values: Array<number | null>): number[] {
   return values.filter((v): v is number => v !== null && Number.isFinite(v));
 }
 
-/** Markers beyond this many are thinned to every k-th step (the path still has every step). */
-const MAX_MARKERS = 2500;
+/** Above this many steps a chart has no marker elements: they would paint a solid band. */
+export const MAX_MARKER_STEPS = 200;
 
 export interface LineChart {
   element: HTMLElement;
@@ -66,7 +68,7 @@ export function lineChart(spec: LineChartSpec, width: number, height: number): L
   fig.appendChild(cap);
   const all = spec.series.flatMap((s) => finite(s.values));
   const w = Math.max(120, width);
-  const svg = svgEl('svg', { width: w, height, viewBox: `0 0 ${w} ${height}`, role: 'img', 'aria-label': spec.title });
+  const svg = svgEl('svg', { width: w, height, viewBox: `0 0 ${w} ${height}`, role: 'img', 'aria-label': spec.title, tabindex: 0 });
   fig.appendChild(svg);
   if (spec.steps.length === 0 || all.length === 0) {
     fig.appendChild(h('p', { class: 'chart-empty muted', 'data-testid': `chart-empty-${spec.id}` }, 'Not logged for this run.'));
@@ -103,13 +105,11 @@ export function lineChart(spec: LineChartSpec, width: number, height: number): L
     picked.setAttribute('x2', String(x(step)));
   };
   setPicked(spec.selectedStep);
-  if (spec.markers) {
+  if (spec.markers && steps.length <= MAX_MARKER_STEPS) {
     const first = spec.series[0] as Series;
-    const stride = Math.max(1, Math.ceil(steps.length / MAX_MARKERS));
-    // Dense markers would paint a solid band over the line: they stay invisible until hovered.
-    const g = svgEl('g', { class: `markers${steps.length / stride > 200 ? ' dense' : ''}` });
+    const g = svgEl('g', { class: 'markers' });
     const frag = document.createDocumentFragment();
-    for (let i = 0; i < steps.length; i += stride) {
+    for (let i = 0; i < steps.length; i++) {
       const v = first.values[i];
       if (v === null || v === undefined || !Number.isFinite(v)) continue;
       const step = steps[i] as number;
@@ -124,22 +124,46 @@ export function lineChart(spec: LineChartSpec, width: number, height: number): L
       if (t.tagName === 'circle' && Number.isInteger(step)) { e.stopPropagation(); spec.onPick(step); }
     });
   }
+  // Where each step sits horizontally, in the svg's own units: how a test or a benchmark clicks a
+  // step on a chart too dense for markers.
+  svg.setAttribute('data-step-domain', `${xAxis.domain[0]} ${xAxis.domain[1]}`);
+  svg.setAttribute('data-plot-x', `${M.left} ${w - M.right}`);
   const byStep = bisector((s: number) => s).center;
   const nearest = (clientX: number): number => {
     const rect = svg.getBoundingClientRect();
     const sx = ((clientX - rect.left) / rect.width) * w;
     return byStep(steps, x.invert(sx));
   };
-  svg.addEventListener('mousemove', (e) => {
-    const i = nearest(e.clientX);
+  const showCursor = (i: number): void => {
     const step = steps[i] as number;
     sel.setAttribute('visibility', 'visible');
     sel.setAttribute('x1', String(x(step)));
     sel.setAttribute('x2', String(x(step)));
     readout.textContent = ` · step ${step}: ${spec.series.map((s) => `${s.name} ${s.values[i] === null || s.values[i] === undefined ? '—' : (spec.format ?? ((v: number) => fmtNum(v, 3)))(s.values[i] as number)}`).join(', ')}`;
-  });
+  };
+  svg.addEventListener('mousemove', (e) => showCursor(nearest(e.clientX)));
   svg.addEventListener('mouseleave', () => { sel.setAttribute('visibility', 'hidden'); readout.textContent = ''; });
-  svg.addEventListener('click', (e) => spec.onPick(steps[nearest(e.clientX)] as number));
+
+  // Keyboard: arrows move the cursor a step (PageUp/PageDown ten), Home/End to the ends, Enter picks.
+  // A click moves it too, so the keys fine-tune a click on a dense chart.
+  let cursor = spec.selectedStep === null ? -1 : byStep(steps, spec.selectedStep);
+  svg.addEventListener('click', (e) => {
+    cursor = nearest(e.clientX);
+    spec.onPick(steps[cursor] as number);
+  });
+  svg.addEventListener('keydown', (e) => {
+    const last = steps.length - 1;
+    const moves: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, PageDown: 10, PageUp: -10 };
+    if (e.key in moves) cursor = Math.min(last, Math.max(0, (cursor < 0 ? 0 : cursor) + (moves[e.key] as number)));
+    else if (e.key === 'Home') cursor = 0;
+    else if (e.key === 'End') cursor = last;
+    else if ((e.key === 'Enter' || e.key === ' ') && cursor >= 0) { e.preventDefault(); spec.onPick(steps[cursor] as number); return; }
+    else return;
+    e.preventDefault();
+    e.stopPropagation(); // j/k and the like belong to the chart while it has focus
+    showCursor(cursor);
+  });
+  svg.addEventListener('blur', () => { sel.setAttribute('visibility', 'hidden'); readout.textContent = ''; });
   if (spec.series.length > 1) {
     const legend = h('div', { class: 'legend' });
     for (const s of spec.series) legend.appendChild(h('span', { class: `key ${s.cls}` }, s.name));
