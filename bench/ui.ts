@@ -295,6 +295,8 @@ export interface HarnessOptions {
   scriptUri: string;
   /** messages posted to the webview after it says `ready`, in order */
   messages: Array<HostToInspector | HostToDashboard>;
+  /** a first message carried in the page, as a new dashboard panel gets its series */
+  initialMessage?: HostToInspector | HostToDashboard;
 }
 
 /**
@@ -317,5 +319,5 @@ window.acquireVsCodeApi = function () {
     setState: function () {},
   };
 };`;
-  return webviewHtml({ view: o.view, title: `Reward Lens ${o.view}`, cspSource: o.origin, scriptUri: o.scriptUri, nonce: makeNonce(), preludeScripts: [host], preludeCss: `html { ${vars} }` });
+  return webviewHtml({ view: o.view, title: `Reward Lens ${o.view}`, cspSource: o.origin, scriptUri: o.scriptUri, nonce: makeNonce(), preludeScripts: [host], preludeCss: `html { ${vars} }`, initialMessage: o.initialMessage });
 }

@@ -29,7 +29,7 @@ function arg(name: string, fallback: string): string {
 }
 
 const storePath = arg('--store', join(repoRoot, '.cache', 'bench', 'queries-2000000.db'));
-const groupOpens = Number(arg('--groups', '40'));
+const groupOpens = Number(arg('--groups', '80'));
 const outDir = arg('--out', join(repoRoot, '.cache', 'bench', 'vscode-latency'));
 
 /** What is missing for this benchmark to run, or null. */

@@ -110,6 +110,21 @@ export type HostToInspector =
   /** a label could not be stored: the webview rolls back its optimistic state */
   | { type: 'labelFailed'; trajectoryKey: number; message: string; label: ViewLabelState };
 
+/**
+ * A first message can ride in the webview's HTML, as a JSON data block with this id, so a new
+ * panel renders without waiting for its `ready` round trip to the host.
+ */
+export const INITIAL_MESSAGE_ELEMENT_ID = 'reward-lens-initial-message';
+
+/**
+ * JSON that is safe as the text of an HTML <script type="application/json"> element: every `<`
+ * is escaped, so no `</script>` or `<!--` in model output can end or alter the element, and
+ * U+2028/U+2029 are escaped for old JSON parsers.
+ */
+export function jsonForHtmlDataBlock(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
 /** The per-step numbers of ViewStepSeriesPoint, in the order they travel. */
 const SERIES_FIELDS = ['groupCount', 'accuracy', 'rOgerMean', 'rOgerMax', 'failedRatio', 'meanResponseTokens', 'meanResponseChars', 'meanOfflineAdvantage', 'lintCount'] as const;
 type SeriesField = (typeof SERIES_FIELDS)[number];

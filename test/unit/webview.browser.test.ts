@@ -51,8 +51,8 @@ after(async () => {
 
 const CSP_RECORDER = `window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));`;
 
-async function open(name: string, view: 'inspector' | 'dashboard', messages: Array<HostToInspector | HostToDashboard>): Promise<Page> {
-  const html = harnessHtml({ view, theme: 'dark', origin, scriptUri: `${origin}/${view}.js`, messages }).replace('window.__posted = [];', `window.__posted = []; ${CSP_RECORDER}`);
+async function open(name: string, view: 'inspector' | 'dashboard', messages: Array<HostToInspector | HostToDashboard>, initialMessage?: HostToDashboard): Promise<Page> {
+  const html = harnessHtml({ view, theme: 'dark', origin, scriptUri: `${origin}/${view}.js`, messages, initialMessage }).replace('window.__posted = [];', `window.__posted = []; ${CSP_RECORDER}`);
   pages.set(`/${name}.html`, html);
   const page = await browser.newPage();
   const errors: string[] = [];
@@ -165,6 +165,19 @@ test('dashboard: a 2,000-step chart has no marker elements; a click picks the ne
   await svg.press('ArrowLeft');
   await svg.press('Enter');
   assert.equal((await selected()).at(-1), 1998);
+  assert.deepEqual(await cspViolations(page), []);
+  await page.close();
+});
+
+test('dashboard: a page created with its series renders before any host message, and hostile run text in it stays text', async () => {
+  const runId = '</script><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">';
+  const page = await open('dash-seeded', 'dashboard', [], { type: 'series', runId, variant: 'oger', series: toSeriesColumns(sampleSeries(30)), selectedStep: null });
+  await page.waitForSelector('body[data-rendered-series]');
+  assert.equal(await page.locator('[data-testid="run-id"]').textContent(), runId);
+  assert.equal(await page.locator('[data-testid="step-count"]').getAttribute('data-value'), '30');
+  assert.equal(await page.evaluate('window.__pwned'), undefined);
+  assert.equal(await page.locator('#reward-lens-initial-message').count(), 0, 'the data block is taken once');
+  assert.ok((await posted(page)).some((m) => m.type === 'ready'), 'the page still says ready');
   assert.deepEqual(await cspViolations(page), []);
   await page.close();
 });

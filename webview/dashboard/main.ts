@@ -6,7 +6,7 @@ import baseCss from '../shared/base.css';
 import dashboardCss from './dashboard.css';
 import { installStyles } from '../shared/styles';
 import { h, textEl, clear } from '../shared/dom';
-import { onHostMessage, post } from '../shared/vscode';
+import { onHostMessage, post, takeInitialMessage } from '../shared/vscode';
 import { reportAfterPaint } from '../shared/perf';
 import { emptyState, errorState, loadingState } from '../shared/states';
 import { fmtNum, fmtPercent } from '../../src/core/format';
@@ -184,7 +184,7 @@ function renderAll(t0: number): void {
   reportAfterPaint('dashboard', 'series', t0, state.series.length);
 }
 
-onHostMessage<HostToDashboard>((msg) => {
+function handleHostMessage(msg: HostToDashboard): void {
   const t0 = performance.now();
   if (msg.type === 'series') performance.mark('reward-lens:series-received');
   switch (msg.type) {
@@ -220,7 +220,8 @@ onHostMessage<HostToDashboard>((msg) => {
       reportAfterPaint('dashboard', 'step', t0, msg.points.length);
       break;
   }
-});
+}
+onHostMessage<HostToDashboard>(handleHostMessage);
 
 // ← / → step through the run without the mouse once a step is picked.
 document.addEventListener('keydown', (ev) => {
@@ -252,8 +253,14 @@ new ResizeObserver(() => {
   }, 150);
 }).observe(document.documentElement);
 
-clear(app);
-app.appendChild(loadingState('run'));
+// A new panel usually arrives with its series in the page; the host then does not send it again.
+const initial = takeInitialMessage<HostToDashboard>();
+if (initial) {
+  handleHostMessage(initial);
+} else {
+  clear(app);
+  app.appendChild(loadingState('run'));
+}
 // Marks for the benchmark's breakdown of a new panel's open (script start-up, then the host's answer).
 performance.mark('reward-lens:ready');
 send({ type: 'ready' });

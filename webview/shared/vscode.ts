@@ -1,3 +1,4 @@
+import { INITIAL_MESSAGE_ELEMENT_ID } from '../../src/core/messages';
 // The one handle a webview has on its host. acquireVsCodeApi() may be called once per page.
 interface VsCodeApi {
   postMessage(message: unknown): void;
@@ -25,4 +26,20 @@ export function onHostMessage<T extends { type: string }>(handler: (m: T) => voi
     const data: unknown = e.data;
     if (typeof data === 'object' && data !== null && typeof (data as { type?: unknown }).type === 'string') handler(data as T);
   });
+}
+
+/**
+ * The first host message the page was created with (see INITIAL_MESSAGE_ELEMENT_ID), taken once:
+ * the element is removed so a later reader cannot take stale data for new.
+ */
+export function takeInitialMessage<T extends { type: string }>(): T | null {
+  const el = document.getElementById(INITIAL_MESSAGE_ELEMENT_ID);
+  if (!el) return null;
+  el.remove();
+  try {
+    const data: unknown = JSON.parse(el.textContent ?? '');
+    return typeof data === 'object' && data !== null && typeof (data as { type?: unknown }).type === 'string' ? (data as T) : null;
+  } catch {
+    return null;
+  }
 }

@@ -248,7 +248,7 @@ export class DashboardController {
   private seriesAskedAt = 0;
   private stepAskedAt = 0;
 
-  /** the series read while a new panel's webview starts, used by its first `ready` */
+  /** a series read begun for a new panel but not done in time for its HTML: its `ready` uses it */
   private prefetched: { store: RunStoreApi; runId: string; read: Promise<SeriesRead> } | null = null;
 
   constructor(private readonly env: DashboardEnv, private runId: string) {
@@ -257,16 +257,30 @@ export class DashboardController {
     this.seriesAskedAt = env.now();
   }
 
+  /** a new panel's HTML carried its series: its first `ready` needs no answer */
+  private seeded = false;
+
   /**
-   * Starts reading the series now, while the new webview loads its script, instead of after its
-   * `ready`: the query then overlaps the webview's start-up.
+   * For a new panel: reads the series to put in its HTML, so the page renders without a `ready`
+   * round trip to the host. Waits at most `waitMs`; a slower read (or none) returns null, the page
+   * starts with its loading state, and the read goes on, to be used by its `ready`.
    */
-  prefetch(): void {
+  async seed(waitMs: number): Promise<HostToDashboard | null> {
     const store = this.env.getStore();
-    if (!store) return;
+    if (!store) return null;
     const read = readSeries(store, this.runId);
     read.catch(() => undefined); // a failure is reported when loadSeries awaits it
     this.prefetched = { store, runId: this.runId, read };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), waitMs); });
+    const got = await Promise.race([read.catch(() => null), late]);
+    clearTimeout(timer);
+    if (!got || !got.run || this.env.getStore() !== store || this.prefetched?.read !== read) return null;
+    this.prefetched = null;
+    this.seeded = true;
+    this.steps = new Set(got.series.map((p) => p.step));
+    this.env.setTitle(`Dashboard · ${this.runId}`);
+    return { type: 'series', runId: this.runId, variant: got.run.variant, series: toSeriesColumns(got.series), selectedStep: this.selectedStep };
   }
 
   get currentRunId(): string {
@@ -349,6 +363,10 @@ export class DashboardController {
     const m = v.message;
     switch (m.type) {
       case 'ready':
+        if (this.seeded) {
+          this.seeded = false; // a page VS Code re-creates later asks again, and is answered
+          return true;
+        }
         await this.loadSeries(true);
         return true;
       case 'rendered':

@@ -6,6 +6,8 @@ import { shellFor, webviewOptions } from './webview';
 import { performance } from 'node:perf_hooks';
 
 const REFRESH_MS = 750;
+/** how long a new panel may stay blank while its series is read for its HTML */
+const SEED_WAIT_MS = 150;
 
 export class DashboardPanel {
   static readonly viewType = 'rewardLens.dashboard';
@@ -13,6 +15,7 @@ export class DashboardPanel {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly controller: DashboardController;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private disposed = false;
 
   static show(deps: PanelDeps, runId: string): void {
     const existing = DashboardPanel.open.get(runId);
@@ -39,8 +42,12 @@ export class DashboardPanel {
       },
       runId,
     );
-    this.controller.prefetch();
-    panel.webview.html = shellFor(panel.webview, deps.extensionUri, 'dashboard', `Reward Lens Dashboard`);
+    // The series rides in the page when it can be read quickly; otherwise the page shows its
+    // loading state at once and receives the series when it is ready.
+    const setHtml = (initial: unknown) => {
+      if (!this.disposed) panel.webview.html = shellFor(panel.webview, deps.extensionUri, 'dashboard', 'Reward Lens Dashboard', initial ?? undefined);
+    };
+    this.controller.seed(SEED_WAIT_MS).then(setHtml, () => setHtml(undefined));
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw: unknown) => {
         this.controller.handle(raw).catch((e: Error) => deps.output.appendLine(`[dashboard] ${e.stack ?? e.message}`));
@@ -57,6 +64,7 @@ export class DashboardPanel {
   }
 
   private dispose(): void {
+    this.disposed = true;
     clearTimeout(this.refreshTimer);
     if (DashboardPanel.open.get(this.runId) === this) DashboardPanel.open.delete(this.runId);
     for (const d of this.disposables.splice(0)) d.dispose();

@@ -1,6 +1,7 @@
 // The HTML shell of both webviews. Kept free of the vscode API so the CSP is unit-tested and the
 // benchmark harness serves the exact same page outside VS Code.
 import { escapeHtml } from '../../core/format';
+import { INITIAL_MESSAGE_ELEMENT_ID, jsonForHtmlDataBlock } from '../../core/messages';
 
 export type WebviewName = 'inspector' | 'dashboard';
 
@@ -16,6 +17,8 @@ export interface ShellOptions {
   preludeScripts?: string[];
   /** extra nonce'd CSS (the benchmark harness's theme variables) */
   preludeCss?: string;
+  /** a first host message carried in the page (a JSON data block: never executed) */
+  initialMessage?: unknown;
 }
 
 const NONCE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -57,6 +60,7 @@ ${css}
 </head>
 <body data-view="${o.view}">
 <div id="app" data-testid="${o.view}-root"></div>
+${o.initialMessage === undefined ? '' : `<script type="application/json" id="${INITIAL_MESSAGE_ELEMENT_ID}">${jsonForHtmlDataBlock(o.initialMessage)}</script>`}
 ${prelude}
 <script nonce="${n}" src="${escapeHtml(o.scriptUri)}"></script>
 </body>

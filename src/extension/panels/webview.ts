@@ -13,9 +13,9 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOpt
   };
 }
 
-export function shellFor(webview: vscode.Webview, extensionUri: vscode.Uri, view: WebviewName, title: string): string {
+export function shellFor(webview: vscode.Webview, extensionUri: vscode.Uri, view: WebviewName, title: string, initialMessage?: unknown): string {
   const scriptUri = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', `${view}.js`)).toString();
-  return webviewHtml({ view, title, cspSource: webview.cspSource, scriptUri, nonce: makeNonce() });
+  return webviewHtml({ view, title, cspSource: webview.cspSource, scriptUri, nonce: makeNonce(), initialMessage });
 }
 
 /** Author of labels: the OS user, which is what a researcher's label export should name. */
