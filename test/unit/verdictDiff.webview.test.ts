@@ -1,5 +1,5 @@
 // The diff webview in a real browser (Debian's Chromium) under the production HTML and CSP
-// (src/extension/verifier/diffHtml.ts), with the host replaced by a page script: the diff renders
+// (src/extension/panels/html.ts, the shell every webview shares), with the host replaced by a page script: the diff renders
 // with its test ids, hostile trace text stays text, no CSP violation, Open/Accept post the
 // right messages, and the accepted state shows.
 import { test, before, after } from 'node:test';
@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { diffHtml, makeNonce } from '../../src/extension/verifier/diffHtml';
+import { makeNonce, webviewHtml } from '../../src/extension/panels/html';
 import { verdictDiff, type DiffMember, type VerdictLike } from '../../src/core/verdictDiff';
 import type { DiffViewModel, HostToDiff } from '../../src/core/diffMessages';
 
@@ -79,7 +79,7 @@ window.acquireVsCodeApi = function () {
     setState: function () {},
   };
 };`;
-  pages.set(`/${name}.html`, diffHtml({ cspSource: origin, scriptUri: `${origin}/diff.js`, nonce: makeNonce(), preludeScripts: [host] }));
+  pages.set(`/${name}.html`, webviewHtml({ view: 'diff', title: 'Re-verify diff', cspSource: origin, scriptUri: `${origin}/diff.js`, nonce: makeNonce(), preludeScripts: [host] }));
   const page = (await browser.newPage()) as Page & { errors: string[] };
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));

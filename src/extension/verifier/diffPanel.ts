@@ -2,7 +2,7 @@
 // errors and timeouts, with Accept (make the new verdict set active; the old one stays in the store).
 import * as vscode from 'vscode';
 import { validateDiffMessage, type DiffViewModel, type HostToDiff } from '../../core/diffMessages';
-import { diffHtml, makeNonce } from './diffHtml';
+import { shellFor } from '../panels/webview';
 
 export interface DiffPanelHooks {
   output: vscode.OutputChannel;
@@ -39,8 +39,7 @@ export class DiffPanel {
     this.panel = panel;
     this.model = model;
     const webview = panel.webview;
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'diff.js'));
-    webview.html = diffHtml({ cspSource: webview.cspSource, scriptUri: script.toString(), nonce: makeNonce() });
+    webview.html = shellFor(webview, extensionUri, 'diff', 'Re-verify diff');
     this.disposables.push(
       webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw)),
       panel.onDidDispose(() => this.dispose()),
