@@ -297,18 +297,22 @@ export interface HarnessOptions {
   messages: Array<HostToInspector | HostToDashboard>;
   /** a first message carried in the page, as a new dashboard panel gets its series */
   initialMessage?: HostToInspector | HostToDashboard;
+  /** page scripts run before the host stand-in (a test's CSP recorder) */
+  preludeScripts?: string[];
 }
 
 /**
  * The webview page with a stand-in for the extension host: acquireVsCodeApi() records what the
  * page posts in window.__posted and answers `ready` with the prepared messages.
  */
-export function harnessHtml(o: HarnessOptions): string {
-  const vars = Object.entries(THEMES[o.theme]).map(([k, v]) => `--vscode-${k}: ${v};`).join(' ');
-  const host = `
+/**
+ * A page script standing in for the extension host: records what the page posts in
+ * window.__posted and, when the page says `ready`, posts `messages` to it in order.
+ */
+export function hostStandInScript(messages: readonly unknown[]): string {
+  return `
 window.__posted = [];
-window.__hostMessages = ${JSON.stringify(o.messages).replace(/</g, '\\u003c')};
-document.body.classList.add(${JSON.stringify(o.theme === 'dark' ? 'vscode-dark' : o.theme === 'hc' ? 'vscode-high-contrast' : 'vscode-light')});
+window.__hostMessages = ${JSON.stringify(messages).replace(/</g, '\\u003c')};
 window.acquireVsCodeApi = function () {
   return {
     postMessage: function (m) {
@@ -319,5 +323,11 @@ window.acquireVsCodeApi = function () {
     setState: function () {},
   };
 };`;
-  return webviewHtml({ view: o.view, title: `Reward Lens ${o.view}`, cspSource: o.origin, scriptUri: o.scriptUri, nonce: makeNonce(), preludeScripts: [host], preludeCss: `html { ${vars} }`, initialMessage: o.initialMessage });
+}
+
+export function harnessHtml(o: HarnessOptions): string {
+  const vars = Object.entries(THEMES[o.theme]).map(([k, v]) => `--vscode-${k}: ${v};`).join(' ');
+  const themeClass = `document.body.classList.add(${JSON.stringify(o.theme === 'dark' ? 'vscode-dark' : o.theme === 'hc' ? 'vscode-high-contrast' : 'vscode-light')});`;
+  const preludeScripts = [...(o.preludeScripts ?? []), hostStandInScript(o.messages), themeClass];
+  return webviewHtml({ view: o.view, title: `Reward Lens ${o.view}`, cspSource: o.origin, scriptUri: o.scriptUri, nonce: makeNonce(), preludeScripts, preludeCss: `html { ${vars} }`, initialMessage: o.initialMessage });
 }

@@ -4,48 +4,23 @@
 // right messages, and the accepted state shows.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { resolve } from 'node:path';
-import * as esbuild from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { makeNonce, webviewHtml } from '../../src/extension/panels/html';
 import { verdictDiff, type DiffMember, type VerdictLike } from '../../src/core/verdictDiff';
 import type { DiffViewModel, HostToDiff } from '../../src/core/diffMessages';
+import { hostStandInScript } from '../../bench/ui';
+import { CSP_RECORDER, startBrowserHarness, type BrowserHarness } from './browserHarness';
 
-const root = resolve(__dirname, '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>\u202Eevil';
 
-let browser: Browser;
-let server: Server;
-let origin = '';
-let bundle = '';
-const pages = new Map<string, string>();
+let h: BrowserHarness;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM} (scripts/setup.d installs it; CHROMIUM_PATH overrides)`);
-  const out = await esbuild.build({
-    entryPoints: [resolve(root, 'webview/diff/main.ts')],
-    bundle: true, write: false, outfile: '/out/diff.js', platform: 'browser', target: 'es2022', format: 'iife', loader: { '.css': 'text' }, logLevel: 'silent',
-  });
-  bundle = out.outputFiles[0]?.text ?? '';
-  server = createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0] as string;
-    const body = url === '/diff.js' ? bundle : pages.get(url);
-    if (body === undefined) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': url.endsWith('.js') ? 'text/javascript' : 'text/html; charset=utf-8' });
-    res.end(body);
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
-  const addr = server.address();
-  origin = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  h = await startBrowserHarness({ diff: 'webview/diff/main.ts' });
 });
 
 after(async () => {
-  await browser?.close();
-  server?.close();
+  await h?.close();
 });
 
 function model(): DiffViewModel {
@@ -65,25 +40,11 @@ function model(): DiffViewModel {
 }
 
 async function open(name: string, messages: HostToDiff[]): Promise<Page & { errors: string[] }> {
-  const host = `
-window.__posted = []; window.__csp = [];
-document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
-window.__hostMessages = ${JSON.stringify(messages).replace(/</g, '\\u003c')};
-window.acquireVsCodeApi = function () {
-  return {
-    postMessage: function (m) {
-      window.__posted.push(m);
-      if (m && m.type === 'ready') for (const msg of window.__hostMessages) window.postMessage(msg, '*');
-    },
-    getState: function () { return undefined; },
-    setState: function () {},
-  };
-};`;
-  pages.set(`/${name}.html`, webviewHtml({ view: 'diff', title: 'Re-verify diff', cspSource: origin, scriptUri: `${origin}/diff.js`, nonce: makeNonce(), preludeScripts: [host] }));
-  const page = (await browser.newPage()) as Page & { errors: string[] };
+  h.pages.set(`/${name}.html`, webviewHtml({ view: 'diff', title: 'Re-verify diff', cspSource: h.origin, scriptUri: `${h.origin}/diff.js`, nonce: makeNonce(), preludeScripts: [CSP_RECORDER, hostStandInScript(messages)] }));
+  const page = (await h.browser.newPage()) as Page & { errors: string[] };
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
-  await page.goto(`${origin}/${name}.html`);
+  await page.goto(`${h.origin}/${name}.html`);
   return page;
 }
 

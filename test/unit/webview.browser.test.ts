@@ -4,61 +4,30 @@
 // no CSP violation, the keyboard relabel flow, and the dashboard click-through. Seconds, not minutes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { resolve } from 'node:path';
-import * as esbuild from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { clickChartStep, harnessHtml, pickChartStepByKeyboard, sampleGroup, sampleSeries, sampleStep, HOSTILE_TEXT } from '../../bench/ui';
 import { whatIfGroup } from '../../src/core/rescore';
 import type { HostToDashboard, HostToInspector } from '../../src/core/messages';
 import { toSeriesColumns } from '../../src/core/messages';
+import { CSP_RECORDER, startBrowserHarness, type BrowserHarness } from './browserHarness';
 
-const root = resolve(__dirname, '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-let browser: Browser;
-let server: Server;
-let origin = '';
-const bundles = new Map<string, string>();
-const pages = new Map<string, string>();
+let h: BrowserHarness;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM} (scripts/setup.d installs it; CHROMIUM_PATH overrides)`);
-  // Bundle exactly as scripts/build.mjs does, in memory, so the test needs no prior build.
-  const out = await esbuild.build({
-    entryPoints: { inspector: resolve(root, 'webview/inspector/main.ts'), dashboard: resolve(root, 'webview/dashboard/main.ts') },
-    bundle: true, write: false, outdir: '/out', platform: 'browser', target: 'es2022', format: 'iife', loader: { '.css': 'text' }, logLevel: 'silent',
-  });
-  for (const f of out.outputFiles) bundles.set(`/${f.path.split('/').pop()}`, f.text);
-  server = createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0] as string;
-    const body = pages.get(url) ?? bundles.get(url);
-    if (body === undefined) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': url.endsWith('.js') ? 'text/javascript' : 'text/html; charset=utf-8' });
-    res.end(body);
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
-  const addr = server.address();
-  origin = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  h = await startBrowserHarness({ inspector: 'webview/inspector/main.ts', dashboard: 'webview/dashboard/main.ts' });
 });
 
 after(async () => {
-  await browser?.close();
-  server?.close();
+  await h?.close();
 });
 
-const CSP_RECORDER = `window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));`;
-
 async function open(name: string, view: 'inspector' | 'dashboard', messages: Array<HostToInspector | HostToDashboard>, initialMessage?: HostToDashboard): Promise<Page> {
-  const html = harnessHtml({ view, theme: 'dark', origin, scriptUri: `${origin}/${view}.js`, messages, initialMessage }).replace('window.__posted = [];', `window.__posted = []; ${CSP_RECORDER}`);
-  pages.set(`/${name}.html`, html);
-  const page = await browser.newPage();
+  h.pages.set(`/${name}.html`, harnessHtml({ view, theme: 'dark', origin: h.origin, scriptUri: `${h.origin}/${view}.js`, messages, initialMessage, preludeScripts: [CSP_RECORDER] }));
+  const page = await h.browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   (page as Page & { __errors?: string[] }).__errors = errors;
-  await page.goto(`${origin}/${name}.html`);
+  await page.goto(`${h.origin}/${name}.html`);
   return page;
 }
 
