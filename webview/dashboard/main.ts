@@ -186,7 +186,6 @@ function renderAll(t0: number): void {
 
 function handleHostMessage(msg: HostToDashboard): void {
   const t0 = performance.now();
-  if (msg.type === 'series') performance.mark('reward-lens:series-received');
   switch (msg.type) {
     case 'loading':
       clear(app);
@@ -261,6 +260,4 @@ if (initial) {
   clear(app);
   app.appendChild(loadingState('run'));
 }
-// Marks for the benchmark's breakdown of a new panel's open (script start-up, then the host's answer).
-performance.mark('reward-lens:ready');
 send({ type: 'ready' });
