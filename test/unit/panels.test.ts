@@ -237,6 +237,23 @@ test('dashboard: a new panel gets its series in its HTML, answers that first rea
   });
 });
 
+test('dashboard: asked again for the run it shows, it refreshes the curves in place (timed), and blanks them only for another run', async () => {
+  await withRun(async (store) => {
+    const { env, posted, logs } = dashboardEnv(store);
+    const c = new DashboardController(env, 'run-a');
+    await c.handle({ type: 'ready' });
+    await c.handle({ type: 'rendered', view: 'dashboard', what: 'series', ms: 30, size: 2 });
+    posted.length = 0;
+    await c.show('run-a');
+    assert.deepEqual(posted.map((m) => m.type), ['series'], 'the retained page keeps its curves until the fresh ones arrive');
+    await c.handle({ type: 'rendered', view: 'dashboard', what: 'series', ms: 20, size: 2 });
+    assert.equal(logs.filter((l) => l.startsWith('[perf] host.dashboard-open')).length, 2, 'the re-open is timed like the first');
+    posted.length = 0;
+    await c.show('run-b');
+    assert.equal(posted[0]?.type, 'loading', 'another run does not leave run-a\'s curves on screen under its title');
+  });
+});
+
 test('dashboard: unknown runs, steps and unlisted groups are refused and logged', async () => {
   await withRun(async (store) => {
     const { env, logs, opened } = dashboardEnv(store);

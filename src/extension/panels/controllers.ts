@@ -288,13 +288,16 @@ export class DashboardController {
   }
 
   async show(runId: string): Promise<void> {
+    // The page still shows this run's curves (it is kept alive while hidden): refresh them in
+    // place rather than blanking them behind a loading state.
+    const refreshInPlace = runId === this.runId && this.steps.size > 0;
     if (runId !== this.runId) {
       this.runId = runId;
       this.selectedStep = null;
       this.openable.clear();
     }
     this.seriesAskedAt = this.env.now();
-    await this.loadSeries(true);
+    await this.loadSeries(!refreshInPlace);
   }
 
   async loadSeries(showLoading: boolean): Promise<void> {

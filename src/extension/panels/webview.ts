@@ -6,8 +6,11 @@ import { makeNonce, webviewHtml, type WebviewName } from './html';
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
   return {
     enableScripts: true,
-    // The page keeps its state in memory; re-creating it on reveal costs one `ready` round trip.
-    retainContextWhenHidden: false,
+    // Kept alive while hidden: VS Code otherwise destroys a hidden webview and re-creates it on
+    // reveal, which in code-server costs about 1.3 s (every new webview waits ~1 s for its service
+    // worker; bench/RESULTS.md) and loses the page's own state (selected member and step, unfolded
+    // reasoning, scroll). The price is the page's memory while hidden (docs/extension-ui.md).
+    retainContextWhenHidden: true,
     enableFindWidget: true,
     localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
   };
