@@ -119,6 +119,8 @@ test('dashboard: clicking a step point lists that step\'s groups and opens one i
   const groupButtons = dash.locator('[data-testid=step-groups] [data-testid^=group-]');
   await waitFor('step 2 groups in the dashboard', 10_000, async () => (await groupButtons.count()) === 2);
   await rig!.screenshot('dashboard-step-dark');
+  // Marks this page: the light-theme test checks the dashboard comes back as this same page.
+  await dash.evaluate(() => { (window as unknown as { __keptAlive: number }).__keptAlive = 1; });
   const target = groupButtons.filter({ hasText: /sum-2|17|19/ }).first();
   await target.click();
   await waitFor('the inspector to show step 2\'s sum-2 group', 15_000, async () => {
@@ -177,9 +179,15 @@ test('light theme: inspector, dashboard and inline document stay readable', { ti
   assert.ok((r ?? 0) + (g ?? 0) + (b ?? 0) > 600, `the inspector follows the light theme (body background ${bg})`);
   await rig!.screenshot('inspector-light');
   await page.locator('.tab', { hasText: /Dashboard/ }).first().click();
-  // Coming back to the tab, the dashboard must render its curves again (not a blank page).
+  // Coming back to the tab: the same page, kept alive while hidden, still on the step that was
+  // picked, and re-themed (not a blank page, not a rebuilt one that forgot the step).
   const dash = await webviewFrame(page, '[data-testid=point-step-2]', 20_000);
   await dash.locator('[data-testid=point-step-2]').first().waitFor({ state: 'visible', timeout: 10_000 });
+  assert.equal(await dash.evaluate(() => (window as unknown as { __keptAlive?: number }).__keptAlive), 1, 'the dashboard was kept alive while hidden');
+  assert.equal(await dash.locator('[data-testid=step-groups] [data-testid^=group-]').count(), 2, 'step 2 is still picked');
+  const dashBg = await dash.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const [dr, dg, db] = (dashBg.match(/\d+/g) ?? []).map(Number);
+  assert.ok((dr ?? 0) + (dg ?? 0) + (db ?? 0) > 600, `the hidden dashboard took the light theme too (body background ${dashBg})`);
   await sleep(500);
   await rig!.screenshot('dashboard-light');
 });
