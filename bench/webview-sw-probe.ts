@@ -1,9 +1,10 @@
 // Probe behind the "new panel" analysis in bench/results-notes.md: opens the dashboard as a new
 // panel several times in code-server, varying how long ago the previous webview closed, and prints
 // when each webview's content frame could first be fetched (its navigation fetchStart) and what
-// VS Code's webview host page logged about its service worker. Not part of any suite.
+// VS Code's webview host page logged about its service worker. Then it opens VS Code's own
+// Markdown preview, a built-in webview, to show the wait is not Reward Lens's. Not part of any suite.
 // Run (after npm run package, with code-server set up): node --import tsx bench/webview-sw-probe.ts [--store FILE]
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, runCommand, sleep, startRig, waitFor, webviewFrame } from '../test/e2e/rig';
 import { openStore, showRunsView } from '../test/e2e/driver';
@@ -31,6 +32,21 @@ async function main(): Promise<void> {
       await waitFor('the dashboard to close', 10_000, async () => page.locator('.tab', { hasText: 'Dashboard' }).count().then((c) => c === 0));
       if (n < GAPS_S.length) await sleep((GAPS_S[n] as number) * 1000);
     }
+    // VS Code's built-in Markdown preview, opened the same way after those.
+    writeFileSync(join(rig.folder, 'probe.md'), '# Probe\n\nA built-in webview.\n');
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input.input').fill('probe.md');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'probe.md' }).first().click();
+    await sleep(1000);
+    const mark = rig.consoleLines.length;
+    await runCommand(page, 'Markdown: Open Preview');
+    const preview = await waitFor('the Markdown preview', 30_000, async () => {
+      for (const f of page.frames()) if ((await f.locator('h1', { hasText: 'Probe' }).count().catch(() => 0)) > 0) return f;
+      return undefined;
+    });
+    const nav = (await preview.evaluate('(() => { const e = performance.getEntriesByType("navigation")[0]; return { fetchStart: Math.round(e.fetchStart), workerStart: Math.round(e.workerStart) }; })()')) as { fetchStart: number; workerStart: number };
+    const worker = rig.consoleLines.slice(mark).find((l) => /service worker/i.test(l)) ?? '(nothing logged)';
+    console.log(JSON.stringify({ panel: 'VS Code Markdown preview', contentFrameFetchStartMs: nav.fetchStart, workerStartMs: nav.workerStart, hostPage: worker.slice(0, 160) }));
   } finally {
     await rig.close();
   }
