@@ -254,6 +254,38 @@ test('dashboard: asked again for the run it shows, it refreshes the curves in pl
   });
 });
 
+test('dashboard: while hidden it does not redraw on every ingest, and catches up once when shown', async () => {
+  await withRun(async (store) => {
+    const { env, posted } = dashboardEnv(store);
+    const c = new DashboardController(env, 'run-a');
+    await c.handle({ type: 'ready' });
+    posted.length = 0;
+    await c.onStoreChange({ runId: 'run-a', step: 1 });
+    assert.deepEqual(posted.map((m) => m.type), ['series'], 'a visible dashboard follows the run');
+    posted.length = 0;
+    await c.setVisible(false);
+    await c.onStoreChange({ runId: 'run-a', step: 2 });
+    await c.onStoreChange({});
+    assert.equal(posted.length, 0, 'nothing is drawn while hidden');
+    await c.setVisible(true);
+    assert.deepEqual(posted.map((m) => m.type), ['series'], 'one refresh on reveal for all the changes missed');
+    posted.length = 0;
+    await c.setVisible(false);
+    await c.setVisible(true);
+    assert.equal(posted.length, 0, 'nothing missed, nothing re-sent');
+    await c.setVisible(false);
+    await c.onStoreChange({ runId: 'other-run' });
+    await c.setVisible(true);
+    assert.equal(posted.length, 0, 'another run\'s ingest does not make this one stale');
+    // Shown by Open Dashboard: that load is the catch-up, the view-state change adds none.
+    await c.setVisible(false);
+    await c.onStoreChange({ runId: 'run-a' });
+    await c.show('run-a');
+    await c.setVisible(true);
+    assert.deepEqual(posted.map((m) => m.type), ['series']);
+  });
+});
+
 test('dashboard: unknown runs, steps and unlisted groups are refused and logged', async () => {
   await withRun(async (store) => {
     const { env, logs, opened } = dashboardEnv(store);

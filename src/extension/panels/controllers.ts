@@ -297,6 +297,7 @@ export class DashboardController {
       this.openable.clear();
     }
     this.seriesAskedAt = this.env.now();
+    this.staleWhileHidden = false; // this load is the catch-up
     await this.loadSeries(!refreshInPlace);
   }
 
@@ -350,6 +351,23 @@ export class DashboardController {
   /** A store change: refresh when it touched this run (or when the change does not say which). */
   async onStoreChange(e: { runId?: string; step?: number }): Promise<void> {
     if (e.runId !== undefined && e.runId !== this.runId) return;
+    // A hidden page is kept alive: redrawing its curves on every ingest of a live run would spend
+    // CPU the trainer needs on curves nobody sees. It catches up once, when shown again.
+    if (!this.visible) {
+      this.staleWhileHidden = true;
+      return;
+    }
+    await this.loadSeries(false);
+  }
+
+  private visible = true;
+  private staleWhileHidden = false;
+
+  /** The panel was shown or hidden. */
+  async setVisible(visible: boolean): Promise<void> {
+    this.visible = visible;
+    if (!visible || !this.staleWhileHidden) return;
+    this.staleWhileHidden = false;
     await this.loadSeries(false);
   }
 

@@ -58,6 +58,7 @@ export class DashboardPanel {
         clearTimeout(this.refreshTimer);
         this.refreshTimer = setTimeout(() => void this.controller.onStoreChange(e).catch(() => undefined), REFRESH_MS);
       }),
+      panel.onDidChangeViewState(() => void this.controller.setVisible(panel.visible).catch(() => undefined)),
       panel.onDidDispose(() => this.dispose()),
     );
     deps.disposables.push({ dispose: () => this.panel.dispose() });
