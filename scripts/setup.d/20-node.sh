@@ -7,6 +7,10 @@ stamp=node_modules/.reward-lens-lock
 if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp" && [ -f node_modules/sqlite3/build/Release/node_sqlite3.node ]; then
   echo "node_modules up to date"
 else
+  # keytar, an optional dependency of @vscode/vsce (it stores marketplace publishing tokens), fails
+  # to build where libsecret is missing and prints "gyp ERR!": npm skips it, and packaging does not
+  # need it.
+  echo "note: a 'gyp ERR!' from keytar below is harmless (optional, only for publishing tokens)"
   npm ci --no-audit --no-fund --foreground-scripts --loglevel=error
   cp package-lock.json "$stamp"
 fi
