@@ -149,12 +149,37 @@ function forDisplay(v: number | null): number | null {
   return v === null || Number.isInteger(v) || !Number.isFinite(v) ? v : Number(v.toPrecision(SERIES_DIGITS));
 }
 
-export function toSeriesColumns(points: readonly ViewStepSeriesPoint[]): StepSeriesColumns {
+/** Names trainers give the policy entropy (verl/LUFFY's first), in order of preference. */
+export const POLICY_ENTROPY_KEYS = ['actor/entropy', 'policy/entropy', 'actor/entropy_mean', 'entropy'] as const;
+
+/** The run's policy-entropy metric: a known name, else any name ending in "entropy" that is not a reward's or H_last's. */
+export function policyEntropyKey(metricNames: Iterable<string>): string | null {
+  const seen = new Set(metricNames);
+  for (const k of POLICY_ENTROPY_KEYS) if (seen.has(k)) return k;
+  for (const k of seen) if (/entropy$/i.test(k) && !/oger|reward|last/i.test(k)) return k;
+  return null;
+}
+
+/**
+ * The step metrics the dashboard draws: only the policy entropy. A verl or LUFFY run logs dozens
+ * of metrics per step (timings, losses, clip fractions); sending them all would grow every
+ * dashboard open by a column each, for curves nobody draws.
+ */
+export function drawnMetricKeys(points: readonly ViewStepSeriesPoint[]): string[] {
+  const names = new Set<string>();
+  for (const p of points) for (const k of Object.keys(p.metrics)) names.add(k);
+  const entropy = policyEntropyKey(names);
+  return entropy === null ? [] : [entropy];
+}
+
+/** `onlyMetrics`: the metric names to send (all when omitted). */
+export function toSeriesColumns(points: readonly ViewStepSeriesPoint[], onlyMetrics?: readonly string[]): StepSeriesColumns {
   const fields = Object.fromEntries(SERIES_FIELDS.map((f) => [f, points.map((p) => forDisplay(p[f]))])) as StepSeriesColumns['fields'];
   const metrics: Record<string, Array<number | null>> = {};
+  const keep = onlyMetrics === undefined ? null : new Set(onlyMetrics);
   points.forEach((p, i) => {
     for (const [k, v] of Object.entries(p.metrics)) {
-      if (v === null) continue;
+      if (v === null || (keep !== null && !keep.has(k))) continue;
       (metrics[k] ??= new Array<number | null>(points.length).fill(null))[i] = forDisplay(v);
     }
   });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePerfLine, percentile, summarise } from '../../bench/ui';
-import { MESSAGE_LIMITS, formatRenderedLog, fromSeriesColumns, toSeriesColumns, validateDashboardMessage, validateInspectorMessage, type StepSeriesColumns, type ViewStepSeriesPoint } from '../../src/core/messages';
+import { MESSAGE_LIMITS, drawnMetricKeys, formatRenderedLog, fromSeriesColumns, policyEntropyKey, toSeriesColumns, validateDashboardMessage, validateInspectorMessage, type StepSeriesColumns, type ViewStepSeriesPoint } from '../../src/core/messages';
 
 const refused = (r: { ok: boolean }) => assert.equal(r.ok, false, JSON.stringify(r));
 
@@ -90,6 +90,21 @@ test('bench/ui parses the logged timings back and computes nearest-rank percenti
   assert.equal(percentile([7], 95), 7);
   assert.throws(() => percentile([], 50));
   assert.deepEqual(summarise([3, 1, 2]), { n: 3, p50: 2, p95: 3, max: 3 });
+});
+
+test('the dashboard is sent only the metric it draws: the policy entropy, under the name the trainer used', () => {
+  const point = (metrics: Record<string, number | null>): ViewStepSeriesPoint => ({ step: 0, metrics, groupCount: 1, accuracy: 1, rOgerMean: null, rOgerMax: null, failedRatio: 0, meanResponseTokens: null, meanResponseChars: 10, meanOfflineAdvantage: null, lintCount: 0 });
+  const verl = [point({ 'actor/entropy': 1.2, 'actor/pg_loss': -0.4, 'timing_s/gen': 3.1, 'critic/score/mean': 0.5 }), point({ 'actor/entropy': 1.1, 'response_length/mean': 300 })];
+  assert.deepEqual(drawnMetricKeys(verl), ['actor/entropy']);
+  const wire = toSeriesColumns(verl, drawnMetricKeys(verl));
+  assert.deepEqual(Object.keys(wire.metrics), ['actor/entropy']);
+  assert.deepEqual(wire.metrics['actor/entropy'], [1.2, 1.1]);
+  assert.deepEqual(Object.keys(toSeriesColumns(verl).metrics).sort(), ['actor/entropy', 'actor/pg_loss', 'critic/score/mean', 'response_length/mean', 'timing_s/gen'], 'without a selection every metric is kept');
+  // Known names first; otherwise any "...entropy" that is not a reward's or the last token's.
+  assert.equal(policyEntropyKey(['train/policy_entropy', 'entropy']), 'entropy');
+  assert.equal(policyEntropyKey(['oger/entropy', 'h_last_entropy', 'train/policy_entropy']), 'train/policy_entropy');
+  assert.equal(policyEntropyKey(['oger/entropy', 'reward/entropy']), null);
+  assert.deepEqual(drawnMetricKeys([point({ 'actor/pg_loss': 1 })]), [], 'a run without an entropy metric sends no metric column');
 });
 
 test('the dashboard series survives its columnar wire form, including steps that logged different metrics', () => {

@@ -18,7 +18,7 @@ async function withRun<T>(fn: (store: RunStore) => Promise<T>): Promise<T> {
     const g = sampleGroup({ chars: 600, seed: 4 });
     const events: RolloutEvent[] = [
       { v: 1, type: 'run_start', run_id: 'run-a', variant: 'oger', config: {}, model: 'm', reward: g.reward, encoder: null, verifier: { id: 'v1', name: 'math-verify' } },
-      { v: 1, type: 'step', run_id: 'run-a', step: 0, metrics: { 'actor/entropy': 1.1 } },
+      { v: 1, type: 'step', run_id: 'run-a', step: 0, metrics: { 'actor/entropy': 1.1, 'actor/pg_loss': -0.3 } },
       { v: 1, type: 'group', run_id: 'run-a', step: 0, prompt_id: 'p-0', prompt: 'What is 6 × 7?', gold: '42', trajectories: g.trajectories.map((t) => t.event) },
       { v: 1, type: 'step', run_id: 'run-a', step: 1, metrics: { 'actor/entropy': 0.9 } },
     ] as RolloutEvent[];
@@ -180,6 +180,7 @@ test('dashboard: series, then a step, then a group opens through the host', asyn
     assert.ok(series && series.type === 'series');
     assert.deepEqual(series.series.step, [0, 1]);
     assert.deepEqual(series.series.metrics['actor/entropy'], [1.1, 0.9], 'metrics travel as one column per name');
+    assert.deepEqual(Object.keys(series.series.metrics), ['actor/entropy'], 'only the metric a curve draws is sent');
     assert.equal(series.variant, 'oger');
     await c.handle({ type: 'rendered', view: 'dashboard', what: 'series', ms: 40, size: 2 });
     assert.ok(logs.some((l) => /^\[perf\] host\.dashboard-open \d+\.\d ms size=2$/.test(l)), 'the open is timed end to end on the host');

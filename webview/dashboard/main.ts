@@ -11,7 +11,7 @@ import { reportAfterPaint } from '../shared/perf';
 import { emptyState, errorState, loadingState } from '../shared/states';
 import { fmtNum, fmtPercent } from '../../src/core/format';
 import type { DashboardToHost, HostToDashboard, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary } from '../../src/core/messages';
-import { fromSeriesColumns } from '../../src/core/messages';
+import { fromSeriesColumns, policyEntropyKey } from '../../src/core/messages';
 import type { Variant } from '../../src/core/reward';
 import { histogram, lineChart, scatter, type ScatterPoint, type Series } from './charts';
 import type { AxisKind } from './axes';
@@ -33,18 +33,6 @@ const state: State = { runId: null, variant: null, series: [], selectedStep: nul
 
 function send(m: DashboardToHost): void {
   post(m);
-}
-
-/** Policy entropy under the metric names trainers use (verl: actor/entropy). */
-const ENTROPY_KEYS = ['actor/entropy', 'policy/entropy', 'actor/entropy_mean', 'entropy'];
-
-/** The policy-entropy metric key of this run: a known name, else any key ending in "entropy" (not a reward's). */
-function entropyKey(series: readonly ViewStepSeriesPoint[]): string | null {
-  const seen = new Set<string>();
-  for (const p of series) for (const k of Object.keys(p.metrics)) seen.add(k);
-  for (const k of ENTROPY_KEYS) if (seen.has(k)) return k;
-  for (const k of seen) if (/entropy$/i.test(k) && !/oger|reward|last/i.test(k)) return k;
-  return null;
 }
 
 function metric(p: ViewStepSeriesPoint, key: string | null): number | null {
@@ -75,7 +63,7 @@ function renderCurves(): HTMLElement {
   const hgt = 150;
   const pick = (step: number) => selectStep(step);
   const tokens = s.some((p) => p.meanResponseTokens !== null);
-  const eKey = entropyKey(s);
+  const eKey = policyEntropyKey(s.flatMap((p) => Object.keys(p.metrics)));
   const specs: Array<{ id: string; title: string; series: Series[]; markers?: boolean; zeroLine?: boolean; axis?: AxisKind; nonNegative?: boolean; format?: (v: number) => string }> = [
     { id: 'accuracy', title: 'Accuracy (online members)', series: [{ name: 'accuracy', cls: 's-green', values: s.map((p) => p.accuracy) }], markers: true, axis: 'ratio', format: (v) => fmtPercent(v) },
     { id: 'entropy', title: `Policy entropy${eKey ? ` (${eKey})` : ''}`, series: [{ name: 'entropy', cls: 's-blue', values: s.map((p) => metric(p, eKey)) }], nonNegative: true },

@@ -7,7 +7,7 @@
 // inspector only relabels members of its own group, the dashboard only opens groups of the step
 // it listed. Anything else is refused and logged.
 import {
-  describeRefusal, formatRenderedLog, toSeriesColumns, validateDashboardMessage, validateInspectorMessage,
+  describeRefusal, drawnMetricKeys, formatRenderedLog, toSeriesColumns, validateDashboardMessage, validateInspectorMessage,
   type HostToDashboard, type HostToInspector, type ViewGroup, type ViewStepSeriesPoint,
 } from '../../core/messages';
 import type { GroupDetail, RunStoreApi, RunSummary, StoredTrajectory } from '../../node/store/types';
@@ -280,7 +280,7 @@ export class DashboardController {
     this.seeded = true;
     this.steps = new Set(got.series.map((p) => p.step));
     this.env.setTitle(`Dashboard · ${this.runId}`);
-    return { type: 'series', runId: this.runId, variant: got.run.variant, series: toSeriesColumns(got.series), selectedStep: this.selectedStep };
+    return { type: 'series', runId: this.runId, variant: got.run.variant, series: toSeriesColumns(got.series, drawnMetricKeys(got.series)), selectedStep: this.selectedStep };
   }
 
   get currentRunId(): string {
@@ -325,7 +325,7 @@ export class DashboardController {
       if (seq !== this.seriesSeq) return;
       this.steps = new Set(series.map((p) => p.step));
       this.env.setTitle(`Dashboard · ${this.runId}`);
-      await this.env.post({ type: 'series', runId: this.runId, variant: run.variant, series: toSeriesColumns(series), selectedStep: this.selectedStep });
+      await this.env.post({ type: 'series', runId: this.runId, variant: run.variant, series: toSeriesColumns(series, drawnMetricKeys(series)), selectedStep: this.selectedStep });
       if (this.selectedStep !== null && this.steps.has(this.selectedStep)) await this.loadStep(this.selectedStep);
     } catch (e) {
       this.env.log(`[dashboard] reading run ${this.runId} failed: ${errorText(e)}`);
