@@ -250,15 +250,17 @@ export class DashboardController {
 
   /** a series read begun for a new panel but not done in time for its HTML: its `ready` uses it */
   private prefetched: { store: RunStoreApi; runId: string; read: Promise<SeriesRead> } | null = null;
+  /** a new panel's HTML carried its series: its first `ready` needs no answer */
+  private seeded = false;
+  /** hidden panels skip live refreshes; a refresh skipped while hidden is made when shown */
+  private visible = true;
+  private staleWhileHidden = false;
 
   constructor(private readonly env: DashboardEnv, private runId: string) {
     this.refusals = new RefusalLog((l) => env.log(l), () => env.now());
     // A new panel: its open is timed from here, the webview's start-up included.
     this.seriesAskedAt = env.now();
   }
-
-  /** a new panel's HTML carried its series: its first `ready` needs no answer */
-  private seeded = false;
 
   /**
    * For a new panel: reads the series to put in its HTML, so the page renders without a `ready`
@@ -278,9 +280,14 @@ export class DashboardController {
     if (!got || !got.run || this.env.getStore() !== store || this.prefetched?.read !== read) return null;
     this.prefetched = null;
     this.seeded = true;
-    this.steps = new Set(got.series.map((p) => p.step));
+    return this.seriesMessage(got.run, got.series);
+  }
+
+  /** The series message for what was read; the steps it lists become the ones a page may select. */
+  private seriesMessage(run: RunSummary, series: ViewStepSeriesPoint[]): HostToDashboard {
+    this.steps = new Set(series.map((p) => p.step));
     this.env.setTitle(`Dashboard · ${this.runId}`);
-    return { type: 'series', runId: this.runId, variant: got.run.variant, series: toSeriesColumns(got.series, drawnMetricKeys(got.series)), selectedStep: this.selectedStep };
+    return { type: 'series', runId: this.runId, variant: run.variant, series: toSeriesColumns(series, drawnMetricKeys(series)), selectedStep: this.selectedStep };
   }
 
   get currentRunId(): string {
@@ -323,9 +330,7 @@ export class DashboardController {
         return;
       }
       if (seq !== this.seriesSeq) return;
-      this.steps = new Set(series.map((p) => p.step));
-      this.env.setTitle(`Dashboard · ${this.runId}`);
-      await this.env.post({ type: 'series', runId: this.runId, variant: run.variant, series: toSeriesColumns(series, drawnMetricKeys(series)), selectedStep: this.selectedStep });
+      await this.env.post(this.seriesMessage(run, series));
       if (this.selectedStep !== null && this.steps.has(this.selectedStep)) await this.loadStep(this.selectedStep);
     } catch (e) {
       this.env.log(`[dashboard] reading run ${this.runId} failed: ${errorText(e)}`);
@@ -359,9 +364,6 @@ export class DashboardController {
     }
     await this.loadSeries(false);
   }
-
-  private visible = true;
-  private staleWhileHidden = false;
 
   /** The panel was shown or hidden. */
   async setVisible(visible: boolean): Promise<void> {
