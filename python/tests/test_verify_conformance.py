@@ -22,9 +22,19 @@ CASES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "verifi
 PARSE_CASES = CASES.with_name("mathverify_parse_cases.jsonl")
 
 # id -> why we differ (each explained in docs/verifier.md). Measured: none.
-KNOWN_DISAGREEMENTS: dict[str, str] = {}
+def _antlr_runtime() -> str:
+    from importlib.metadata import version
+
+    return version("antlr4-python3-runtime")
+
+
+# With the antlr 4.9 runtime that verl needs (and we therefore install), latex2sympy2's grammar
+# cannot parse the gold's closing `$28 \%$` (a space before `\%`); it stays the string
+# '28 \%' and no longer equals the prediction's `28\%`. Under antlr 4.13 the case agrees.
+ANTLR_49_DISAGREEMENTS = {"mv:test_all:test_latex_notation_math:2": "antlr 4.9 runtime: `28 \\%` with a space is left unparsed"}
+KNOWN_DISAGREEMENTS: dict[str, str] = ANTLR_49_DISAGREEMENTS if _antlr_runtime().startswith("4.9") else {}
 # Agreement measured over every case (docs/verifier.md); it may only go up.
-MEASURED_AGREEMENT = 1.0
+MEASURED_AGREEMENT = 1.0 - len(KNOWN_DISAGREEMENTS) / 274
 
 
 def load_cases() -> list[dict]:
@@ -55,6 +65,9 @@ def test_agreement_with_upstream_expectations(outcomes):
         print(f"  disagree {case_id}: {result['correct']} ({result['reason']})")
     new = sorted(set(disagreements) - set(KNOWN_DISAGREEMENTS))
     assert not new, f"new disagreements with Math-Verify's suite: {new}"
+    # A known disagreement that went away is news too: the list (and docs/verifier.md) is stale.
+    gone = sorted(set(KNOWN_DISAGREEMENTS) - set(disagreements))
+    assert not gone, f"known disagreements that now agree, update KNOWN_DISAGREEMENTS and docs/verifier.md: {gone}"
     assert agreement >= MEASURED_AGREEMENT - 1e-12
 
 
