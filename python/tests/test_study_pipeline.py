@@ -55,7 +55,7 @@ def test_ci_study_stops_resumes_and_writes_every_field(tmp_path, repo):
     # Run again: the finished runs are skipped, the rest resume, and the results are whole.
     r = subprocess.run(cmd, env=_env(repo), capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"{pr['done']} of {pr['total']} runs already done" in r.stderr
+    assert f"{pr['done']} of {pr['total']} runs already done" in r.stderr, r.stderr
     res = json.loads((out / "results.json").read_text())
     assert check_results(res) == []
     p = plan_mod.PRESETS["ci"]
@@ -70,12 +70,12 @@ def test_ci_study_stops_resumes_and_writes_every_field(tmp_path, repo):
 
     # The encoder each arm used is in its run_start; the on-policy entropy in every step.
     def run_start(arm):
-        return json.loads((out / "seed-0" / arm / "events.jsonl").read_text().splitlines()[0])
+        return json.loads((out / "seed-0" / f"{arm}-seed0" / "events.jsonl").read_text().splitlines()[0])
 
     assert run_start("oger")["encoder"]["id"].startswith("hashed-ngrams:")
     assert run_start("oger-minilm")["encoder"]["id"].lower().find("minilm") >= 0
     assert run_start("grpo")["encoder"] is None
-    steps = [json.loads(x) for x in (out / "seed-1" / "luffy" / "events.jsonl").read_text().splitlines()]
+    steps = [json.loads(x) for x in (out / "seed-1" / "luffy-seed1" / "events.jsonl").read_text().splitlines()]
     assert all("actor/entropy_on_policy" in e["metrics"] for e in steps if e["type"] == "step" and e["step"] > 0)
 
     # Every run of both seeds is in the one store.

@@ -22,6 +22,7 @@ from pathlib import Path
 from . import plan as plan_mod
 from . import stats, strategy
 from .curves import read_curves
+from .runner import run_dir
 
 WARM = "warm-start"
 CURVE_METRICS = ("actor/entropy_on_policy", "actor/entropy", "batch/failed_ratio", "critic/score/mean", "oger/reward_mean", "train/strategy_entropy_bits")
@@ -93,7 +94,7 @@ def aggregate(out: Path, p: plan_mod.Preset) -> dict:
     missing: list[str] = []
     for seed in range(p.seeds):
         for arm in arms:
-            rd = out / f"seed-{seed}" / arm
+            rd = run_dir(out, seed, arm)
             evp = rd / "eval.json"
             if not evp.exists():
                 missing.append(f"seed-{seed}/{arm}")

@@ -70,20 +70,21 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
+    # Sized from measured step times on a shared 2-core machine (docs/variant-study.md, "Cost").
     "full": Preset(
-        name="full", seeds=5, steps=200, arms=tuple(ARMS),
+        name="full", seeds=5, steps=150, arms=tuple(ARMS),
         model={"tiny": {"arch": "qwen2", "hidden_size": 128, "layers": 3, "heads": 4, "intermediate_size": 384, "max_positions": 128}},
         sft_steps=250, warm_styles=("column",), train_prompts=2000, eval_prompts=16, greedy_prompts=100, samples=64,
-        temperatures=(0.6, 1.0, 1.2), ood_temperatures=(0.6, 1.0, 1.2), batch_prompts=4, rollout_n=8, max_new_tokens=72, lr=1e-4, sft_lr=1e-3, sft_batch=64,
-        checkpoint_every=25, jobs=2,
+        temperatures=(0.6, 1.0, 1.2), ood_temperatures=(1.0,), batch_prompts=8, rollout_n=8, max_new_tokens=56,
+        lr=3e-5, sft_lr=1e-3, sft_batch=64, checkpoint_every=25, jobs=2,
     ),
     # CI: the whole pipeline on a model too small to learn, to check it runs and writes every field.
     "ci": Preset(
         name="ci", seeds=2, steps=2, arms=tuple(ARMS),
-        model={"tiny": {"arch": "qwen2", "hidden_size": 16, "layers": 1, "heads": 2, "intermediate_size": 32, "max_positions": 128}},
+        model={"tiny": {"arch": "qwen2", "hidden_size": 16, "layers": 1, "heads": 2, "intermediate_size": 32, "max_positions": 96}},
         sft_steps=2, warm_styles=("column",), train_prompts=16, eval_prompts=2, greedy_prompts=2, samples=4,
-        temperatures=(0.6, 1.0, 1.2), ood_temperatures=(0.6, 1.0, 1.2), batch_prompts=2, rollout_n=4, max_new_tokens=64, lr=1e-4, sft_lr=3e-3, sft_batch=8,
-        checkpoint_every=1, jobs=2,
+        temperatures=(0.6, 1.0, 1.2), ood_temperatures=(1.0,), batch_prompts=2, rollout_n=4, max_new_tokens=56,
+        lr=3e-5, sft_lr=1e-3, sft_batch=8, checkpoint_every=1, jobs=2,
     ),
 }
 

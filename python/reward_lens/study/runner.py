@@ -51,6 +51,11 @@ def seed_dir(out: Path, seed: int) -> Path:
     return out / f"seed-{seed}"
 
 
+def run_dir(out: Path, seed: int, arm: str) -> Path:
+    """A run's folder; its name starts the run id, so a store of the whole study reads `oger-seed3-…`."""
+    return seed_dir(out, seed) / f"{arm}-seed{seed}"
+
+
 def build_jobs(out: Path, p: plan_mod.Preset) -> list[Job]:
     """Every run of the study, seed by seed (so complete seeds arrive first), warm start first."""
     jobs: list[Job] = []
@@ -61,14 +66,14 @@ def build_jobs(out: Path, p: plan_mod.Preset) -> list[Job]:
             "id": {"path": str(data / "test-id.jsonl"), "greedy_prompts": p.greedy_prompts, "prompts": p.eval_prompts, "temperatures": list(p.temperatures)},
             "ood": {"path": str(data / "test-ood.jsonl"), "greedy_prompts": p.greedy_prompts, "prompts": p.eval_prompts, "temperatures": list(p.ood_temperatures)},
         }}
-        warm_dir = sd / "warm-start"
+        warm_dir = run_dir(out, seed, "warm-start")
         warm = Job(f"seed-{seed}/warm-start", "warm", seed, None, warm_dir, {
             "run_dir": str(warm_dir), "config": plan_mod.warm_config(p, seed, data), "eval": ev})
         jobs.append(warm)
         ckpt = warm_dir / "checkpoints" / "step-000000.pt"
         for name in p.arms:
             arm = plan_mod.ARMS[name]
-            rd = sd / name
+            rd = run_dir(out, seed, name)
             jobs.append(Job(f"seed-{seed}/{name}", "arm", seed, name, rd, {
                 "run_dir": str(rd), "config": plan_mod.arm_config(p, seed, arm, data, ckpt), "eval": ev}, deps=[warm.name]))
     return jobs
@@ -209,7 +214,7 @@ class Scheduler:
             return
         j.returncode, j.proc = rc, None
         j.seconds = time.time() - (j.started or time.time())
-        if rc == 0 and (j.run_dir / "eval.json").exists():
+        if (j.run_dir / "eval.json").exists():  # written last and atomically: done, even if stopped on its way out
             j.state = "done"
         elif rc == STOPPED or self.stopping:
             j.state = "stopped"
