@@ -171,3 +171,49 @@ def test_curves_keep_the_last_record_of_a_resumed_step(tmp_path):
     assert c["actor/entropy_on_policy"] == [1.0, 3.0]
     assert c["train/strategy_entropy_bits"] == [0.0, 0.0]  # the rerun's one column answer, not three
     assert c["malformed_lines"] == 1
+
+
+def _fake_eval(p, acc):
+    """An eval.json as job.py writes it, with every pass@k at `acc` and one column answer."""
+    by_t = lambda temps: {f"{t:g}": {  # noqa: E731
+        "pass_at_k": {str(k): acc for k in range(1, p.samples + 1)}, "verifier_errors": 0, "mean_response_tokens": 40.0,
+        "strategy": {"correct_responses": 1, "shares": {"column": 1.0, "decompose": 0.0, "compensate": 0.0, "other": 0.0},
+                     "entropy_bits": 0.0, "per_prompt_entropy_bits": 0.0, "solved_prompts": 1}} for t in temps}
+    return {"checkpoint_step": p.steps, "samples": p.samples, "timing": {"train_s": 1.0, "eval_s": 1.0}, "splits": {
+        "id": {"greedy_prompts": 2, "greedy_accuracy": acc, "prompts": 2, "by_temperature": by_t(p.temperatures)},
+        "ood": {"greedy_prompts": 2, "greedy_accuracy": acc, "prompts": 2, "by_temperature": by_t(p.ood_temperatures)}}}
+
+
+def test_aggregate_pairs_by_seed_and_check_results_names_what_is_missing(tmp_path):
+    import dataclasses
+
+    from reward_lens.study import plan as plan_mod
+    from reward_lens.study.aggregate import aggregate, check_results
+    from reward_lens.study.runner import run_dir
+
+    p = dataclasses.replace(plan_mod.PRESETS["ci"], arms=("grpo", "oger"), steps=3)
+    acc = {("warm-start", 0): 0.1, ("warm-start", 1): 0.5, ("grpo", 0): 0.2, ("grpo", 1): 0.6, ("oger", 0): 0.3, ("oger", 1): 0.7}
+    for (arm, seed), a in acc.items():
+        rd = run_dir(tmp_path, seed, arm)
+        rd.mkdir(parents=True)
+        (rd / "eval.json").write_text(json.dumps(_fake_eval(p, a)))
+        if arm != "warm-start":
+            steps = [{"type": "step", "run_id": "r", "step": s, "metrics": {"actor/entropy_on_policy": 0.5, "batch/failed_ratio": 0.5,
+                      "critic/score/mean": 0.5, "oger/reward_mean": 0.0, "actor/entropy": 0.5}} for s in (1, 2, 3)]
+            (rd / "events.jsonl").write_text("\n".join(json.dumps(e) for e in steps) + "\n")
+    res = aggregate(tmp_path, p)
+    res["store"] = {"path": "study.db", "files": 6, "trajectories": 0, "malformed_lines": 0}
+    assert check_results(res) == []
+    # The seeds differ by 0.4, the arms by exactly 0.1 on every seed: the paired interval is tight.
+    d = res["paired_vs_baseline"]["pass@1/id/T1"]["oger"]
+    assert d["mean"] == pytest.approx(0.1) and d["hi"] - d["lo"] == pytest.approx(0, abs=1e-9)
+    assert res["measures"]["pass@1/id/T1"]["oger"]["hi"] - res["measures"]["pass@1/id/T1"]["oger"]["lo"] > 1
+    assert res["measures"]["train/accuracy_last"]["grpo"]["mean"] == pytest.approx(0.5)
+
+    del res["measures"]["pass@3/ood/T1"]
+    res["curves"]["actor/entropy_on_policy"]["oger"]["steps"] = [1, 2]
+    (run_dir(tmp_path, 1, "oger") / "eval.json").unlink()
+    problems = check_results({**res, "missing_runs": aggregate(tmp_path, p)["missing_runs"]})
+    assert "measure pass@3/ood/T1 is missing" in problems
+    assert "curve actor/entropy_on_policy of oger does not cover the 3 steps" in problems
+    assert "runs without results: seed-1/oger" in problems
