@@ -546,7 +546,6 @@ class Trainer:
     # -- one RL step --------------------------------------------------------------------------
 
     def rl_step(self) -> dict[str, float | None]:
-        cfg = self.cfg
         timer = PhaseTimer()
         t0 = time.perf_counter()
         items = self._next_batch()

@@ -1,6 +1,9 @@
 """Shared fixtures: the repository root (found from this file, never from the machine's layout)."""
 
+import json
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,3 +36,15 @@ def qwen25_folder(tmp_path_factory) -> Path:
     from realvocab import build_qwen25_folder
 
     return build_qwen25_folder(tmp_path_factory.mktemp("qwen25-realvocab"))
+
+
+def ingest_with_cli(events: Path, db: Path) -> dict:
+    """The TypeScript ingest (`node dist/cli.js ingest --json`) of a trainer's events: its summary."""
+    cli = REPO / "dist" / "cli.js"
+    if not cli.is_file():
+        pytest.skip("dist/cli.js is missing: run `npm run build` (scripts/test.d/20-python.sh builds it)")
+    node = shutil.which("node")
+    assert node, "node is not on PATH"
+    ing = subprocess.run([node, str(cli), "ingest", str(events), "--db", str(db), "--json"], capture_output=True, text=True, timeout=120)
+    assert ing.returncode == 0, ing.stderr
+    return json.loads(ing.stdout)

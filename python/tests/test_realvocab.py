@@ -12,15 +12,13 @@
 """
 
 import json
-import shutil
-import subprocess
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, ingest_with_cli
 from realvocab import THINK_CHATML_TEMPLATE
 from reward_lens.events import validate_event
 
@@ -164,13 +162,6 @@ def test_two_oger_steps_on_luffy_rows(qwen25_folder, hf_tok, tmp_path, capfd):
             te = t.get("token_entropies")
             if te:
                 assert te["offsets"] == sorted(set(te["offsets"])) and te["offsets"][-1] < len(t["text"])
-    cli = REPO / "dist" / "cli.js"
-    if not cli.is_file():
-        pytest.skip("dist/cli.js is missing: run `npm run build` (scripts/test.d/20-python.sh builds it)")
-    node = shutil.which("node")
-    assert node, "node is not on PATH"
-    ing = subprocess.run([node, str(cli), "ingest", str(run / "events.jsonl"), "--db", str(tmp_path / "store.db"), "--json"], capture_output=True, text=True, timeout=120)
-    assert ing.returncode == 0, ing.stderr
-    summary = json.loads(ing.stdout)
+    summary = ingest_with_cli(run / "events.jsonl", tmp_path / "store.db")
     assert summary["malformed"] == [] and summary["events"] == len(events) and summary["groups"] == 4
     assert rows  # the parquet rows were LUFFY's own
