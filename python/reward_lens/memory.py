@@ -50,7 +50,7 @@ class MemoryEstimate:
     def lines(self) -> list[str]:
         out = [f"memory estimate (peak, {self.device or 'no device'}): {self.peak / GB:.2f} GiB"]
         for k, v in self.parts.items():
-            out.append(f"  {k:<28} {v / GB:9.3f} GiB")
+            out.append(f"  {k:<44} {v / GB:9.3f} GiB")
         out += [f"  note: {n}" for n in self.notes]
         return out
 
