@@ -16,8 +16,9 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 VARIANTS = ("grpo", "luffy", "oger", "oger-no-refine", "oger-no-reward")
 STD_MODES = ("sample", "population", "none")

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import PYTHON_DIR, REPO
+
 from reward_lens import reward
 
 VECTORS = json.loads((REPO / "test" / "vectors" / "reward_cases.json").read_text())

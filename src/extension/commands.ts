@@ -9,7 +9,8 @@ import { importTrl, importVerl } from '../node/importers';
 import type { RunSummary, SearchHit } from '../node/store/types';
 import { exportLabelsJsonl, regressionCases } from '../node/reverify/regression';
 import type { StoreHost } from './storeHost';
-import { oneLine, pct } from './format';
+import { fmtPercent as pct } from '../core/format';
+import { oneLine } from '../core/formatText';
 import { settings, workspaceRoot } from './settings';
 
 export async function openStoreCommand(stores: StoreHost, arg?: unknown): Promise<void> {
@@ -256,7 +257,7 @@ export async function pickRun(stores: StoreHost, arg: unknown, preferred: string
   if (preferred && runs.some((r) => r.runId === preferred)) return preferred;
   if (runs.length === 1) return runs[0]?.runId;
   const pick = await vscode.window.showQuickPick(
-    runs.map((r) => ({ label: r.runId, description: `${r.variant} · ${r.status} · step ${r.lastStep ?? '–'} · acc ${pct(r.accuracy)}`, runId: r.runId })),
+    runs.map((r) => ({ label: r.runId, description: `${r.variant} · ${r.status} · step ${r.lastStep ?? '—'} · acc ${pct(r.accuracy)}`, runId: r.runId })),
     { title },
   );
   return pick?.runId;

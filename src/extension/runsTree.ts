@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import type { GroupSummary, RunSummary, StepSummary } from '../node/store/types';
 import type { StoreHost } from './storeHost';
-import { groupDescription, groupLabel, groupTooltip, runDescription, runLabel, runTooltip, stepDescription, stepLabel, stepTooltip } from './format';
+import { groupDescription, groupLabel, groupTooltip, runDescription, runLabel, runTooltip, stepDescription, stepLabel, stepTooltip } from './labels';
 import { settings } from './settings';
 
 export type RunsNode =

@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import type { StoreHost } from './storeHost';
 import type { TrainingController } from './training';
-import { statusBarText } from './format';
+import { statusBarText } from './labels';
 import { settings } from './settings';
 
 export class RunStatusBar implements vscode.Disposable {

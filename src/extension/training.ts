@@ -7,7 +7,7 @@ import { Supervisor, closeRunIfOpen, type SupervisorExit, type SupervisorIssue }
 import { runProcess } from '../node/backendSetup';
 import type { Backend, BackendPython } from './backend';
 import type { StoreHost } from './storeHost';
-import { settings, workspaceRoot } from './settings';
+import { settings } from './settings';
 import { finalStatusOfExit, type FinalStatus } from './trainerRow';
 
 export type TrainingState = 'starting' | 'running' | 'stopping';

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import sqlite3 from 'sqlite3';
-import { answerQuickInput, repoRoot, runCommand, sleep, waitFor, webviewFrame } from './rig';
+import { repoRoot, runCommand, sleep, waitFor, webviewFrame } from './rig';
 
 /** `reward-lens ingest EVENTS --db DB` with the built CLI; returns its stdout. */
 export function ingest(events: string, db: string): string {

@@ -28,7 +28,7 @@ export class InspectorPanel {
     InspectorPanel.current = new InspectorPanel(panel, deps, id, focusTrajectoryId ?? null);
   }
 
-  private constructor(private readonly panel: vscode.WebviewPanel, private readonly deps: PanelDeps, groupId: number, focus: string | null) {
+  private constructor(private readonly panel: vscode.WebviewPanel, deps: PanelDeps, groupId: number, focus: string | null) {
     panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'reward-lens.svg');
     this.controller = new InspectorController(
       {

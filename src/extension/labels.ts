@@ -1,22 +1,9 @@
 // Text for the Runs tree, the status bar and the quick picks. Pure (no vscode import) so it is
-// unit-tested; the tree turns these strings into TreeItems.
+// unit-tested; the tree turns these strings into TreeItems. Numbers come from the one formatter
+// in src/core/format.ts, so the tree and the webviews print a value alike.
 import type { GroupSummary, RunSummary, StepSummary } from '../node/store/types';
-
-export function pct(x: number | null | undefined): string {
-  return x === null || x === undefined || !Number.isFinite(x) ? '–' : `${Math.round(x * 100)}%`;
-}
-
-export function num(x: number | null | undefined, digits = 3): string {
-  if (x === null || x === undefined || !Number.isFinite(x)) return '–';
-  const a = Math.abs(x);
-  if (a !== 0 && (a < 10 ** -digits || a >= 1e5)) return x.toExponential(2);
-  return x.toFixed(digits);
-}
-
-export function signed(x: number | null | undefined, digits = 3): string {
-  if (x === null || x === undefined || !Number.isFinite(x)) return '–';
-  return `${x > 0 ? '+' : x < 0 ? '−' : '±'}${num(Math.abs(x), digits)}`;
-}
+import { fmtCompact as num, fmtPercent as pct } from '../core/format';
+import { mdEscape, oneLine } from '../core/formatText';
 
 /** "acc 62% · R̄ 0.412 · 3 lints": the badges of one tree row, compact enough for a narrow side bar. */
 export function badges(s: { accuracy: number | null; meanROger: number | null; lintCount: number }): string {
@@ -31,7 +18,7 @@ export function runLabel(r: RunSummary): string {
 }
 
 export function runDescription(r: RunSummary): string {
-  const state = r.status === 'running' ? `step ${r.lastStep ?? '–'} · running` : r.status;
+  const state = r.status === 'running' ? `step ${r.lastStep ?? '—'} · running` : r.status;
   return `${r.variant} · ${state} · ${badges(r)}`;
 }
 
@@ -41,8 +28,8 @@ export function runTooltip(r: RunSummary): string {
     ['Variant', r.variant],
     ['Model', r.model],
     ['Status', r.status + (r.reason ? ` — ${r.reason}` : '')],
-    ['Started', r.startedAt ?? '–'],
-    ['Ended', r.endedAt ?? '–'],
+    ['Started', r.startedAt ?? '—'],
+    ['Ended', r.endedAt ?? '—'],
     ['Steps', String(r.stepCount)],
     ['Groups', String(r.groupCount)],
     ['Trajectories', String(r.trajectoryCount)],
@@ -106,18 +93,6 @@ export function statusBarText(run: Pick<RunSummary, 'runId' | 'status' | 'lastSt
   if (training === 'stopping') return `$(loading~spin) Reward Lens: ${step} · stopping`;
   const icon = run.status === 'running' ? '$(pulse)' : run.status === 'failed' ? '$(error)' : run.status === 'stopped' ? '$(debug-stop)' : '$(pass)';
   return `${icon} Reward Lens: ${step} · ${run.status}`;
-}
-
-/** Collapses whitespace, cuts to max characters and drops control and bidi characters (tree labels are single-line). */
-export function oneLine(s: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = s.replace(/[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ').replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-}
-
-/** Escapes text for a MarkdownString that is not trusted (no command links, no HTML). */
-export function mdEscape(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, (c) => `\\${c}`);
 }
 
 function mdTable(title: string, rows: Array<[string, string]>): string {

@@ -1,19 +1,9 @@
-// Tree, status-bar and tooltip text: badges, numbers, and escaping of user data in markdown.
+// Tree, status-bar and tooltip text: badges and escaping of user data in markdown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { badges, groupLabel, mdEscape, num, oneLine, pct, runTooltip, signed, statusBarText } from '../../src/extension/format';
+import { badges, groupLabel, runTooltip, statusBarText } from '../../src/extension/labels';
+import { mdEscape, oneLine } from '../../src/core/formatText';
 import type { GroupSummary, RunSummary } from '../../src/node/store/types';
-
-test('numbers: percentages, fixed digits, tiny/huge values, signs, missing values', () => {
-  assert.equal(pct(0.625), '63%');
-  assert.equal(pct(null), '–');
-  assert.equal(num(0.41234), '0.412');
-  assert.equal(num(1e-7), '1.00e-7');
-  assert.equal(num(Number.NaN), '–');
-  assert.equal(signed(0.5), '+0.500');
-  assert.equal(signed(-0.5), '−0.500');
-  assert.equal(signed(0), '±0.000');
-});
 
 test('badges: accuracy always, R̄ when logged, lints when any', () => {
   assert.equal(badges({ accuracy: 0.5, meanROger: null, lintCount: 0 }), 'acc 50%');
