@@ -391,7 +391,7 @@ export function validateDashboardMessage(raw: unknown): Validated<DashboardToHos
 }
 
 /** One line for the Output channel; the reason is ours, never the webview's raw payload. */
-export function describeRefusal(view: RenderedView, reason: string): string {
+export function describeRefusal(view: RenderedView | 'diff', reason: string): string {
   return `[${view}] refused a webview message: ${reason}`;
 }
 

@@ -1,6 +1,6 @@
 // What the Training view says about this window's trainer. Pure (no vscode import) so the
 // life-cycle → row mapping is unit-tested; trainingView.ts turns the spec into a TreeItem.
-import type { ExitOutcome } from '../node/supervisor';
+import type { ExitOutcome } from '../../node/supervisor';
 
 export type FinalStatus = 'completed' | 'stopped' | 'failed';
 export type TrainerPhase = 'starting' | 'running' | 'stopping' | FinalStatus;

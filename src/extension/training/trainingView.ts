@@ -2,11 +2,12 @@
 // what the trainer of this window is doing, each row one click from its fix or its detail.
 import * as vscode from 'vscode';
 import { basename, join } from 'node:path';
-import type { Backend } from './backend';
-import type { StoreHost } from './storeHost';
+import type { Backend } from '../backend';
+import type { StoreHost } from '../storeHost';
 import type { TrainingController } from './training';
-import { settings } from './settings';
+import { settings } from '../settings';
 import { trainerPhase, trainerRow } from './trainerRow';
+import { COMMANDS } from '../commandRegistry';
 
 interface Row {
   id: string;
@@ -62,22 +63,22 @@ export class TrainingViewProvider implements vscode.TreeDataProvider<Row>, vscod
     const rows: Row[] = [];
     try {
       const py = await this.backend.resolve();
-      rows.push({ id: 'backend', label: 'Python backend ready', description: basename(py.python), tooltip: `${py.python}\n${py.origin}`, icon: 'pass', color: 'testing.iconPassed', command: { command: 'rewardLens.setupBackend', title: 'Set Up Python Backend' } });
+      rows.push({ id: 'backend', label: 'Python backend ready', description: basename(py.python), tooltip: `${py.python}\n${py.origin}`, icon: 'pass', color: 'testing.iconPassed', command: { command: COMMANDS.setupBackend, title: 'Set Up Python Backend' } });
     } catch (e) {
-      rows.push({ id: 'backend', label: 'Python backend not set up', description: 'click to set up', tooltip: (e as Error).message, icon: 'warning', color: 'list.warningForeground', command: { command: 'rewardLens.setupBackend', title: 'Set Up Python Backend' } });
+      rows.push({ id: 'backend', label: 'Python backend not set up', description: 'click to set up', tooltip: (e as Error).message, icon: 'warning', color: 'list.warningForeground', command: { command: COMMANDS.setupBackend, title: 'Set Up Python Backend' } });
     }
     const storePath = this.stores.path;
     rows.push(
       storePath
-        ? { id: 'store', label: `Store ${basename(storePath)}`, description: vscode.workspace.asRelativePath(storePath), tooltip: storePath, icon: 'database', command: { command: 'rewardLens.openStore', title: 'Open Run Store…' } }
-        : { id: 'store', label: 'No run store open', description: 'click to open one', icon: 'database', command: { command: 'rewardLens.openStore', title: 'Open Run Store…' } },
+        ? { id: 'store', label: `Store ${basename(storePath)}`, description: vscode.workspace.asRelativePath(storePath), tooltip: storePath, icon: 'database', command: { command: COMMANDS.openStore, title: 'Open Run Store…' } }
+        : { id: 'store', label: 'No run store open', description: 'click to open one', icon: 'database', command: { command: COMMANDS.openStore, title: 'Open Run Store…' } },
     );
     const t = this.training.active;
     const done = this.training.finished;
     const phase = trainerPhase(t, done?.status);
     const who = t ?? done;
     if (!who || phase === null) {
-      rows.push({ id: 'trainer', label: 'No run training in this window', description: 'start one', icon: 'play', command: { command: 'rewardLens.startTraining', title: 'Start Training Run' } });
+      rows.push({ id: 'trainer', label: 'No run training in this window', description: 'start one', icon: 'play', command: { command: COMMANDS.startTraining, title: 'Start Training Run' } });
       return rows;
     }
     const run = who.runId ? await this.stores.get()?.getRun(who.runId).catch(() => null) : null;
@@ -89,11 +90,11 @@ export class TrainingViewProvider implements vscode.TreeDataProvider<Row>, vscod
       tooltip: `Run directory ${who.runDir}`,
       icon: spec.icon,
       color: spec.color,
-      command: who.runId ? { command: 'rewardLens.openDashboard', title: 'Open Dashboard', arguments: [who.runId] } : undefined,
+      command: who.runId ? { command: COMMANDS.openDashboard, title: 'Open Dashboard', arguments: [who.runId] } : undefined,
       contextValue: spec.contextValue,
     });
     rows.push({ id: 'log', label: 'Trainer log', description: 'trainer.log', tooltip: join(who.runDir, 'trainer.log'), icon: 'output', command: { command: 'vscode.open', title: 'Open Log', arguments: [vscode.Uri.file(join(who.runDir, 'trainer.log'))] } });
-    if (spec.finished && !t) rows.push({ id: 'start', label: 'Start another run', icon: 'play', command: { command: 'rewardLens.startTraining', title: 'Start Training Run' } });
+    if (spec.finished && !t) rows.push({ id: 'start', label: 'Start another run', icon: 'play', command: { command: COMMANDS.startTraining, title: 'Start Training Run' } });
     return rows;
   }
 

@@ -3,11 +3,11 @@
 import * as vscode from 'vscode';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { Supervisor, closeRunIfOpen, type SupervisorExit, type SupervisorIssue } from '../node/supervisor';
-import { runProcess } from '../node/backendSetup';
-import type { Backend, BackendPython } from './backend';
-import type { StoreHost } from './storeHost';
-import { settings } from './settings';
+import { Supervisor, closeRunIfOpen, type SupervisorExit, type SupervisorIssue } from '../../node/supervisor';
+import { runProcess } from '../../node/backendSetup';
+import type { Backend, BackendPython } from '../backend';
+import type { StoreHost } from '../storeHost';
+import { settings } from '../settings';
 import { finalStatusOfExit, type FinalStatus } from './trainerRow';
 
 export type TrainingState = 'starting' | 'running' | 'stopping';
