@@ -395,7 +395,7 @@ export function describeRefusal(view: RenderedView | 'diff', reason: string): st
   return `[${view}] refused a webview message: ${reason}`;
 }
 
-/** One line for the Output channel per timing; bench/ui.ts parses this exact format. */
+/** One line for the Output channel per timing; test/kit/ui.ts parses this exact format. */
 export function formatRenderedLog(m: RenderedMessage): string {
   return `[perf] ${m.view}.${m.what} ${m.ms.toFixed(1)} ms size=${m.size}`;
 }

@@ -11,7 +11,7 @@ import { DashboardController, InspectorController, RefusalLog } from '../../src/
 import { parseGroupId, storeGroupId, type GroupId } from '../../src/core/ids';
 import type { NewLabel } from '../../src/node/store/types';
 import { contentSecurityPolicy, makeNonce, webviewHtml } from '../../src/extension/panels/html';
-import { sampleGroup } from '../../bench/ui';
+import { sampleGroup } from '../kit/ui';
 
 async function withRun<T>(fn: (store: RunStore) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'rl-panels-'));

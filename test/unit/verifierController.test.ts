@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore } from '../../src/node/store';
 import type { RolloutEvent } from '../../src/core/protocol';
-import { groupEvent, runStart } from '../fixtures/events';
+import { groupEvent, runStart } from '../kit/events';
 import type { RegressionCase, RegressionReport } from '../../src/node/reverify/regression';
 import { VerifierController, disagreementDiagnostics, type DisagreementDiagnostic, type FileRange } from '../../src/extension/verifier/controller';
 

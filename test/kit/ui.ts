@@ -1,4 +1,5 @@
-// Latency helpers for the webviews, used by the benchmark runner and by bench/ui-preview.ts.
+// Latency helpers and sample data for the webviews, shared by the benchmarks (bench/ui-preview.ts,
+// bench/vscode-latency.ts) and the tests (test/kit/ is the one place bench/ and test/ share code).
 // Two sources of timings, same numbers:
 //  - in VS Code, the host logs every `rendered` message to the Reward Lens output channel as
 //    "[perf] inspector.group 41.2 ms size=15000" (formatRenderedLog); parsePerfLine reads them;
@@ -6,10 +7,10 @@
 // The harness page (harnessHtml) serves the real bundle under the real CSP with a stand-in for
 // the extension host that posts prepared messages, so rendering can be timed without VS Code.
 import type { Frame, Page } from 'playwright-core';
-import { rescoreGroup } from '../src/core/rescore';
-import type { ViewGroup, ViewMember, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary, HostToDashboard, HostToInspector, RenderedWhat } from '../src/core/messages';
-import type { TrajectoryEvent, Verdict } from '../src/core/protocol';
-import { makeNonce, webviewHtml, type WebviewName } from '../src/extension/panels/html';
+import { rescoreGroup } from '../../src/core/rescore';
+import type { ViewGroup, ViewMember, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary, HostToDashboard, HostToInspector, RenderedWhat } from '../../src/core/messages';
+import type { TrajectoryEvent, Verdict } from '../../src/core/protocol';
+import { makeNonce, webviewHtml, type WebviewName } from '../../src/extension/panels/html';
 
 // --- log parsing and statistics --------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { makeNonce, webviewHtml } from '../../src/extension/panels/html';
 import { verdictDiff, type DiffMember, type VerdictLike } from '../../src/core/verdictDiff';
 import type { DiffViewModel, HostToDiff } from '../../src/core/diffMessages';
-import { hostStandInScript } from '../../bench/ui';
+import { hostStandInScript } from '../kit/ui';
 import { CSP_RECORDER, startBrowserHarness, type BrowserHarness } from './browserHarness';
 
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>\u202Eevil';

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { clickChartStep, harnessHtml, pickChartStepByKeyboard, sampleGroup, sampleSeries, sampleStep, HOSTILE_TEXT } from '../../bench/ui';
+import { clickChartStep, harnessHtml, pickChartStepByKeyboard, sampleGroup, sampleSeries, sampleStep, HOSTILE_TEXT } from '../kit/ui';
 import { whatIfGroup } from '../../src/core/rescore';
 import type { HostToDashboard, HostToInspector } from '../../src/core/messages';
 import { toSeriesColumns } from '../../src/core/messages';

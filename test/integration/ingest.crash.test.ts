@@ -17,3 +17,9 @@ test(`ingest survives kill -9 at random moments: ${groups} groups of 8, resumed 
   assert.ok(mid.length >= 3, `kills landed mid-file: ${r.offsetsAfterKills.join(', ')} of ${r.fileBytes}`);
   process.stdout.write(`# crash drill: ${r.trajectories} trajectories, ${(r.fileBytes / 1e6).toFixed(0)} MB, ${r.kills} kills at offsets ${r.offsetsAfterKills.join(',')}; generate ${r.generateSeconds.toFixed(1)} s, total ${r.totalSeconds.toFixed(1)} s\n`);
 });
+
+test('crash drill (small): kill -9 at random moments, resume, nothing lost or duplicated, integrity ok', async () => {
+  const r = await crashDrill({ steps: 4, groupsPerStep: 50, kills: 3, batchLines: 20, seed: 7, textBytes: 1500 });
+  assert.equal(r.kills, 3);
+  assert.ok(r.offsetsAfterKills.some((o) => o > 0 && o < r.fileBytes), `a kill landed mid-file: ${r.offsetsAfterKills.join(', ')} of ${r.fileBytes}`);
+});

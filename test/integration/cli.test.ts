@@ -1,12 +1,13 @@
-// The CLI as researchers and scripts call it: ingest (exit 0 with malformed lines listed on
-// stderr as FILE:LINE and in --json), stats --json, import --verl.
+// The CLI as researchers and scripts call it, as a process: ingest (exit 0 with malformed lines
+// listed on stderr as FILE:LINE and in --json), stats --json, import --verl, and the exit codes of
+// --help, --version and a usage error (test/unit/cli.test.ts covers every subcommand in process).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { groupEvent, runStart } from '../fixtures/events';
+import { groupEvent, runStart } from '../kit/events';
 
 const repo = resolve(__dirname, '..', '..');
 
@@ -42,9 +43,21 @@ test('reward-lens ingest / stats / import', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no store at/);
     const both = cli('import', '--verl', dir, '--trl', dir, '--db', db);
-    assert.equal(both.code, 1);
+    assert.equal(both.code, 2, 'a usage error');
     assert.match(both.stderr, /exactly one of/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the binary: `embed --help` exits 0 with its usage, --version prints the version, a bad flag exits 2 naming it', () => {
+  const help = cli('embed', '--help');
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^usage: reward-lens embed --encoder DIR/);
+  const version = cli('--version');
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^reward-lens \d+\.\d+\.\d+\n$/);
+  const bad = cli('stats', '--db', 'x.db', '--bogus');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Unknown option '--bogus'/);
 });
