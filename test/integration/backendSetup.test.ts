@@ -98,7 +98,8 @@ test('cancelling kills the running tool and reports cancelled', async () => {
   const t0 = Date.now();
   setTimeout(() => ac.abort(), 200);
   await assert.rejects(runProcess('sh', ['-c', 'sleep 30'], { signal: ac.signal }), (e: SetupError) => e.kind === 'cancelled' && /Set Up Python Backend/.test(e.message));
-  assert.ok(Date.now() - t0 < 3000);
+  // far below the 30 s the tool would run: it was killed, not waited for
+  assert.ok(Date.now() - t0 < 10_000);
 });
 
 test('real venv + pip install of the bundled backend (--no-deps), then the stamp says ready', async () => {

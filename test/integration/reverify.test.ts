@@ -14,6 +14,7 @@ import type { GroupEvent, RolloutEvent, RunStartEvent, TrajectoryEvent, Verdict 
 import { VerifyProcess } from '../../src/node/reverify/verifyProcess';
 import { ReverifyCancelled, reverifyRun, verifierFileIdentity } from '../../src/node/reverify/reverify';
 import { RegressionRunner, currentLabels, exportLabelsJsonl, regressionCases, type RegressionCase } from '../../src/node/reverify/regression';
+import { loadScaledBound } from '../kit/load';
 
 const REPO = resolve(__dirname, '..', '..');
 const BACKEND_ROOT = join(REPO, 'python');
@@ -346,7 +347,8 @@ test('a verifier process that says nothing is killed after the per-item timeout 
     const results = await proc.verify([{ id: 'a', response: 'x', gold: 'x' }, { id: 'b', response: 'y', gold: 'y' }]);
     const took = Date.now() - started;
     assert.ok(results.every((r) => r.correct === null && /^error: timeout \(verifier process silent for \d+s, restarted\)$/.test(r.reason)), JSON.stringify(results));
-    assert.ok(took >= 1500 && took < 5000, `answered after ${took} ms`);
+    const bound = loadScaledBound(5000);
+    assert.ok(took >= 1500 && took < bound.ms, `answered after ${took} ms; ${bound.note}`);
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(processesMentioning('sleep 613.25'), [], 'the silent process was killed');
   } finally {

@@ -73,7 +73,7 @@ async function exactMatch(_path: string, cases: RegressionCase[]): Promise<Regre
 }
 
 /** Lets pending store reads and promise chains run (a bound, not a timing: it returns as soon as `done` holds). */
-async function settle(done: () => boolean = () => false, boundMs = 5000): Promise<void> {
+async function settle(done: () => boolean = () => true, boundMs = 5000): Promise<void> {
   const until = Date.now() + boundMs;
   for (let i = 0; i < 50 || (!done() && Date.now() < until); i++) await new Promise((r) => setTimeout(r, i < 50 ? 0 : 5));
 }
