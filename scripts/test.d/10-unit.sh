@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 npx tsc -p . --noEmit
-node --import tsx --test test/unit/*.test.ts
+node --import tsx --test --test-concurrency=2 test/unit/*.test.ts
