@@ -1,41 +1,193 @@
-"""verl integration: scale-out runs on verl (Ray) with Reward Lens' verifier and OGER maths.
+"""The OGER group step over a verl batch, as pure functions (no verl, no Ray, no GPU).
 
-Reward Lens trains on one GPU itself; larger runs belong to verl. Two pieces make such a run
-debuggable in Reward Lens:
-
-1. ``compute_score`` is a verl custom reward function
-   (``custom_reward_function.path=<this file>``, ``custom_reward_function.name=compute_score``).
-   It runs the same default verifier as the Reward Lens trainer and returns a dict, so verl
-   writes ``verdict``, ``verdict_reason`` and ``extracted_answer`` into every line of its
-   ``trainer.rollout_data_dir`` dump next to ``score``. A verifier error is reported as
-   verdict ``error`` (score 0), never as a silent 0.
-2. ``oger_group_rewards`` turns one prompt's group (what a verl advantage estimator sees per
-   ``uid``) into OGER total rewards, the replaced members and GRPO advantages, through the same
-   pure functions the trainer uses (``reward_lens.reward.score_group``).
-
-Then import the dump with "Reward Lens: Import Rollouts…" or
-``reward-lens import --verl <rollout_data_dir> --db runs.db``.
+verl groups a batch's rows by `uid` (one dataset prompt; its `rollout.n` samples are sessions
+0..n-1) and computes GRPO advantages per group from token-level rewards. Here each group becomes
+a Reward Lens group: R_total = R_m + R_OGER for online members, the lowest-D online members are
+replaced in place by teacher trajectories of the same prompt, and GRPO advantages over the
+hybrid group come from `reward_lens.reward.score_group`, the function our own trainer and the
+TypeScript core share (test/vectors). The trainer (trainer.py) moves data between verl's
+TransferQueue and these functions; everything that decides a number is here, tested on CPU.
 """
 from __future__ import annotations
 
+import hashlib
+import random
+import re
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..reward import AdvantageOptions, divergences_np, score_group
-from ..verify import verify_one
+from ...reward import AdvantageOptions, GroupScore, divergences_np, reward_from_correct, score_group, select_replaced, uses_offline
+
+# verl's v1 TransferQueue key of one agent-loop output: {uid}_{session_id}_{index}.
+_KEY = re.compile(r"^(?P<uid>.+)_(?P<session>\d+)_(?P<index>\d+)$")
 
 
-def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None = None,
-                  timeout_s: float = 5.0) -> dict[str, Any]:
-    """verl's custom reward signature; the dict's extra keys land in rollout_data_dir dumps."""
-    result = verify_one(solution_str, str(ground_truth), timeout_s=timeout_s)
-    correct = result.get("correct")
-    verdict = "correct" if correct is True else "wrong" if correct is False else "error"
-    return {
-        "score": 1.0 if correct is True else 0.0,
-        "verdict": verdict,
-        "verdict_reason": result.get("reason"),
-        "extracted_answer": result.get("extracted"),
-    }
+@dataclass
+class OnlineRow:
+    """One online response of the batch, with what the reward manager and the actor said about it."""
+
+    row: int
+    key: str
+    session: int
+    verdict: str
+    text: str = ""
+    verdict_reason: str | None = None
+    extracted_answer: str | None = None
+    divergence: float | None = None
+    entropy_last: float | None = None
+    tokens: int | None = None
+    truncated: bool | None = None
+    embedding_truncated: bool | None = None
+
+    @property
+    def correct(self) -> bool | None:
+        return True if self.verdict == "correct" else False if self.verdict == "wrong" else None
+
+
+@dataclass
+class TeacherTrajectory:
+    text: str
+    verdict: str
+    teacher: str | None = None
+    verdict_reason: str | None = None
+    extracted_answer: str | None = None
+    ids: list[int] = field(default_factory=list)
+    # the text had more tokens than the rollout's response_length, so its ids were cut
+    truncated: bool = False
+
+    @property
+    def correct(self) -> bool | None:
+        return True if self.verdict == "correct" else False if self.verdict == "wrong" else None
+
+
+@dataclass
+class PromptGroup:
+    uid: str
+    prompt_id: str
+    prompt: str
+    gold: str
+    online: list[OnlineRow]
+    teachers: list[TeacherTrajectory] = field(default_factory=list)
+
+
+@dataclass
+class GroupOutcome:
+    group: PromptGroup
+    score: GroupScore
+    # the teacher drawn for each replaced member, in the order score.replaced lists them
+    inserted: list[int]
+    # batch row -> index of the teacher that now occupies it
+    row_teacher: dict[int, int]
+    # batch row -> R_total and advantage of the member in that row after replacement
+    row_reward: dict[int, float]
+    row_advantage: dict[int, float]
+
+
+def split_key(key: str) -> tuple[str, int, int]:
+    """(uid, session, index) of a v1 TransferQueue key; a key of another shape is its own uid."""
+    m = _KEY.match(key)
+    if not m:
+        return key, 0, 0
+    return m.group("uid"), int(m.group("session")), int(m.group("index"))
+
+
+def rows_by_uid(keys: Sequence[str], uids: Sequence[Any]) -> dict[str, list[int]]:
+    """Row indices per prompt uid, each list ordered by session, first-appearance order of uids.
+
+    verl's GRPO groups by the `uid` column; the key carries the session. A multi-turn agent loop
+    can write several outputs per session: replacing one of them is undefined, so it is refused.
+    """
+    groups: dict[str, list[tuple[int, int]]] = {}
+    seen: dict[tuple[str, int], int] = {}
+    for row, (key, uid) in enumerate(zip(keys, uids)):
+        _, session, index = split_key(str(key))
+        uid = str(uid)
+        if (uid, session) in seen or index != 0:
+            raise ValueError(
+                f"row {row} (key {key!r}) is a second output of session {session} of prompt {uid!r}: "
+                "the Reward Lens group step needs single-turn rollouts (one output per session)"
+            )
+        seen[(uid, session)] = row
+        groups.setdefault(uid, []).append((session, row))
+    return {uid: [row for _, row in sorted(members)] for uid, members in groups.items()}
+
+
+def prompt_id_of(prompt: str, extra_info: Any = None) -> str:
+    """Stable across steps (verl's uid is a fresh uuid per batch): the dataset's own id when it
+    has one, else the first 16 hex of sha256(prompt), as the TypeScript importers do."""
+    if isinstance(extra_info, dict):
+        for key in ("prompt_id", "index"):
+            value = extra_info.get(key)
+            if isinstance(value, str) and value:
+                return value[:256]
+            if isinstance(value, int) and not isinstance(value, bool):
+                return f"{key}-{value}"
+    return hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def draw_inserted(rng: random.Random, replaced: int, teachers: int) -> list[int]:
+    """Which teacher takes each replaced slot: uniform without replacement (docs/conventions.md)."""
+    if replaced == 0:
+        return []
+    return rng.sample(range(teachers), replaced)
+
+
+def score_prompt_group(
+    group: PromptGroup,
+    variant: str,
+    replace: int,
+    advantage: AdvantageOptions,
+    rng: random.Random,
+) -> GroupOutcome:
+    """One prompt's hybrid group: which rows are replaced, by which teacher, and every row's
+    R_total and advantage after replacement."""
+    teachers = group.teachers if uses_offline(variant) else []
+    if teachers and variant.startswith("oger"):
+        missing = [m.row for m in group.online if m.divergence is None]
+        if missing:
+            raise ValueError(
+                f"prompt {group.prompt_id!r} has {len(teachers)} teachers but rows {missing} carry no divergence: "
+                "the reward manager computes D only when it can embed the teachers (reward_lens.encoder)"
+            )
+    online = [{"divergence": m.divergence, "entropy_last": m.entropy_last, "correct": m.correct} for m in group.online]
+    offline = [{"correct": t.correct} for t in teachers]
+    # Draw after knowing how many are replaced, so the seeded RNG advances only by what is used.
+    replaced = select_replaced(variant, [m["divergence"] for m in online], replace, len(teachers))
+    inserted = draw_inserted(rng, len(replaced), len(teachers))
+    score = score_group(variant=variant, replace=replace, advantage=advantage, online=online, offline=offline, inserted_offline=inserted)
+    row_teacher = {group.online[i].row: j for i, j in zip(score.replaced, inserted)}
+    row_reward: dict[int, float] = {}
+    row_advantage: dict[int, float] = {}
+    # score.group is the final hybrid group in slot order: slot i is online row i, or the teacher
+    # that took its place.
+    for slot, member in enumerate(score.group):
+        row = group.online[slot].row
+        row_reward[row] = member.total_reward
+        row_advantage[row] = member.advantage
+    return GroupOutcome(group, score, inserted, row_teacher, row_reward, row_advantage)
+
+
+def outcome_rows(outcomes: Sequence[GroupOutcome], batch_size: int) -> tuple[list[float], list[float]]:
+    """Per batch row, (R_total, advantage) of the member that row now holds."""
+    rewards = [float("nan")] * batch_size
+    advantages = [float("nan")] * batch_size
+    for o in outcomes:
+        for row, r in o.row_reward.items():
+            rewards[row] = r
+            advantages[row] = o.row_advantage[row]
+    missing = [i for i, r in enumerate(rewards) if r != r]
+    if missing:
+        raise ValueError(f"rows {missing[:10]} belong to no group")
+    return rewards, advantages
+
+
+def last_token_values(values, lengths) -> list[float]:
+    """values[i, lengths[i] - 1] per row (H_last: the entropy at the last response token)."""
+    out = []
+    for i, n in enumerate(lengths):
+        n = int(n)
+        out.append(float(values[i][n - 1]) if n > 0 else float("nan"))
+    return out
 
 
 def oger_group_rewards(
@@ -50,7 +202,7 @@ def oger_group_rewards(
     std: str = "sample",
     eps: float = 1e-6,
 ) -> dict[str, Any]:
-    """One prompt's group scored as the Reward Lens trainer scores it.
+    """One prompt's group from raw embeddings, as the Reward Lens trainer scores it.
 
     Returns ``{"divergence", "exploration_reward", "total_reward", "replaced", "group"}`` where
     ``group`` lists ``(source, index, total_reward, advantage)`` for the final hybrid group.
@@ -74,3 +226,10 @@ def oger_group_rewards(
         "replaced": list(score.replaced),
         "group": [(m.source, m.index, m.total_reward, m.advantage) for m in score.group],
     }
+
+
+__all__ = [
+    "OnlineRow", "TeacherTrajectory", "PromptGroup", "GroupOutcome", "split_key", "rows_by_uid", "prompt_id_of",
+    "draw_inserted", "score_prompt_group", "outcome_rows", "last_token_values", "oger_group_rewards",
+    "reward_from_correct",
+]
