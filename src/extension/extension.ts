@@ -17,6 +17,7 @@ import { InspectorPanel } from './panels/inspector';
 import { DashboardPanel } from './panels/dashboard';
 import { registerVerifierFeatures } from './verifier/register';
 import { registerEncoderCommands } from './encoder/register';
+import { watchRunDirectoryCommand } from './watchRunDirectory';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Reward Lens');
@@ -105,6 +106,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   register('rewardLens.stopRun', () => training.stop());
   register('rewardLens.openStore', (arg) => openStoreCommand(stores, arg));
   register('rewardLens.importRollouts', () => importRolloutsCommand(stores, output));
+  register('rewardLens.watchRunDirectory', (arg) => watchRunDirectoryCommand(stores, output, arg));
   register('rewardLens.findTrajectories', () =>
     findTrajectoriesCommand(stores, { group: (g, t) => deps.openGroup(g, t), document: (t) => deps.openTrajectoryDocument(t) }),
   );
