@@ -186,6 +186,13 @@ def tokenizer_dir() -> Path:
     return qwen_tokenizer_dir()
 
 
+@pytest.fixture(scope="module")
+def lens_files(tmp_path_factory) -> tuple[Path, Path]:
+    """(workspace verifier, tiny encoder), shared so the tests share one verifier pool."""
+    tmp = tmp_path_factory.mktemp("lens")
+    return write_verifier(tmp / "verifier.py"), tiny_encoder(tmp)
+
+
 def test_documented_overrides_compose_validate_and_load_our_code(tokenizer_dir):
     from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls  # noqa: F401
     from verl.trainer.ppo.core_algos import get_policy_loss_fn
@@ -298,7 +305,7 @@ def test_64_concurrent_compute_score_calls_lose_nothing():
 
 # -- 3. the reward manager inside verl's reward-loop worker ------------------------------------
 
-def test_reward_manager_on_a_real_dataproto_through_verls_reward_loop_worker(tmp_path, tokenizer_dir):
+def test_reward_manager_on_a_real_dataproto_through_verls_reward_loop_worker(tokenizer_dir, lens_files):
     from transformers import AutoTokenizer
     from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
@@ -306,8 +313,7 @@ def test_reward_manager_on_a_real_dataproto_through_verls_reward_loop_worker(tmp
     from reward_lens.integrations.verl.reward_manager import EXTRA_KEYS, RewardLensRewardManager
     from reward_lens.reward import divergences_np
 
-    encoder_dir = tiny_encoder(tmp_path)
-    spec = write_verifier(tmp_path / "verifier.py")
+    spec, encoder_dir = lens_files
     config = compose(documented_overrides("oger") + RUN_SIZE + [
         f"actor_rollout_ref.model.path={tokenizer_dir}", f"+reward_lens.verifier={spec}",
         f"+reward_lens.encoder.path={encoder_dir}", "+reward_lens.encoder.max_length=64"])
@@ -342,19 +348,31 @@ def test_reward_manager_on_a_real_dataproto_through_verls_reward_loop_worker(tmp
     assert list(columns["verdict"]).count("error") == 1
 
 
-def test_reward_manager_r_oger_where_the_variant_allows_it(tmp_path, tokenizer_dir):
-    from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
+def test_reward_manager_r_oger_where_the_variant_allows_it(tokenizer_dir, lens_files):
     from transformers import AutoTokenizer
 
-    encoder_dir = tiny_encoder(tmp_path)
+    from reward_lens.integrations.verl.reward_manager import RewardLensRewardManager
+
+    spec, encoder_dir = lens_files
     config = compose(documented_overrides("oger") + RUN_SIZE + [
-        f"actor_rollout_ref.model.path={tokenizer_dir}", "++reward_lens.variant=oger-no-refine", f"+reward_lens.encoder.path={encoder_dir}"])
-    worker = RewardLoopWorker(config)
+        f"actor_rollout_ref.model.path={tokenizer_dir}", "++reward_lens.variant=oger-no-refine", f"+reward_lens.verifier={spec}",
+        f"+reward_lens.encoder.path={encoder_dir}"])
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     data, kinds = batch_dataproto(tokenizer, prompts=1, per_prompt=4, teachers=True)
-    infos = [o["reward_extra_info"] for o in asyncio.run(worker.compute_score_batch(data))]
+    bare, _ = batch_dataproto(tokenizer, prompts=1, per_prompt=1, teachers=False)
+
+    async def score_all():
+        # built inside the loop, as in verl's reward-loop actor; extra keywords verl may pass are ignored
+        manager = RewardLensRewardManager(config, tokenizer, compute_score=None, reward_router_address="127.0.0.1:9", unknown_kwarg=1)
+        online = await asyncio.gather(*(manager.run_single(data[i:i + 1]) for i in range(len(data))))
+        return online, await manager.run_single(bare)
+
+    online, only = asyncio.run(score_all())
+    infos = [o["reward_extra_info"] for o in online]
     for info, kind in zip(infos, kinds):
         assert info["r_oger"] == pytest.approx(info["divergence"] * (1.0 if kind == "correct" else 0.0))
+    # no teachers: D undefined, R_OGER 0 (docs/conventions.md)
+    assert only["reward_extra_info"]["divergence"] is None and only["reward_extra_info"]["r_oger"] == 0.0
 
 
 # -- 4. the group step against verl's GRPO ------------------------------------------------------
