@@ -247,6 +247,20 @@ def test_settings_errors_name_the_key_and_value(tokenizer_dir):
     assert any(p.startswith('actor_rollout_ref.actor.policy_loss.loss_mode = "vanilla"') for p in problems), problems
 
 
+def test_the_trainer_builds_through_verls_own_init_as_its_sync_trainer_and_refuses_what_it_cannot_honour(tokenizer_dir):
+    from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer
+
+    from reward_lens.integrations.verl.trainer import RewardLensTrainer
+
+    model = [f"actor_rollout_ref.model.path={tokenizer_dir}"]
+    trainer = RewardLensTrainer(compose(documented_overrides("oger") + RUN_SIZE + model))
+    # the registered name selects the class; verl's "sync" branches still apply
+    assert trainer.trainer_mode == "sync" and trainer._registered_mode == "reward_lens"
+    assert type(trainer.replay_buffer) is ReplayBuffer and trainer.parameter_sync_step == 1
+    with pytest.raises(VerlSettingsError, match='loss_mode = "vanilla"'):
+        RewardLensTrainer(compose(documented_overrides("oger") + RUN_SIZE + model + ["actor_rollout_ref.actor.policy_loss.loss_mode=vanilla"]))
+
+
 def test_the_entry_point_in_pyproject_registers_our_names_when_verl_is_imported(tmp_path):
     """verl's own plugin loader, in a fresh interpreter: the distribution metadata is made from the
     `verl.plugins` table of pyproject.toml, exactly what `pip install` would write."""

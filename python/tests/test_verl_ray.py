@@ -117,7 +117,6 @@ def test_trainer_group_step_on_verls_transferqueue_then_events_and_dump_into_rew
     from reward_lens.events import EventWriter
     from reward_lens.integrations.verl.events import run_end_event
     from reward_lens.integrations.verl.loss import OFF_POLICY_OLD_LOG_PROB
-    from reward_lens.integrations.verl.settings import settings_from_config
     from reward_lens.integrations.verl.trainer import RewardLensTrainer
 
     run_dir = tmp_path / "oger-verl"
@@ -138,17 +137,11 @@ def test_trainer_group_step_on_verls_transferqueue_then_events_and_dump_into_rew
         keys, fields, tags = _agent_loop_rows(tokenizer, data, infos, random.Random(5))
         tq.kv_batch_put(keys=keys, partition_id="train", fields=list_of_dict_to_tensordict(fields), tags=tags)
 
-        # 3. the trainer's own methods, on an instance without verl's GPU set-up (__init__ starts workers)
-        trainer = object.__new__(RewardLensTrainer)
-        trainer.config = config
+        # 3. the trainer, built by verl's own __init__; init() (GPU workers, rollout servers) is not
+        # called, so the two things it would set for these methods are set here.
+        trainer = RewardLensTrainer(config)
         trainer.tokenizer = tokenizer
         trainer.global_steps = 1
-        trainer.rl_settings = settings_from_config(config)
-        trainer.rl_rng = random.Random(trainer.rl_settings.seed)
-        trainer.rl_events = None
-        trainer.rl_teacher_cache = {}
-        trainer.rl_step_rows = {}
-        trainer.rl_step_metrics = {}
         trainer._init_dump_executor()
         trainer._rl_open_events()
         batch = trainer._compute_advantage(KVBatchMeta(keys=keys, tags=tags, partition_id="train"), {})

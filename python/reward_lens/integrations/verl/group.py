@@ -22,6 +22,11 @@ from ...reward import AdvantageOptions, GroupScore, divergences_np, reward_from_
 _KEY = re.compile(r"^(?P<uid>.+)_(?P<session>\d+)_(?P<index>\d+)$")
 
 
+def correct_of(verdict: str) -> bool | None:
+    """The verdict as score_group reads it: an error is None (R_m 0, never 'wrong')."""
+    return True if verdict == "correct" else False if verdict == "wrong" else None
+
+
 @dataclass
 class OnlineRow:
     """One online response of the batch, with what the reward manager and the actor said about it."""
@@ -39,10 +44,6 @@ class OnlineRow:
     truncated: bool | None = None
     embedding_truncated: bool | None = None
 
-    @property
-    def correct(self) -> bool | None:
-        return True if self.verdict == "correct" else False if self.verdict == "wrong" else None
-
 
 @dataclass
 class TeacherTrajectory:
@@ -54,10 +55,6 @@ class TeacherTrajectory:
     ids: list[int] = field(default_factory=list)
     # the text had more tokens than the rollout's response_length, so its ids were cut
     truncated: bool = False
-
-    @property
-    def correct(self) -> bool | None:
-        return True if self.verdict == "correct" else False if self.verdict == "wrong" else None
 
 
 @dataclass
@@ -149,8 +146,8 @@ def score_prompt_group(
                 f"prompt {group.prompt_id!r} has {len(teachers)} teachers but rows {missing} carry no divergence: "
                 "the reward manager computes D only when it can embed the teachers (reward_lens.encoder)"
             )
-    online = [{"divergence": m.divergence, "entropy_last": m.entropy_last, "correct": m.correct} for m in group.online]
-    offline = [{"correct": t.correct} for t in teachers]
+    online = [{"divergence": m.divergence, "entropy_last": m.entropy_last, "correct": correct_of(m.verdict)} for m in group.online]
+    offline = [{"correct": correct_of(t.verdict)} for t in teachers]
     # Draw after knowing how many are replaced, so the seeded RNG advances only by what is used.
     replaced = select_replaced(variant, [m["divergence"] for m in online], replace, len(teachers))
     inserted = draw_inserted(rng, len(replaced), len(teachers))

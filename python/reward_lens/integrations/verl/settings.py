@@ -7,7 +7,7 @@ together, as `reward_lens.config` does for our own trainer. Pure: reads a mappin
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ...reward import STD_MODES, VARIANTS, AdvantageOptions
@@ -38,11 +38,6 @@ class VerlSettings:
     seed: int = 1
     # From verl's own config: algorithm.norm_adv_by_std_in_grpo (sample std, or none), eps 1e-6.
     advantage: AdvantageOptions = AdvantageOptions()
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["advantage"] = {"std": self.advantage.std, "eps": self.advantage.eps}
-        return d
 
 
 def _get(mapping: Any, key: str, default: Any = None) -> Any:
@@ -102,7 +97,16 @@ def settings_from_config(config: Any) -> VerlSettings:
     workers = section.get("verifier_workers")
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
         _bad(problems, "verifier_workers", workers, "must be null (CPU count, at most 8) or an integer >= 1")
-    encoder = {"path": None, "pooling": "cls", "strategy": "truncate", "max_length": 512, **(section.get("encoder") or {})}
+    raw_encoder = section.get("encoder") or {}
+    if not isinstance(raw_encoder, Mapping):
+        _bad(problems, "encoder", raw_encoder, "must be a mapping (path, pooling, strategy, max_length)")
+        raw_encoder = {}
+    encoder = {"path": None, "pooling": "cls", "strategy": "truncate", "max_length": 512, **raw_encoder}
+    for key in encoder:
+        if key not in ("path", "pooling", "strategy", "max_length"):
+            _bad(problems, f"encoder.{key}", encoder[key], "unknown encoder setting (known: max_length, path, pooling, strategy)")
+    if encoder["path"] is not None and not isinstance(encoder["path"], str):
+        _bad(problems, "encoder.path", encoder["path"], "must be a folder or model id, or null for all-MiniLM-L6-v2")
     if encoder["pooling"] not in ENCODER_POOLINGS:
         _bad(problems, "encoder.pooling", encoder["pooling"], f"must be one of {', '.join(ENCODER_POOLINGS)}")
     if encoder["strategy"] not in ENCODER_STRATEGIES:
