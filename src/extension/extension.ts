@@ -22,6 +22,7 @@ import { InspectorPanel } from './panels/inspector';
 import { DashboardPanel } from './panels/dashboard';
 import { activateVerifier } from './verifier/register';
 import { activateEncoder } from './encoder/register';
+import { watchRunDirectoryCommand } from './watchRunDirectory';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Reward Lens');
@@ -94,6 +95,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     { id: COMMANDS.stopRun, execute: () => training.stop() },
     { id: COMMANDS.openStore, execute: (arg) => openStoreCommand(stores, arg) },
     { id: COMMANDS.importRollouts, execute: () => importRolloutsCommand(stores, output) },
+    { id: COMMANDS.watchRunDirectory, execute: (arg) => watchRunDirectoryCommand(stores, output, arg) },
     { id: COMMANDS.findTrajectories, execute: () => findTrajectoriesCommand(stores, open) },
     {
       id: COMMANDS.openDashboard,
