@@ -147,7 +147,7 @@ const jobs: Job[] = [
 ];
 
 // The webview engineer's latency hooks: bench/ui-preview.ts renders the built webviews in headless
-// Chromium and prints its timings (bench/ui.ts is its helper library, not a benchmark itself).
+// Chromium and prints its timings (test/kit/ui.ts is its helper library, shared with the tests).
 jobs.push({
   name: 'ui',
   command: 'node --import tsx bench/ui-preview.ts',

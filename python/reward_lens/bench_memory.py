@@ -55,11 +55,18 @@ def build_inputs(args):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(args.seed)
-    model = Qwen2ForCausalLM(Qwen2Config(
-        vocab_size=VOCAB, hidden_size=args.hidden, intermediate_size=args.hidden * 2, num_hidden_layers=args.layers,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=args.prompt_tokens + args.response_tokens + 8,
-        tie_word_embeddings=True,
-    ))
+    model = Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=VOCAB,
+            hidden_size=args.hidden,
+            intermediate_size=args.hidden * 2,
+            num_hidden_layers=args.layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=args.prompt_tokens + args.response_tokens + 8,
+            tie_word_embeddings=True,
+        )
+    )
     model.train()
     g = torch.Generator().manual_seed(args.seed + 1)
     prompts = [torch.randint(0, VOCAB - 300, (args.prompt_tokens,), generator=g).tolist() for _ in range(args.responses)]
@@ -171,8 +178,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"device": "cpu", "setting": setting_of(target), "ours_full": ours_full, "naive": None, "error": msg, "figures": []}))
             return 1
         if shrunk:
-            print(f"  the naive side at {target} tokens needs about {naive_need(target, baseline) / gib:.1f} GiB and {avail / gib:.1f} GiB are available "
-                  f"(keeping {args.margin_gib} GiB for the machine's other users): both sides are compared at {tokens} tokens", flush=True)
+            print(
+                f"  the naive side at {target} tokens needs about {naive_need(target, baseline) / gib:.1f} GiB and {avail / gib:.1f} GiB are available "
+                f"(keeping {args.margin_gib} GiB for the machine's other users): both sides are compared at {tokens} tokens",
+                flush=True,
+            )
             args.response_tokens = tokens
             ours = run_side("ours", args, Path(d) / "ours.pt")
             print(f"  ours at {tokens} tokens: peak RSS {ours['peak_rss_kib'] / 2**20:.2f} GiB (baseline {ours['baseline_rss_kib'] / 2**20:.2f}), {ours['seconds']:.1f} s", flush=True)
@@ -188,19 +198,85 @@ def main(argv: list[str] | None = None) -> int:
     ratio = ours["peak_rss_kib"] / naive["peak_rss_kib"]
     inc_ratio = (ours["peak_rss_kib"] - ours["baseline_rss_kib"]) / max(1, naive["peak_rss_kib"] - naive["baseline_rss_kib"])
     same = loss_diff <= 1e-5 and grad_diff <= 1e-5
-    print(f"  ratio ours/naive at {tokens} tokens: {ratio:.3f} of the peak ({inc_ratio:.3f} of the update's own growth); loss diff {loss_diff:.2e}, max grad diff {grad_diff:.2e} (largest grad {grad_scale:.2e}): {'same to 1e-5' if same else 'DIFFERENT'}")
-    note = (f"{setting}; naive = full-vocabulary logits at micro-batch 1 (the previous trainer's path); ours = chunked head "
-            f"({args.chunk_tokens}-token chunks), micro-batches of {args.max_tokens_per_micro_batch} tokens; same loss and gradients: loss diff {loss_diff:.1e}, max grad diff {grad_diff:.1e}; "
-            f"peaks include the {ours['baseline_rss_kib'] / 2**20:.2f} GiB baseline (Python, torch, model)"
-            + (f"; compared at {tokens} instead of {target} tokens because the naive side needs ~{naive_need(target, baseline) / gib:.0f} GiB and {avail / gib:.1f} GiB were available on this shared machine" if shrunk else ""))
+    print(
+        f"  ratio ours/naive at {tokens} tokens: {ratio:.3f} of the peak ({inc_ratio:.3f} of the update's own growth); "
+        f"loss diff {loss_diff:.2e}, max grad diff {grad_diff:.2e} (largest grad {grad_scale:.2e}): {'same to 1e-5' if same else 'DIFFERENT'}"
+    )
+    note = (
+        f"{setting}; naive = full-vocabulary logits at micro-batch 1 (the previous trainer's path); ours = chunked head "
+        f"({args.chunk_tokens}-token chunks), micro-batches of {args.max_tokens_per_micro_batch} tokens; same loss and gradients: loss diff {loss_diff:.1e}, max grad diff {grad_diff:.1e}; "
+        f"peaks include the {ours['baseline_rss_kib'] / 2**20:.2f} GiB baseline (Python, torch, model)"
+        + (
+            f"; compared at {tokens} instead of {target} tokens because the naive side needs ~{naive_need(target, baseline) / gib:.0f} GiB "
+            f"and {avail / gib:.1f} GiB were available on this shared machine"
+            if shrunk
+            else ""
+        )
+    )
     cmd = "npm run bench -- --only trainer-memory"
     figures = [
-        {"benchmark": "trainer-memory", "name": f"peak RSS of one update, {args.responses} x {tokens} tokens, ours (GiB)", "unit": "GiB", "value": round(ours["peak_rss_kib"] / 2**20, 3), "peer": "naive full logits, micro-batch 1, same update", "peerValue": round(naive["peak_rss_kib"] / 2**20, 3), "ratio": round(ratio, 3), "better": "lower", "device": "cpu", "command": cmd, "note": note},
-        {"benchmark": "trainer-memory", "name": f"update time, {args.responses} x {tokens} tokens, ours (s)", "unit": "s", "value": round(ours["seconds"], 1), "peer": "naive full logits, micro-batch 1, same update", "peerValue": round(naive["seconds"], 1), "ratio": round(ours["seconds"] / naive["seconds"], 3), "better": "lower", "device": "cpu", "command": cmd, "note": "wall time on a shared 2-core machine"},
+        {
+            "benchmark": "trainer-memory",
+            "name": f"peak RSS of one update, {args.responses} x {tokens} tokens, ours (GiB)",
+            "unit": "GiB",
+            "value": round(ours["peak_rss_kib"] / 2**20, 3),
+            "peer": "naive full logits, micro-batch 1, same update",
+            "peerValue": round(naive["peak_rss_kib"] / 2**20, 3),
+            "ratio": round(ratio, 3),
+            "better": "lower",
+            "device": "cpu",
+            "command": cmd,
+            "note": note,
+        },
+        {
+            "benchmark": "trainer-memory",
+            "name": f"update time, {args.responses} x {tokens} tokens, ours (s)",
+            "unit": "s",
+            "value": round(ours["seconds"], 1),
+            "peer": "naive full logits, micro-batch 1, same update",
+            "peerValue": round(naive["seconds"], 1),
+            "ratio": round(ours["seconds"] / naive["seconds"], 3),
+            "better": "lower",
+            "device": "cpu",
+            "command": cmd,
+            "note": "wall time on a shared 2-core machine",
+        },
     ]
     if shrunk:
-        figures.append({"benchmark": "trainer-memory", "name": f"peak RSS of one update, {args.responses} x {target} tokens, ours (GiB)", "unit": "GiB", "value": round(ours_full["peak_rss_kib"] / 2**20, 3), "peer": f"naive full logits, estimated (~26 B per position x vocabulary entry, measured at {tokens} tokens)", "peerValue": round(naive_need(target, baseline) / gib, 1), "ratio": round(ours_full["peak_rss_kib"] * 1024 / naive_need(target, baseline), 3), "better": "lower", "device": "cpu", "command": cmd, "note": "the issue's configuration; the naive peer is an estimate here, not a measurement"})
-    print(json.dumps({"device": "cpu", "setting": setting, "target_tokens": target, "compared_tokens": tokens, "ours_full": ours_full, "ours": ours, "naive": naive, "ratio": ratio, "growth_ratio": inc_ratio, "loss_diff": loss_diff, "grad_max_diff": grad_diff, "same_to_1e-5": same, "figures": figures}))
+        figures.append(
+            {
+                "benchmark": "trainer-memory",
+                "name": f"peak RSS of one update, {args.responses} x {target} tokens, ours (GiB)",
+                "unit": "GiB",
+                "value": round(ours_full["peak_rss_kib"] / 2**20, 3),
+                "peer": f"naive full logits, estimated (~26 B per position x vocabulary entry, measured at {tokens} tokens)",
+                "peerValue": round(naive_need(target, baseline) / gib, 1),
+                "ratio": round(ours_full["peak_rss_kib"] * 1024 / naive_need(target, baseline), 3),
+                "better": "lower",
+                "device": "cpu",
+                "command": cmd,
+                "note": "the issue's configuration; the naive peer is an estimate here, not a measurement",
+            }
+        )
+    print(
+        json.dumps(
+            {
+                "device": "cpu",
+                "setting": setting,
+                "target_tokens": target,
+                "compared_tokens": tokens,
+                "ours_full": ours_full,
+                "ours": ours,
+                "naive": naive,
+                "ratio": ratio,
+                "growth_ratio": inc_ratio,
+                "loss_diff": loss_diff,
+                "grad_max_diff": grad_diff,
+                "same_to_1e-5": same,
+                "figures": figures,
+            }
+        )
+    )
     return 0 if same else 1
 
 

@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| variant | step s | gen | verify | embed | reward | old logp | update | OGER reward share |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['variant']} | {r['step_s']:.2f} | {r['gen_s']:.2f} | {r['verify_s']:.2f} | {r['embed_s']:.2f} | {r['reward_s']:.3f} | {r['old_logp_s']:.2f} | {r['update_s']:.2f} | {r['oger_share']:.1%} |")
+        print(
+            f"| {r['variant']} | {r['step_s']:.2f} | {r['gen_s']:.2f} | {r['verify_s']:.2f} | {r['embed_s']:.2f} | {r['reward_s']:.3f} "
+            f"| {r['old_logp_s']:.2f} | {r['update_s']:.2f} | {r['oger_share']:.1%} |"
+        )
     summary = {"device": "cpu", "steps": args.steps, "rows": rows, "wall_s": wall}
     if "grpo" in by and "oger" in by:
         summary["oger_over_grpo"] = by["oger"]["step_s"] / by["grpo"]["step_s"]

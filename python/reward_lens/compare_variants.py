@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         from .verify import load_verifier
 
         fn = load_verifier(None)
-        verify = lambda items: fn(items, timeout_s=5.0, workers=cfg.verifier_workers)  # noqa: E731
+        # bound now: the loop rebinds fn and cfg for the next variant
+        verify = lambda items, fn=fn, cfg=cfg: fn(items, timeout_s=5.0, workers=cfg.verifier_workers)
         greedy = evaluate(model, tok, cfg, torch.device("cpu"), held, 1, 0.0, verify)
         acc = sum(1 for _, _, res, _ in greedy if res[0].get("correct") is True) / len(greedy)
         sampled = evaluate(model, tok, cfg, torch.device("cpu"), held, args.k, 1.0, verify)

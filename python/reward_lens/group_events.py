@@ -11,8 +11,9 @@ with the reason kept. Anything else is an error too, never a silent `wrong`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 
 def verdict_fields(result: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,8 +27,8 @@ Llama, Mistral, GPT-2, ...). Models that scale or soft-cap their logits are refu
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 
@@ -217,11 +217,17 @@ class _ChunkedHeadStats(torch.autograd.Function):
             grad_h,
             grad_w.to(weight.dtype) if grad_w is not None else None,
             grad_b.to(bias.dtype) if grad_b is not None else None,
-            None, None, None, None, None,
+            None,
+            None,
+            None,
+            None,
+            None,
         )
 
 
-def head_logprobs(hidden: torch.Tensor, head: torch.nn.Linear, targets: torch.Tensor, temperature: float = 1.0, *, with_entropy: bool = True, chunk_tokens: int = DEFAULT_CHUNK_TOKENS) -> tuple[torch.Tensor, torch.Tensor | None]:
+def head_logprobs(
+    hidden: torch.Tensor, head: torch.nn.Linear, targets: torch.Tensor, temperature: float = 1.0, *, with_entropy: bool = True, chunk_tokens: int = DEFAULT_CHUNK_TOKENS
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """log p(targets) and entropies for hidden rows (N, H) through a Linear head, chunked.
 
     The building block of `response_logprobs`, usable on its own (e.g. by a benchmark or a loss
@@ -303,7 +309,9 @@ def token_statistics(
         for mb in micro_batches(lens, max_tokens_per_micro_batch):
             ctx = autocast() if autocast is not None else contextlib.nullcontext()
             with ctx:
-                st = response_logprobs(model, [prompts[i] for i in mb], [responses[i] for i in mb], temperature=temperature, with_entropy=with_entropy, chunk_tokens=chunk_tokens, pad_token_id=pad_token_id)
+                st = response_logprobs(
+                    model, [prompts[i] for i in mb], [responses[i] for i in mb], temperature=temperature, with_entropy=with_entropy, chunk_tokens=chunk_tokens, pad_token_id=pad_token_id
+                )
             for i, (lp, en) in zip(mb, st.split()):
                 out[i] = (lp.detach().cpu(), en.detach().cpu() if en is not None else None)
     return out

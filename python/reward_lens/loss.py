@@ -48,7 +48,7 @@ class LossNorm:
     off_tokens: int = 0  # tokens of teacher rows (for off_pg_loss, off_ratio_mean)
 
     @staticmethod
-    def of(mask: torch.Tensor, is_offline: torch.Tensor, horizon: int) -> "LossNorm":
+    def of(mask: torch.Tensor, is_offline: torch.Tensor, horizon: int) -> LossNorm:
         mask = mask.to(torch.float64)
         off = is_offline.to(torch.bool)
         per_row = mask.sum(-1)

@@ -55,7 +55,13 @@ class MemoryEstimate:
         return out
 
     def to_dict(self) -> dict:
-        return {"peak_gib": self.peak / GB, "parts_gib": {k: v / GB for k, v in self.parts.items()}, "device": self.device, "device_gib": None if self.device_bytes is None else self.device_bytes / GB, "notes": self.notes}
+        return {
+            "peak_gib": self.peak / GB,
+            "parts_gib": {k: v / GB for k, v in self.parts.items()},
+            "device": self.device,
+            "device_gib": None if self.device_bytes is None else self.device_bytes / GB,
+            "notes": self.notes,
+        }
 
 
 def lora_parameters(info: ModelInfo, lora: dict) -> int:

@@ -187,7 +187,7 @@ def _generation_owner(model):
 
 
 @contextlib.contextmanager
-def neutral_generation_config(model, tok: "TokenizerAdapter"):
+def neutral_generation_config(model, tok: TokenizerAdapter):
     """The model folder's generation_config set aside for one generate call.
 
     transformers fills every setting a call leaves unset from `model.generation_config`: a

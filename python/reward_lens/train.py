@@ -36,9 +36,10 @@ import sys
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -480,7 +481,10 @@ class Trainer:
                 acc = {"pg": 0.0, "on": 0.0, "off": 0.0, "ent": 0.0, "ratio": 0.0, "clip": 0.0}
                 for mb in micro_batches([len(items[k.group].prompt_ids) + n for (k, _), n in zip(rows, lens)], cfg.max_tokens_per_micro_batch):
                     with self._autocast():
-                        st = response_logprobs(self.model, [items[rows[i][0].group].prompt_ids for i in mb], [resp[i] for i in mb], temperature=cfg.temperature, chunk_tokens=cfg.logits_chunk_tokens, pad_token_id=self.tok.pad_token_id)
+                        st = response_logprobs(
+                            self.model, [items[rows[i][0].group].prompt_ids for i in mb], [resp[i] for i in mb],
+                            temperature=cfg.temperature, chunk_tokens=cfg.logits_chunk_tokens, pad_token_id=self.tok.pad_token_id,
+                        )
                     old = ResponseLogprobs(torch.cat([stats[rows[i][0]].logp for i in mb]).to(st.logp.device), None, st.lengths)
                     parts = policy_loss(
                         st.padded("logp"), old.padded("logp"), torch.tensor([rows[i][1] for i in mb], dtype=torch.float32, device=st.logp.device),
@@ -649,7 +653,10 @@ class Trainer:
             nll = 0.0
             for mb in micro_batches([len(p) + len(r) for p, r in batch], cfg.max_tokens_per_micro_batch):
                 with self._autocast():
-                    st = response_logprobs(self.model, [batch[i][0] for i in mb], [batch[i][1] for i in mb], temperature=1.0, with_entropy=False, chunk_tokens=cfg.logits_chunk_tokens, pad_token_id=self.tok.pad_token_id)
+                    st = response_logprobs(
+                        self.model, [batch[i][0] for i in mb], [batch[i][1] for i in mb],
+                        temperature=1.0, with_entropy=False, chunk_tokens=cfg.logits_chunk_tokens, pad_token_id=self.tok.pad_token_id,
+                    )
                 loss = -st.logp.sum() / total
                 loss.backward()
                 nll += float(loss.detach())
@@ -733,7 +740,11 @@ class Trainer:
                 metrics.update(self.evaluate())
             self.events.write({"type": "step", "run_id": self.run_id, "step": self.step, "metrics": metrics})
             self.events.sync()
-            log(f"step {self.step}/{cfg.steps} score {metrics['critic/score/mean']:.3f} solve_all {metrics['batch/solve_all']:.2f} entropy {metrics['actor/entropy']:.3f} {metrics['timing/step_s']:.1f}s" + (f" eval {metrics.get('eval/greedy_accuracy'):.3f}" if "eval/greedy_accuracy" in metrics else ""))
+            evaluated = f" eval {metrics['eval/greedy_accuracy']:.3f}" if "eval/greedy_accuracy" in metrics else ""
+            log(
+                f"step {self.step}/{cfg.steps} score {metrics['critic/score/mean']:.3f} solve_all {metrics['batch/solve_all']:.2f} "
+                f"entropy {metrics['actor/entropy']:.3f} {metrics['timing/step_s']:.1f}s{evaluated}"
+            )
             if self.stop.flag:
                 self._save_checkpoint()
                 return "stopped"

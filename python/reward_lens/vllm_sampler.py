@@ -26,7 +26,8 @@ import hashlib
 import os
 import socket
 import time
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 

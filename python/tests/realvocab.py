@@ -26,11 +26,28 @@ from pathlib import Path
 QWEN2_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 # Qwen2.5's added tokens, ids 151643.. in this order; the tool-call tags are not special.
 ADDED_TOKENS = [
-    ("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True), ("<|object_ref_start|>", True), ("<|object_ref_end|>", True),
-    ("<|box_start|>", True), ("<|box_end|>", True), ("<|quad_start|>", True), ("<|quad_end|>", True), ("<|vision_start|>", True),
-    ("<|vision_end|>", True), ("<|vision_pad|>", True), ("<|image_pad|>", True), ("<|video_pad|>", True), ("<tool_call>", False),
-    ("</tool_call>", False), ("<|fim_prefix|>", False), ("<|fim_middle|>", False), ("<|fim_suffix|>", False), ("<|fim_pad|>", False),
-    ("<|repo_name|>", False), ("<|file_sep|>", False),
+    ("<|endoftext|>", True),
+    ("<|im_start|>", True),
+    ("<|im_end|>", True),
+    ("<|object_ref_start|>", True),
+    ("<|object_ref_end|>", True),
+    ("<|box_start|>", True),
+    ("<|box_end|>", True),
+    ("<|quad_start|>", True),
+    ("<|quad_end|>", True),
+    ("<|vision_start|>", True),
+    ("<|vision_end|>", True),
+    ("<|vision_pad|>", True),
+    ("<|image_pad|>", True),
+    ("<|video_pad|>", True),
+    ("<tool_call>", False),
+    ("</tool_call>", False),
+    ("<|fim_prefix|>", False),
+    ("<|fim_middle|>", False),
+    ("<|fim_suffix|>", False),
+    ("<|fim_pad|>", False),
+    ("<|repo_name|>", False),
+    ("<|file_sep|>", False),
 ]
 VOCAB_SIZE = 151936
 QWEN25_MATH_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -64,12 +81,26 @@ def build_tokenizer(chat_template: str = CHATML_TEMPLATE):
     backend = TikTokenConverter(vocab_file=str(qwen_tiktoken_path()), pattern=QWEN2_PATTERN).converted()
     backend.normalizer = normalizers.NFC()
     backend.add_tokens([AddedToken(t, special=special, normalized=False) for t, special in ADDED_TOKENS])
-    tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", pad_token="<|endoftext|>", bos_token=None, unk_token=None, clean_up_tokenization_spaces=False, model_max_length=131072)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=backend, eos_token="<|endoftext|>", pad_token="<|endoftext|>", bos_token=None, unk_token=None, clean_up_tokenization_spaces=False, model_max_length=131072
+    )
     tok.chat_template = chat_template
     return tok
 
 
-def build_qwen25_folder(out: Path, *, hidden_size: int = 16, layers: int = 1, heads: int = 2, kv_heads: int = 1, intermediate_size: int = 32, max_positions: int = 4096, seed: int = 0, chat_template: str = CHATML_TEMPLATE, tokenizer=None) -> Path:
+def build_qwen25_folder(
+    out: Path,
+    *,
+    hidden_size: int = 16,
+    layers: int = 1,
+    heads: int = 2,
+    kv_heads: int = 1,
+    intermediate_size: int = 32,
+    max_positions: int = 4096,
+    seed: int = 0,
+    chat_template: str = CHATML_TEMPLATE,
+    tokenizer=None,
+) -> Path:
     """Writes tokenizer + random tiny Qwen2 with the real vocabulary to `out`; returns `out`."""
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
@@ -82,9 +113,18 @@ def build_qwen25_folder(out: Path, *, hidden_size: int = 16, layers: int = 1, he
     eot = tok.convert_tokens_to_ids("<|endoftext|>")
     im_end = tok.convert_tokens_to_ids("<|im_end|>")
     conf = Qwen2Config(
-        vocab_size=VOCAB_SIZE, hidden_size=hidden_size, intermediate_size=intermediate_size, num_hidden_layers=layers,
-        num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=max_positions, rope_theta=10000.0,
-        tie_word_embeddings=True, bos_token_id=eot, eos_token_id=eot, pad_token_id=eot,
+        vocab_size=VOCAB_SIZE,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=max_positions,
+        rope_theta=10000.0,
+        tie_word_embeddings=True,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        pad_token_id=eot,
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(conf)

@@ -6,7 +6,6 @@ import pytest
 
 from reward_lens.config import ConfigError, from_dict, load
 
-
 # A tiny model has 512 positions unless its spec says otherwise: prompt + response must fit.
 FITS_512 = {"max_prompt_tokens": 256, "max_new_tokens": 256}
 

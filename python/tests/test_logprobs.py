@@ -14,7 +14,9 @@ def tiny(arch="qwen2", vocab=300, tied=False, dropout=False):
     if arch == "gpt2":
         p = 0.1 if dropout else 0.0
         return GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_positions=64, n_embd=32, n_layer=2, n_head=4, resid_pdrop=p, embd_pdrop=p, attn_pdrop=p, bos_token_id=0, eos_token_id=0))
-    return Qwen2ForCausalLM(Qwen2Config(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=tied, max_position_embeddings=64))
+    return Qwen2ForCausalLM(
+        Qwen2Config(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=tied, max_position_embeddings=64)
+    )
 
 
 PROMPTS = [[1, 2, 3], [4, 5], [7, 8, 9, 10], [11]]
@@ -27,7 +29,7 @@ def naive(model, prompts, responses, temperature):
     for p, r in zip(prompts, responses):
         if not r:
             continue
-        logits = model(input_ids=torch.tensor([p + r])).logits[:, len(p) - 1:len(p) - 1 + len(r)]
+        logits = model(input_ids=torch.tensor([p + r])).logits[:, len(p) - 1 : len(p) - 1 + len(r)]
         lp, ent = token_logprobs_and_entropy(logits, torch.tensor([r]), temperature)
         lps.append(lp[0])
         ents.append(ent[0])

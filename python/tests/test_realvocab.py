@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-
 from conftest import REPO, ingest_with_cli
 from realvocab import THINK_CHATML_TEMPLATE
+
 from reward_lens.events import validate_event
 
 LUFFY_VALID = REPO.parent / "shared" / "data" / "eval" / "luffy_valid.parquet"

@@ -15,8 +15,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import PYTHON_DIR, ingest_with_cli
+
 from reward_lens.demo_task import PROMPT_TEMPLATE, row
 from reward_lens.events import validate_event
 

@@ -15,8 +15,8 @@ import sys
 
 import pytest
 import torch
-
 from conftest import PYTHON_DIR
+
 from reward_lens import config as config_mod
 from reward_lens.chartok import CharTokenizer
 from reward_lens.demo_task import PROMPT_TEMPLATE, row
