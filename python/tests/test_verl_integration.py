@@ -32,7 +32,15 @@ from verl import DataProto
 
 import reward_lens.integrations.verl.plugin  # noqa: F401 - registers our names in this process
 from reward_lens.integrations.verl import compute_score, oger_group_rewards
-from reward_lens.integrations.verl.group import OnlineRow, PromptGroup, TeacherTrajectory, outcome_rows, rows_by_uid, score_prompt_group
+from reward_lens.integrations.verl.group import (
+    OnlineRow,
+    PromptGroup,
+    TeacherTrajectory,
+    distinct_prompt_ids,
+    outcome_rows,
+    rows_by_uid,
+    score_prompt_group,
+)
 from reward_lens.integrations.verl.settings import VerlSettingsError, settings_from_config, trainer_problems
 from reward_lens.reward import AdvantageOptions
 
@@ -450,6 +458,11 @@ def test_group_step_rows_follow_verls_keys_and_refuse_multi_output_sessions():
     assert rows_by_uid(["a_1_0", "b_0_0", "a_0_0"], ["a", "b", "a"]) == {"a": [2, 0], "b": [1]}
     with pytest.raises(ValueError, match="single-turn"):
         rows_by_uid(["a_0_0", "a_0_1"], ["a", "a"])
+
+
+def test_a_prompt_repeated_in_one_batch_gets_one_group_id_per_uid():
+    # two dataset rows with the same text and no index: both groups must reach the store
+    assert distinct_prompt_ids(["p", "q", "p", "p"]) == ["p", "q", "p#2", "p#3"]
 
 
 def test_oger_group_rewards_matches_the_shared_vectors():

@@ -123,6 +123,19 @@ def prompt_id_of(prompt: str, extra_info: Any = None) -> str:
     return hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
+def distinct_prompt_ids(prompt_ids: Sequence[str]) -> list[str]:
+    """One id per group of a step: a prompt that appears in two uids of one batch (a dataset with
+    repeated rows and no index) keeps its id on the first group and gets `#2`, `#3`, ... on the
+    others. The store keys a group by (run, step, prompt id), so a repeat would otherwise be
+    ingested as a duplicate and dropped."""
+    seen: dict[str, int] = {}
+    out = []
+    for pid in prompt_ids:
+        seen[pid] = seen.get(pid, 0) + 1
+        out.append(pid if seen[pid] == 1 else f"{pid}#{seen[pid]}")
+    return out
+
+
 def draw_inserted(rng: random.Random, replaced: int, teachers: int) -> list[int]:
     """Which teacher takes each replaced slot: uniform without replacement (docs/conventions.md)."""
     if replaced == 0:
@@ -227,7 +240,7 @@ def oger_group_rewards(
 
 
 __all__ = [
-    "OnlineRow", "TeacherTrajectory", "PromptGroup", "GroupOutcome", "split_key", "rows_by_uid", "prompt_id_of",
+    "OnlineRow", "TeacherTrajectory", "PromptGroup", "GroupOutcome", "split_key", "rows_by_uid", "prompt_id_of", "distinct_prompt_ids",
     "draw_inserted", "score_prompt_group", "outcome_rows", "last_token_values", "oger_group_rewards",
     "reward_from_correct",
 ]

@@ -45,7 +45,7 @@ from ...events import EventWriter
 from ...verifier.loader import verifier_identity
 from ...verify import submit_one
 from .events import group_event, run_end_event, run_start_event, step_event
-from .group import OnlineRow, PromptGroup, TeacherTrajectory, outcome_rows, prompt_id_of, rows_by_uid, score_prompt_group
+from .group import OnlineRow, PromptGroup, TeacherTrajectory, distinct_prompt_ids, outcome_rows, prompt_id_of, rows_by_uid, score_prompt_group
 from .loss import LOSS_MODE, OFF_POLICY_OLD_LOG_PROB
 from .reward_manager import teacher_texts
 from .score import ground_truth_text, score_result
@@ -263,6 +263,8 @@ class RewardLensTrainer(PPOTrainerSync):
             groups.append(PromptGroup(uid=uid, prompt_id=prompt_id_of(prompt_text, extra_infos[first]), prompt=prompt_text,
                                       gold=gold or "", online=online, teachers=teachers))
 
+        for g, pid in zip(groups, distinct_prompt_ids([g.prompt_id for g in groups])):
+            g.prompt_id = pid
         outcomes = [score_prompt_group(g, s.variant, s.replace, s.advantage, self.rl_rng) for g in groups]
         _, row_advantage = outcome_rows(outcomes, len(keys))
 
