@@ -168,10 +168,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // Open the workspace's store when there is one: the common case is "reopen the folder, see my runs".
   const def = settings.storePath();
   if (def && existsSync(def)) {
-    await stores.open(def).catch((e: Error) => {
+    const store = await stores.open(def).catch((e: Error) => {
       output.appendLine(`[store] ${e.message}`);
       void vscode.window.showErrorMessage(`Reward Lens: ${e.message}`);
+      return undefined;
     });
+    // A folder made to show one run (the demo's) asks for its dashboard, so the first screen is the run.
+    if (store && settings.openDashboardOnStart()) {
+      const newest = (await store.listRuns()).sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''))[0];
+      if (newest) {
+        await vscode.commands.executeCommand('workbench.view.extension.rewardLens');
+        await openDashboard(newest.runId);
+      }
+    }
   }
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration(async (e) => {
