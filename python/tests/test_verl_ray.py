@@ -206,6 +206,10 @@ def test_trainer_group_step_on_verls_transferqueue_then_events_and_dump_into_rew
     online = [t for t in group["trajectories"] if t["source"] == "online"]
     assert sum(t["replaced"] for t in online) == 1 and all(t["advantage"] is None for t in online if t["replaced"])
     assert all(t["r_oger"] == pytest.approx(t["divergence"] * np.exp(-t["entropy_last"]) * t["r_m"]) for t in online)
+    # the trainer's teacher rule (docs/conventions.md): outside the final group, no R_total and no A
+    offline = [t for t in group["trajectories"] if t["source"] == "offline"]
+    assert any(not t["inserted"] for t in offline)
+    assert all(t["r_total"] is None and t["advantage"] is None for t in offline if not t["inserted"])
     db = tmp_path / "runs.db"
     res = _cli("ingest", str(run_dir / "events.jsonl"), "--db", str(db), "--json")
     assert res.returncode == 0, res.stderr

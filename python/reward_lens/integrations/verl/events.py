@@ -2,8 +2,7 @@
 
 The trainer writes them with `reward_lens.events.EventWriter` to `<run_dir>/events.jsonl`, which
 the extension tails exactly like a run of our own trainer ("Reward Lens: Watch Run Directory…").
-Kept apart from reward_lens.train's builder on purpose for now (the two are to be unified): this
-one builds from a GroupOutcome, that one from the trainer's in-memory step.
+Group events are built by `reward_lens.group_events`, the trainer's own builder.
 """
 from __future__ import annotations
 
@@ -12,6 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ...group_events import OnlineMember, TeacherMember
+from ...group_events import group_event as build_group_event
 from .group import GroupOutcome
 from .settings import VerlSettings
 
@@ -74,71 +75,52 @@ def run_end_event(run_id: str, status: str, step: int | None, reason: str | None
     return event
 
 
-def _r_m(verdict: str) -> int:
-    return 1 if verdict == "correct" else 0
+_CORRECT_OF = {"correct": True, "wrong": False}
+
+
+def _verifier(verdict: str, reason: str | None, extracted: str | None) -> dict[str, Any]:
+    # verl's rows carry our verdict string; anything but correct/wrong (error, missing) is an error
+    return {"correct": _CORRECT_OF.get(verdict), "reason": reason, "extracted": extracted}
 
 
 def group_event(run_id: str, step: int, outcome: GroupOutcome) -> dict[str, Any]:
     """Every trajectory of one prompt at one step: the online samples (replaced ones included,
-    with advantage null) and every teacher (inserted or not), as the protocol asks."""
+    with advantage null) and every teacher (inserted or not), as the protocol asks. Built by
+    `reward_lens.group_events`, the trainer's builder, so ids, the verdict mapping and the teacher
+    rules are the same for both engines; verl adds each row's TransferQueue key (`verl_key`)."""
     g = outcome.group
     score = outcome.score
     replaced = set(score.replaced)
-    teacher_of_slot = dict(zip(score.replaced, outcome.inserted))
-    slot_of_teacher = {j: i for i, j in teacher_of_slot.items()}
-    base = f"{run_id}/s{step}/{g.prompt_id}"
-    trajectories: list[dict[str, Any]] = []
-    for i, m in enumerate(g.online):
-        s = score.online[i]
-        t: dict[str, Any] = {
-            "id": f"{base}/on{i}",
-            "source": "online",
-            "index": i,
-            "teacher": None,
-            "text": m.text,
-            "r_m": _r_m(m.verdict),
-            "verdict": m.verdict,
-            "verdict_reason": m.verdict_reason,
-            "extracted_answer": m.extracted_answer,
-            "divergence": s.divergence,
-            "entropy_last": None if m.entropy_last is None else max(0.0, float(m.entropy_last)),
-            "r_oger": s.exploration_reward,
-            "r_total": s.total_reward,
-            "advantage": None if i in replaced else score.group[i].advantage,
-            "replaced": i in replaced,
-            "inserted": False,
-            "verl_key": m.key,
-        }
-        if m.tokens is not None:
-            t["tokens"] = int(m.tokens)
-        if m.truncated is not None:
-            t["truncated"] = bool(m.truncated)
-        if m.embedding_truncated is not None:
-            t["embedding_truncated"] = bool(m.embedding_truncated)
-        trajectories.append(t)
-    for j, teacher in enumerate(g.teachers):
-        slot = slot_of_teacher.get(j)
-        t = {
-            "id": f"{base}/off{j}",
-            "source": "offline",
-            "index": j,
-            "teacher": teacher.teacher,
-            "text": teacher.text,
-            "r_m": _r_m(teacher.verdict),
-            "verdict": teacher.verdict,
-            "verdict_reason": teacher.verdict_reason,
-            "extracted_answer": teacher.extracted_answer,
-            "divergence": None,
-            "entropy_last": None,
-            "r_oger": None,
-            "r_total": float(_r_m(teacher.verdict)),
-            "advantage": None if slot is None else score.group[slot].advantage,
-            "replaced": False,
-            "inserted": slot is not None,
-            "truncated": teacher.truncated,
-        }
-        if teacher.ids:
-            t["tokens"] = len(teacher.ids)
-        trajectories.append(t)
-    return {"type": "group", "run_id": run_id, "step": int(step), "prompt_id": g.prompt_id, "prompt": g.prompt,
-            "gold": g.gold, "trajectories": trajectories}
+    slot_of_teacher = {j: i for i, j in zip(score.replaced, outcome.inserted)}
+    online = [
+        OnlineMember(
+            index=i, text=m.text, tokens=m.tokens if m.tokens is not None else -1, truncated=bool(m.truncated),
+            verifier=_verifier(m.verdict, m.verdict_reason, m.extracted_answer),
+            divergence=score.online[i].divergence,
+            entropy_last=None if m.entropy_last is None else max(0.0, float(m.entropy_last)),
+            r_oger=score.online[i].exploration_reward, r_total=score.online[i].total_reward,
+            advantage=score.group[i].advantage, replaced=i in replaced,
+            embedding_truncated=None if m.embedding_truncated is None else bool(m.embedding_truncated),
+        )
+        for i, m in enumerate(g.online)
+    ]
+    teachers = [
+        TeacherMember(
+            index=j, name=t.teacher, text=t.text, tokens=len(t.ids) if t.ids else -1,  # type: ignore[arg-type]
+            verifier=_verifier(t.verdict, t.verdict_reason, t.extracted_answer),
+            in_group=j in slot_of_teacher,
+            advantage=score.group[slot_of_teacher[j]].advantage if j in slot_of_teacher else None,
+        )
+        for j, t in enumerate(g.teachers)
+    ]
+    event = build_group_event(run_id, int(step), g.prompt_id, g.prompt, g.gold, online, teachers)
+    for t, m in zip(event["trajectories"], g.online):
+        t["verl_key"] = m.key
+        if m.truncated is None:
+            del t["truncated"]
+    for t, teacher in zip(event["trajectories"][len(g.online):], g.teachers):
+        t["truncated"] = teacher.truncated
+    for t in event["trajectories"]:
+        if t["tokens"] == -1:
+            del t["tokens"]  # verl did not say; the protocol's field is optional
+    return event
