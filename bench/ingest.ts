@@ -14,7 +14,7 @@ import { parseEventLine, type GroupEvent } from '../src/core/protocol';
 import { ingestFile } from '../src/node/ingest/ingest';
 import { RunStore } from '../src/node/store/store';
 import { Db, insertMany, type SqlValue } from '../src/node/store/sqlite';
-import { runLines } from '../test/fixtures/events';
+import { runLines } from '../test/kit/events';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

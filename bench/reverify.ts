@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cpuDevice, figure, findPython, printTable, REPO_ROOT, round, type Figure } from './lib/common';
-import { buildReverifyFixture, runAndCancel, runFaulty, ReverifyCancelled } from './lib/reverifyFixture';
+import { buildReverifyFixture, runAndCancel, runFaulty, ReverifyCancelled } from '../test/kit/reverifyFixture';
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
