@@ -147,13 +147,16 @@ def cmd_report(args) -> int:
     res_path.write_text(json.dumps(res, indent=1))
     plots = plot_all(res, out / "plots")
     write_report(res, out / "report.md", plots)
+    linked = plots
     if args.plots_dir:
         dest = Path(args.plots_dir)
         dest.mkdir(parents=True, exist_ok=True)
+        linked = []
         for q in plots:
             shutil.copyfile(q, dest / q.name)
+            linked.append(dest / q.name)
     if args.doc:
-        update_doc(Path(args.doc), res)
+        update_doc(Path(args.doc), res, linked)
     print(out / "report.md")
     return 0
 

@@ -3,6 +3,7 @@ paired differences against GRPO (a difference whose interval excludes 0 is marke
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from . import stats
@@ -105,11 +106,13 @@ def write_report(res: dict, path: Path, plots: list[Path]) -> None:
     path.write_text("\n".join(body))
 
 
-def update_doc(doc: Path, res: dict) -> None:
-    """Replace the generated region of a hand-written document (between the two markers)."""
+def update_doc(doc: Path, res: dict, plots: list[Path] = ()) -> None:
+    """Replace the generated region of a hand-written document (between the two markers): the
+    tables, then the plots linked relative to the document."""
     text = doc.read_text()
+    links = [f"![{q.stem}]({os.path.relpath(q.resolve(), doc.resolve().parent)})" for q in plots]
     if START not in text or END not in text:
         raise SystemExit(f"reward_lens.study: {doc} has no {START} ... {END} region to fill")
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    doc.write_text(head + START + "\n" + tables(res) + END + tail)
+    doc.write_text(head + START + "\n" + tables(res) + ("\n" + "\n\n".join(links) + "\n" if links else "") + END + tail)
