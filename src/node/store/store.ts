@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import type { Lint } from '../../core/rescore';
 import type { GroupEvent, RewardSettings, RunStartEvent, TrajectoryEvent, Verdict } from '../../core/protocol';
 import type { Variant } from '../../core/reward';
+import { combinedColumns, GROUP_AGGREGATES, readAggregates, selectColumns, STEP_AGGREGATES } from './aggregates';
 import { float32Blob, float32FromBlob, sha256Hex, uint32FromBlob, unpackText } from './codec';
 import { migrate, SCHEMA_VERSION, StoreVersionError, userVersion } from './schema';
 import { Db, insertMany, type Row, type SqlValue } from './sqlite';
@@ -217,6 +218,7 @@ export class RunStore implements RunStoreApi {
 
   private runSummaryOf(r: Row): RunSummary {
     const reward = parseJson<RewardSettings>(r.reward, DEFAULT_REWARD);
+    const a = readAggregates(r, STEP_AGGREGATES);
     return {
       runId: r.run_id as string,
       variant: r.variant as Variant,
@@ -226,12 +228,12 @@ export class RunStore implements RunStoreApi {
       startedAt: (r.started_at as string | null) ?? null,
       endedAt: (r.ended_at as string | null) ?? null,
       stepCount: (r.step_count as number) ?? 0,
-      groupCount: (r.group_count as number) ?? 0,
-      trajectoryCount: (r.trajectory_count as number) ?? 0,
+      groupCount: a.group_count,
+      trajectoryCount: a.trajectory_count,
       lastStep: (r.last_step as number | null) ?? null,
-      accuracy: ratio((r.online_correct as number) ?? 0, (r.online_count as number) ?? 0),
-      meanROger: ratio((r.roger_correct_sum as number) ?? 0, (r.roger_correct_n as number) ?? 0),
-      lintCount: (r.lint_count as number) ?? 0,
+      accuracy: ratio(a.online_correct, a.online_count),
+      meanROger: ratio(a.roger_correct_sum, a.roger_correct_n),
+      lintCount: a.lint_count,
       reward,
       encoder: parseJson<RunStartEvent['encoder']>(r.encoder, null),
       verifier: parseJson<RunStartEvent['verifier']>(r.verifier, { id: '', name: 'unknown' }),
@@ -240,16 +242,14 @@ export class RunStore implements RunStoreApi {
   }
 
   private runsQuery(where: string): string {
+    // The run's figures are the sums of its steps' sums (step_stats), one row per step.
     return `
       SELECT r.*,
         (SELECT count(*) FROM steps s WHERE s.run_id = r.run_id) AS step_count,
         (SELECT max(step) FROM steps s WHERE s.run_id = r.run_id) AS last_step,
-        g.group_count, g.trajectory_count, g.online_count, g.online_correct, g.roger_correct_sum, g.roger_correct_n, g.lint_count
-      FROM runs r LEFT JOIN (
-        SELECT run_id, sum(group_count) AS group_count, sum(trajectory_count) AS trajectory_count, sum(online_count) AS online_count,
-          sum(online_correct) AS online_correct, sum(roger_correct_sum) AS roger_correct_sum,
-          sum(roger_correct_n) AS roger_correct_n, sum(lint_count) AS lint_count
-        FROM step_stats GROUP BY run_id) g ON g.run_id = r.run_id
+        ${selectColumns(STEP_AGGREGATES, 'g')}
+      FROM runs r LEFT JOIN (SELECT run_id, ${combinedColumns(STEP_AGGREGATES, 'ss')} FROM step_stats ss GROUP BY run_id) g
+        ON g.run_id = r.run_id
       ${where}`;
   }
 
@@ -265,40 +265,45 @@ export class RunStore implements RunStoreApi {
 
   async listSteps(runId: string): Promise<StepSummary[]> {
     const rows = await this.db.all(
-      `SELECT s.step, s.metrics, coalesce(ss.group_count, 0) AS group_count, ss.online_count, ss.online_correct,
-         ss.roger_correct_sum AS rcs, ss.roger_correct_n AS rcn, ss.lint_count
+      `SELECT s.step, s.metrics, ${selectColumns(STEP_AGGREGATES, 'ss')}
        FROM steps s LEFT JOIN step_stats ss ON ss.run_id = s.run_id AND ss.step = s.step
        WHERE s.run_id = ? ORDER BY s.step`,
       [runId],
     );
-    return rows.map((r) => ({
-      step: r.step as number,
-      metrics: parseJson<Record<string, number | null>>(r.metrics, {}),
-      groupCount: r.group_count as number,
-      accuracy: ratio((r.online_correct as number) ?? 0, (r.online_count as number) ?? 0),
-      meanROger: ratio((r.rcs as number) ?? 0, (r.rcn as number) ?? 0),
-      lintCount: (r.lint_count as number) ?? 0,
-    }));
+    return rows.map((r) => {
+      const a = readAggregates(r, STEP_AGGREGATES);
+      return {
+        step: r.step as number,
+        metrics: parseJson<Record<string, number | null>>(r.metrics, {}),
+        groupCount: a.group_count,
+        accuracy: ratio(a.online_correct, a.online_count),
+        meanROger: ratio(a.roger_correct_sum, a.roger_correct_n),
+        lintCount: a.lint_count,
+      };
+    });
   }
 
   async listGroups(runId: string, step: number): Promise<GroupSummary[]> {
     const rows = await this.db.all(
-      `SELECT id, run_id, step, prompt_id, prompt_preview, trajectory_count, online_count, online_correct, roger_correct_sum,
-         roger_correct_n, lint_count, zero_std FROM groups WHERE run_id = ? AND step = ? ORDER BY id`,
+      `SELECT id, run_id, step, prompt_id, prompt_preview, lint_count, zero_std, ${selectColumns(GROUP_AGGREGATES, 'groups')}
+       FROM groups WHERE run_id = ? AND step = ? ORDER BY id`,
       [runId, step],
     );
-    return rows.map((r) => ({
-      groupId: r.id as number,
-      runId: r.run_id as string,
-      step: r.step as number,
-      promptId: r.prompt_id as string,
-      promptPreview: r.prompt_preview as string,
-      trajectoryCount: r.trajectory_count as number,
-      accuracy: ratio(r.online_correct as number, r.online_count as number),
-      meanROger: ratio(r.roger_correct_sum as number, r.roger_correct_n as number),
-      lintCount: r.lint_count as number,
-      zeroStd: r.zero_std === 1,
-    }));
+    return rows.map((r) => {
+      const a = readAggregates(r, GROUP_AGGREGATES);
+      return {
+        groupId: r.id as number,
+        runId: r.run_id as string,
+        step: r.step as number,
+        promptId: r.prompt_id as string,
+        promptPreview: r.prompt_preview as string,
+        trajectoryCount: a.trajectory_count,
+        accuracy: ratio(a.online_correct, a.online_count),
+        meanROger: ratio(a.roger_correct_sum, a.roger_correct_n),
+        lintCount: r.lint_count as number,
+        zeroStd: r.zero_std === 1,
+      };
+    });
   }
 
   private async labelsOf(keys: readonly number[]): Promise<Map<number, LabelRecord[]>> {
@@ -650,28 +655,26 @@ export class RunStore implements RunStoreApi {
       // step_stats holds the sums over the step's groups, kept at ingest: one row per step, no
       // aggregate over the run's groups on each call. Accuracy is by the logged verdicts, as in
       // every per-group figure (docs/store.md, "Per-step sums").
-      `SELECT s.step, s.metrics, coalesce(ss.group_count, 0) AS group_count, ss.online_count AS oc, ss.online_correct AS ok,
-         ss.roger_sum AS rs, ss.roger_n AS rn, ss.roger_max AS rmax, ss.failed_count AS failed,
-         ss.tokens_sum AS ts, ss.tokens_n AS tn, ss.chars_sum AS cs, ss.offline_adv_sum AS oas,
-         ss.offline_adv_n AS oan, ss.lint_count AS lints
+      `SELECT s.step, s.metrics, ${selectColumns(STEP_AGGREGATES, 'ss')}
        FROM steps s LEFT JOIN step_stats ss ON ss.run_id = s.run_id AND ss.step = s.step
        WHERE s.run_id = ? ORDER BY s.step`,
       [runId],
     );
     return rows.map((r) => {
-      const oc = (r.oc as number | null) ?? 0;
+      const a = readAggregates(r, STEP_AGGREGATES);
+      const oc = a.online_count;
       return {
         step: r.step as number,
         metrics: parseJson<Record<string, number | null>>(r.metrics, {}),
-        groupCount: r.group_count as number,
-        accuracy: ratio((r.ok as number) ?? 0, oc),
-        rOgerMean: ratio((r.rs as number) ?? 0, (r.rn as number) ?? 0),
-        rOgerMax: (r.rmax as number | null) ?? null,
-        failedRatio: ratio((r.failed as number) ?? 0, oc),
-        meanResponseTokens: ratio((r.ts as number) ?? 0, (r.tn as number) ?? 0),
-        meanResponseChars: ratio((r.cs as number) ?? 0, oc),
-        meanOfflineAdvantage: ratio((r.oas as number) ?? 0, (r.oan as number) ?? 0),
-        lintCount: (r.lints as number | null) ?? 0,
+        groupCount: a.group_count,
+        accuracy: ratio(a.online_correct, oc),
+        rOgerMean: ratio(a.roger_sum, a.roger_n),
+        rOgerMax: a.roger_max,
+        failedRatio: ratio(a.failed_count, oc),
+        meanResponseTokens: ratio(a.tokens_sum, a.tokens_n),
+        meanResponseChars: ratio(a.chars_sum, oc),
+        meanOfflineAdvantage: ratio(a.offline_adv_sum, a.offline_adv_n),
+        lintCount: a.lint_count,
       };
     });
   }
