@@ -7,6 +7,7 @@ import type { Variant } from '../../core/reward';
 import { combinedColumns, GROUP_AGGREGATES, readAggregates, selectColumns, STEP_AGGREGATES } from './aggregates';
 import { float32Blob, float32FromBlob, sha256Hex, uint32FromBlob, unpackText } from './codec';
 import { migrate, SCHEMA_VERSION, StoreVersionError, userVersion } from './schema';
+import { bm25Rank, matchesText, matchesTokens, needsPositions, parseQuery, positiveTerms, presenceQuery, termQuery, tokenize, type RankInput } from './search';
 import { Db, insertMany, type Row, type SqlValue } from './sqlite';
 import { BatchWriter, DEFAULT_REWARD, LINT_BITS, OPTIONAL_TRAJECTORY_FIELDS, type BatchResult, type IngestBatch } from './writer';
 import type {
@@ -21,6 +22,18 @@ const LABEL_KINDS: readonly LabelKind[] = ['correct', 'wrong', 'hack', 'note'];
 const VERDICTS: readonly Verdict[] = ['correct', 'wrong', 'error'];
 /** Searches matching at most this many trajectories are ranked by bm25; larger ones return the newest matches. */
 export const SEARCH_RANK_LIMIT = 2000;
+/** A phrase search over more candidates than SEARCH_RANK_LIMIT checks at most this many texts for one page. */
+export const SEARCH_SCAN_LIMIT = 20_000;
+/** Ranking's document frequencies are counted up to here: beyond, a term's idf is ~0 anyway. */
+const DOC_FREQUENCY_CAP = 100_000;
+
+type FtsLayout = 'positions' | 'presence';
+interface SearchPage {
+  matches: { rowid: number; rank: number | null }[];
+  ranked: boolean;
+  /** the scan stopped at SEARCH_SCAN_LIMIT candidates before finding a full page */
+  partial?: boolean;
+}
 
 const ratio = (n: number, d: number): number | null => (d > 0 ? n / d : null);
 const parseJson = <T>(s: unknown, fallback: T): T => (typeof s === 'string' && s.length > 0 ? (JSON.parse(s) as T) : fallback);
@@ -439,18 +452,20 @@ export class RunStore implements RunStoreApi {
     if (trimmed.length === 0) return { hits: [], query: '', fellBackToPhrase: false, ranked: true };
     let used = trimmed;
     let fellBack = false;
-    let page: { matches: { rowid: number; rank: number | null }[]; ranked: boolean };
+    let page: SearchPage;
+    const presence = (await this.ftsLayout()) === 'presence';
     try {
-      page = await this.searchPage(trimmed, n);
+      page = presence ? await this.presencePage(trimmed, n) : await this.searchPage(trimmed, n);
     } catch {
       // FTS5 syntax errors (unbalanced quotes, a bare operator, column filters that do not exist)
       // are the user's typing, not a failure: search for the words as one literal phrase instead.
       used = `"${trimmed.replace(/"/g, '""')}"`;
       fellBack = true;
-      page = await this.searchPage(used, n);
+      page = presence ? await this.presencePage(used, n) : await this.searchPage(used, n);
     }
     const { matches, ranked } = page;
-    if (matches.length === 0) return { hits: [], query: used, fellBackToPhrase: fellBack, ranked };
+    const partial = page.partial ? { partial: true } : {};
+    if (matches.length === 0) return { hits: [], query: used, fellBackToPhrase: fellBack, ranked, ...partial };
     const rows = await this.db.all<Row>(
       `SELECT t.id, t.traj_id, t.group_id, t.run_id, t.step, t.source, t.verdict, t.text, t.text_z, g.prompt_id
        FROM trajectories t JOIN groups g ON g.id = t.group_id WHERE t.id IN (${matches.map(() => '?').join(',')})`,
@@ -475,7 +490,86 @@ export class RunStore implements RunStoreApi {
         rank: m.rank,
       });
     }
-    return { hits, query: used, fellBackToPhrase: fellBack, ranked };
+    return { hits, query: used, fellBackToPhrase: fellBack, ranked, ...partial };
+  }
+
+  private layout: FtsLayout | null = null;
+
+  /** Which full-text index this store has: schema 1-2's positional one, or schema 3's presence-only one. */
+  private async ftsLayout(): Promise<FtsLayout> {
+    if (this.layout) return this.layout;
+    const r = await this.db.get<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'trajectory_fts'");
+    this.layout = /detail\s*=\s*'?none/i.test(r?.sql ?? '') ? 'presence' : 'positions';
+    return this.layout;
+  }
+
+  /**
+   * One page of matches on the presence-only index (search.ts explains how every query kind is
+   * answered). Up to SEARCH_RANK_LIMIT candidates: all are read, checked when the query needs
+   * positions, and ranked by bm25 computed from their texts. More: the newest candidates, checked
+   * page by page until `n` match or SEARCH_SCAN_LIMIT candidates were read (then `partial`).
+   */
+  private async presencePage(q: string, n: number): Promise<SearchPage> {
+    const tree = parseQuery(q);
+    if (tree === null) {
+      // Syntax the parser does not model (column filters and the like): FTS5 judges it, without positions.
+      const rows = await this.db.all<{ rowid: number }>('SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rowid DESC LIMIT ?', [q, n]);
+      return { matches: rows.map((r) => ({ rowid: r.rowid, rank: null })), ranked: false };
+    }
+    const fts = presenceQuery(tree);
+    const check = needsPositions(tree);
+    const counted = await this.db.get<{ n: number }>(
+      'SELECT count(*) AS n FROM (SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? LIMIT ?)',
+      [fts, SEARCH_RANK_LIMIT + 1],
+    );
+    if ((counted?.n ?? 0) <= SEARCH_RANK_LIMIT) {
+      const texts = await this.textsOf(fts, null, SEARCH_RANK_LIMIT);
+      const docs: RankInput[] = [];
+      for (const t of texts) {
+        const tokens = tokenize(t.text);
+        if (!check || matchesTokens(tree, tokens)) docs.push({ rowid: t.rowid, tokens });
+      }
+      const terms = [...positiveTerms(tree)];
+      const df = new Map<string, number>();
+      for (const term of terms) {
+        const r = await this.db.get<{ n: number }>(
+          'SELECT count(*) AS n FROM (SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? LIMIT ?)',
+          [termQuery(term), DOC_FREQUENCY_CAP],
+        );
+        df.set(term, r?.n ?? 0);
+      }
+      const documents = (await this.db.get<{ n: number | null }>('SELECT max(id) AS n FROM trajectories'))?.n ?? 0;
+      const ranked = bm25Rank(docs, terms, df, Math.max(documents, docs.length)).sort((a, b) => a.rank - b.rank || b.rowid - a.rowid);
+      return { matches: ranked.slice(0, n), ranked: true };
+    }
+    if (!check) {
+      const rows = await this.db.all<{ rowid: number }>('SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rowid DESC LIMIT ?', [fts, n]);
+      return { matches: rows.map((r) => ({ rowid: r.rowid, rank: null })), ranked: false };
+    }
+    const matches: { rowid: number; rank: null }[] = [];
+    let before: number | null = null;
+    let scanned = 0;
+    while (matches.length < n && scanned < SEARCH_SCAN_LIMIT) {
+      const page = await this.textsOf(fts, before, 256);
+      if (page.length === 0) return { matches, ranked: false };
+      for (const t of page) {
+        if (matches.length < n && matchesText(tree, t.text)) matches.push({ rowid: t.rowid, rank: null });
+      }
+      scanned += page.length;
+      before = (page[page.length - 1] as { rowid: number }).rowid;
+    }
+    return { matches, ranked: false, partial: matches.length < n };
+  }
+
+  /** Texts of the newest candidates of an FTS query (below `before` when given), newest first. */
+  private async textsOf(fts: string, before: number | null, limit: number): Promise<{ rowid: number; text: string }[]> {
+    const rows = await this.db.all<{ id: number; text: unknown; text_z: number }>(
+      `SELECT t.id, t.text, t.text_z FROM trajectories t WHERE t.id IN (
+         SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ?${before === null ? '' : ' AND rowid < ?'} ORDER BY rowid DESC LIMIT ?)
+       ORDER BY t.id DESC`,
+      before === null ? [fts, limit] : [fts, before, limit],
+    );
+    return rows.map((r) => ({ rowid: r.id, text: unpackText(r.text, r.text_z) }));
   }
 
   /**
@@ -485,7 +579,7 @@ export class RunStore implements RunStoreApi {
    * (milliseconds: FTS5 stops at the cap); up to SEARCH_RANK_LIMIT matches are ranked, more
    * return the newest matches (highest trajectory key, i.e. ingested last) unranked, rank null.
    */
-  private async searchPage(q: string, n: number): Promise<{ matches: { rowid: number; rank: number | null }[]; ranked: boolean }> {
+  private async searchPage(q: string, n: number): Promise<SearchPage> {
     const counted = await this.db.get<{ n: number }>(
       'SELECT count(*) AS n FROM (SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? LIMIT ?)',
       [q, SEARCH_RANK_LIMIT + 1],

@@ -197,6 +197,12 @@ export interface SearchResult {
    * unscored: ranking them all took seconds on a large store.
    */
   ranked: boolean;
+  /**
+   * true: the query needs word positions (a phrase, NEAR) on a store whose index keeps none, more
+   * than SEARCH_RANK_LIMIT texts hold its words, and the newest SEARCH_SCAN_LIMIT of them were
+   * checked without filling the page: older matches may exist.
+   */
+  partial?: boolean;
 }
 
 export interface StoreStats {
