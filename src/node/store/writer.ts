@@ -102,18 +102,26 @@ export interface PreparedGroup {
   rows: SqlValue[][];
   /** per trajectory: [stride, offsets blob, entropies blob, extra] or null */
   tokens: (SqlValue[] | null)[];
+  /** per trajectory: the plain text for the full-text index, as UTF-8 bytes when packText made them */
+  fts: (string | Buffer)[];
 }
 
 /** Compresses a group's texts and builds its rows: pure CPU, no store access, so it can run before the transaction. */
 export function prepareGroup(g: GroupEvent): PreparedGroup {
   const rows: SqlValue[][] = new Array(g.trajectories.length);
   const tokens: (SqlValue[] | null)[] = new Array(g.trajectories.length);
+  const fts: (string | Buffer)[] = new Array(g.trajectories.length);
   g.trajectories.forEach((t, i) => {
-    rows[i] = trajectoryValues(g, t);
+    const text = packText(t.text);
+    rows[i] = trajectoryValues(g, t, text);
+    // FTS5 reads a blob's bytes as UTF-8 text: the same tokens as the string, without encoding it again.
+    fts[i] = text.utf8 ?? t.text;
     const te = t.token_entropies;
     tokens[i] = te ? [te.stride ?? null, uint32Blob(te.offsets), float32Blob(te.values), extraOf(te as unknown as Record<string, unknown>, TOKEN_KEYS)] : null;
   });
-  return { prompt: packText(g.prompt), preview: promptPreview(g.prompt), extra: extraOf(g, GROUP_KEYS), aggregates: groupAggregates(g.trajectories), rows, tokens };
+  const prompt = packText(g.prompt);
+  delete prompt.utf8;
+  return { prompt, preview: promptPreview(g.prompt), extra: extraOf(g, GROUP_KEYS), aggregates: groupAggregates(g.trajectories), rows, tokens, fts };
 }
 
 /** Prepares every group of a batch that is not prepared yet (importers hand over bare events). */
@@ -398,7 +406,7 @@ export class BatchWriter {
       g.trajectories.forEach((t, i) => {
         const key = nextTraj++;
         trajRows.push([key, groupId, ...(prep.rows[i] as SqlValue[]), lintMask.get(t.id) ?? 0]);
-        ftsRows.push([key, t.text]);
+        ftsRows.push([key, prep.fts[i] as string | Buffer]);
         const tok = prep.tokens[i];
         if (tok) tokenRows.push([key, ...tok]);
       });
@@ -419,12 +427,11 @@ export class BatchWriter {
 }
 
 /** A trajectory's row values after its keys, in TRAJECTORY_VALUE_COLUMNS order (text compressed when it pays). */
-function trajectoryValues(g: GroupEvent, t: TrajectoryEvent): SqlValue[] {
+function trajectoryValues(g: GroupEvent, t: TrajectoryEvent, text: PackedText): SqlValue[] {
   let present = 0;
   for (let bit = 0; bit < OPTIONAL_TRAJECTORY_FIELDS.length; bit++) {
     if (Object.prototype.hasOwnProperty.call(t, OPTIONAL_TRAJECTORY_FIELDS[bit] as string)) present |= 1 << bit;
   }
-  const text = packText(t.text);
   return [
     g.run_id, t.id, g.step, t.source, t.index ?? null, t.teacher ?? null, text.value, text.compressed,
     t.text.length, t.tokens ?? null, bool(t.truncated), t.r_m, t.verdict, t.verdict_reason ?? null, t.extracted_answer ?? null,
