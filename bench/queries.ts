@@ -10,7 +10,7 @@
 //
 // Run alone: node --import tsx bench/queries.ts [--trajectories N] [--rebuild] [--use-partial]
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -387,7 +387,8 @@ export async function runQueriesBench(trajectories: number, rebuild: boolean): P
   return { figures, details, problems };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// realpath: run through a symlinked .cache (a worktree sharing one), argv[1] is the link, import.meta.url the target.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const n = Number(argValue('--trajectories') ?? 2_000_000);
   runQueriesBench(n, process.argv.includes('--rebuild')).then(
     (res) => {

@@ -3,7 +3,7 @@
 // suite runs the same scenario on 5,000 (test/faults/reverify.test.ts).
 //
 // Run alone: node --import tsx bench/reverify.ts [--trajectories N]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -60,7 +60,8 @@ export async function runReverifyBench(trajectories: number): Promise<{ figures:
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// realpath: run through a symlinked .cache (a worktree sharing one), argv[1] is the link, import.meta.url the target.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const n = Number(argValue('--trajectories') ?? 100_000);
   runReverifyBench(n).then(
     (res) => {

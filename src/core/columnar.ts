@@ -101,119 +101,124 @@ export function scoreRun(
   divergence: Float64Array = cols.divergence,
 ): void {
   const compiled = settings.map(compile);
-  const { groupStart, online, entropy, inserted } = cols;
   for (let g = 0; g < cols.groupCount; g++) {
-    const s = compiled[cols.settings[g] as number] as CompiledSettings;
-    const start = groupStart[g] as number;
-    const end = groupStart[g + 1] as number;
-    ensureScratch(end - start);
-    const { totals, order, slot } = scratch;
-    const ins = scratch.inserted;
-    let nOn = 0;
-    while (start + nOn < end && online[start + nOn] === 1) nOn++;
-    const nOff = end - start - nOn;
-    // Online totals: R_m + R_OGER (exploration reward only for correct members of the rewarding variants).
-    for (let i = 0; i < nOn; i++) {
-      const m = start + i;
-      const rm = verdicts[m] === 0 ? 1 : 0;
-      let expl = 0;
-      const d = divergence[m] as number;
-      if (s.explore && d === d && rm !== 0) {
-        // rescoreGroup feeds +Infinity for a missing entropy under 'oger' (confidence 0).
-        const h = entropy[m] as number;
-        const conf = s.refined ? Math.exp(-(h === h ? h : Number.POSITIVE_INFINITY)) : 1;
-        expl = d * conf * rm;
-      }
-      out.rTotal[m] = rm + expl;
-      out.replaced[m] = 0;
-      out.advantage[m] = Number.NaN;
-    }
-    // The teachers logged as inserted, in offline order; they fill the replaced slots.
-    let nIns = 0;
-    for (let j = 0; j < nOff; j++) {
-      const m = start + nOn + j;
-      out.rTotal[m] = Number.NaN;
-      out.advantage[m] = Number.NaN;
-      out.replaced[m] = 0;
-      if (inserted[m] === 1) ins[nIns++] = j;
-    }
-    const replaceCount = s.grpo ? 0 : nIns;
-    const k = s.offline ? Math.max(0, Math.min(replaceCount, nOn, nOff)) : 0;
-    for (let i = 0; i < nOn; i++) slot[i] = -1;
-    if (k > 0) {
-      if (s.luffy) {
-        for (let r = 0; r < k; r++) slot[nOn - k + r] = ins[r] as number;
-      } else {
-        let missing = false;
-        for (let i = 0; i < nOn; i++) {
-          order[i] = i;
-          const d = divergence[start + i] as number;
-          if (d !== d) missing = true;
-        }
-        if (missing) {
-          fail(out, start, end, g, failures, 'cannot re-score group: divergence-aware replacement needs a divergence for every online member');
-          continue;
-        }
-        // Lowest divergence first, ties to the lower index; k is small, so a partial selection sort.
-        for (let r = 0; r < k; r++) {
-          let best = r;
-          for (let i = r + 1; i < nOn; i++) {
-            const a = divergence[start + (order[i] as number)] as number;
-            const b = divergence[start + (order[best] as number)] as number;
-            if (a < b || (a === b && (order[i] as number) < (order[best] as number))) best = i;
-          }
-          const tmp = order[r] as number;
-          order[r] = order[best] as number;
-          order[best] = tmp;
-          slot[order[r] as number] = ins[r] as number;
-        }
-      }
-    }
-    // The final group: online members in order, each replaced one's slot taken by its teacher.
-    for (let i = 0; i < nOn; i++) {
-      const j = slot[i] as number;
-      if (j < 0) totals[i] = out.rTotal[start + i] as number;
-      else {
-        out.replaced[start + i] = 1;
-        totals[i] = verdicts[start + nOn + j] === 0 ? 1 : 0;
-      }
-    }
-    // GRPO advantages exactly as groupAdvantages computes them.
-    const n = nOn;
-    if (n === 0) continue;
-    let mean: number;
-    let std: number;
-    if (n === 1) {
-      mean = 0;
-      std = 1;
-    } else {
-      let sum = 0;
-      for (let i = 0; i < n; i++) sum += totals[i] as number;
-      mean = sum / n;
-      let sq = 0;
-      for (let i = 0; i < n; i++) sq += ((totals[i] as number) - mean) * ((totals[i] as number) - mean);
-      std = Math.sqrt(sq / (s.std === 'population' ? n : n - 1));
-    }
-    for (let i = 0; i < n; i++) {
-      const adv = s.std === 'none' ? (totals[i] as number) - mean : ((totals[i] as number) - mean) / (std + s.eps);
-      const j = slot[i] as number;
-      if (j < 0) out.advantage[start + i] = adv;
-      else {
-        const m = start + nOn + j;
-        out.advantage[m] = adv;
-        out.rTotal[m] = totals[i] as number;
-      }
-    }
+    const why = scoreGroupAt(cols, compiled[cols.settings[g] as number] as CompiledSettings, g, verdicts, divergence, out);
+    if (why !== null) failures?.set(g, why);
   }
 }
 
-function fail(out: ScoreColumns, start: number, end: number, g: number, failures: GroupFailures | undefined, message: string): void {
+/** Scores group g into `out` (rescoreGroup's maths); the reason when the maths refuses it, else null. */
+function scoreGroupAt(cols: RunColumns, s: CompiledSettings, g: number, verdicts: Uint8Array, divergence: Float64Array, out: ScoreColumns): string | null {
+  const { groupStart, online, entropy, inserted } = cols;
+  const start = groupStart[g] as number;
+  const end = groupStart[g + 1] as number;
+  ensureScratch(end - start);
+  const { totals, order, slot } = scratch;
+  const ins = scratch.inserted;
+  let nOn = 0;
+  while (start + nOn < end && online[start + nOn] === 1) nOn++;
+  const nOff = end - start - nOn;
+  // Online totals: R_m + R_OGER (exploration reward only for correct members of the rewarding variants).
+  for (let i = 0; i < nOn; i++) {
+    const m = start + i;
+    const rm = verdicts[m] === 0 ? 1 : 0;
+    let expl = 0;
+    const d = divergence[m] as number;
+    if (s.explore && d === d && rm !== 0) {
+      // rescoreGroup feeds +Infinity for a missing entropy under 'oger' (confidence 0).
+      const h = entropy[m] as number;
+      const conf = s.refined ? Math.exp(-(h === h ? h : Number.POSITIVE_INFINITY)) : 1;
+      expl = d * conf * rm;
+    }
+    out.rTotal[m] = rm + expl;
+    out.replaced[m] = 0;
+    out.advantage[m] = Number.NaN;
+  }
+  // The teachers logged as inserted, in offline order; they fill the replaced slots.
+  let nIns = 0;
+  for (let j = 0; j < nOff; j++) {
+    const m = start + nOn + j;
+    out.rTotal[m] = Number.NaN;
+    out.advantage[m] = Number.NaN;
+    out.replaced[m] = 0;
+    if (inserted[m] === 1) ins[nIns++] = j;
+  }
+  const replaceCount = s.grpo ? 0 : nIns;
+  const k = s.offline ? Math.max(0, Math.min(replaceCount, nOn, nOff)) : 0;
+  for (let i = 0; i < nOn; i++) slot[i] = -1;
+  if (k > 0) {
+    if (s.luffy) {
+      for (let r = 0; r < k; r++) slot[nOn - k + r] = ins[r] as number;
+    } else {
+      let missing = false;
+      for (let i = 0; i < nOn; i++) {
+        order[i] = i;
+        const d = divergence[start + i] as number;
+        if (d !== d) missing = true;
+      }
+      if (missing) {
+        fail(out, start, end);
+        return 'cannot re-score group: divergence-aware replacement needs a divergence for every online member';
+      }
+      // Lowest divergence first, ties to the lower index; k is small, so a partial selection sort.
+      for (let r = 0; r < k; r++) {
+        let best = r;
+        for (let i = r + 1; i < nOn; i++) {
+          const a = divergence[start + (order[i] as number)] as number;
+          const b = divergence[start + (order[best] as number)] as number;
+          if (a < b || (a === b && (order[i] as number) < (order[best] as number))) best = i;
+        }
+        const tmp = order[r] as number;
+        order[r] = order[best] as number;
+        order[best] = tmp;
+        slot[order[r] as number] = ins[r] as number;
+      }
+    }
+  }
+  // The final group: online members in order, each replaced one's slot taken by its teacher.
+  for (let i = 0; i < nOn; i++) {
+    const j = slot[i] as number;
+    if (j < 0) totals[i] = out.rTotal[start + i] as number;
+    else {
+      out.replaced[start + i] = 1;
+      totals[i] = verdicts[start + nOn + j] === 0 ? 1 : 0;
+    }
+  }
+  // GRPO advantages exactly as groupAdvantages computes them.
+  const n = nOn;
+  if (n === 0) return null;
+  let mean: number;
+  let std: number;
+  if (n === 1) {
+    mean = 0;
+    std = 1;
+  } else {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += totals[i] as number;
+    mean = sum / n;
+    let sq = 0;
+    for (let i = 0; i < n; i++) sq += ((totals[i] as number) - mean) * ((totals[i] as number) - mean);
+    std = Math.sqrt(sq / (s.std === 'population' ? n : n - 1));
+  }
+  for (let i = 0; i < n; i++) {
+    const adv = s.std === 'none' ? (totals[i] as number) - mean : ((totals[i] as number) - mean) / (std + s.eps);
+    const j = slot[i] as number;
+    if (j < 0) out.advantage[start + i] = adv;
+    else {
+      const m = start + nOn + j;
+      out.advantage[m] = adv;
+      out.rTotal[m] = totals[i] as number;
+    }
+  }
+  return null;
+}
+
+function fail(out: ScoreColumns, start: number, end: number): void {
   for (let m = start; m < end; m++) {
     out.rTotal[m] = Number.NaN;
     out.advantage[m] = Number.NaN;
     out.replaced[m] = 0;
   }
-  failures?.set(g, message);
 }
 
 /** What a what-if changed in one group. */
@@ -250,6 +255,21 @@ export interface RunWhatIf {
   after: ScoreColumns;
 }
 
+const byImpact = (a: GroupChange, b: GroupChange): number =>
+  b.signFlips - a.signFlips || Number(b.replacementChanged) - Number(a.replacementChanged) || b.absDeltaAdvantage - a.absDeltaAdvantage || a.group - b.group;
+
+/**
+ * The `keep` most affected groups in byImpact order. Tens of thousands of groups can change; a
+ * comparator sort of all of them cost more than the rest of the diff, so the cut is found on a
+ * typed array of sign flips first and only the groups at or above it are sorted.
+ */
+function mostChanged(changed: GroupChange[], keep: number): GroupChange[] {
+  if (changed.length <= keep) return changed.sort(byImpact);
+  const flips = Float64Array.from(changed, (c) => c.signFlips).sort();
+  const cut = flips[flips.length - keep] as number;
+  return changed.filter((c) => c.signFlips >= cut).sort(byImpact).slice(0, keep);
+}
+
 const sign = (x: number): number => (x !== x || Math.abs(x) < 1e-12 ? 0 : x > 0 ? 1 : -1);
 
 /**
@@ -260,17 +280,23 @@ export function whatIfRun(cols: RunColumns, settings: readonly RewardSettings[],
   const size = cols.groupStart[cols.groupCount] as number;
   const before = scoreColumns(size);
   const after = scoreColumns(size);
-  const failed: GroupFailures = new Map();
-  scoreRun(cols, settings, cols.verdict, before, failed);
-  scoreRun(cols, settings, cols.verdictAfter, after, failed, cols.divergenceAfter ?? cols.divergence);
+  const compiled = settings.map(compile);
+  const divAfter = cols.divergenceAfter ?? cols.divergence;
   const res: RunWhatIf = {
     groups: cols.groupCount, trajectories: size, verdictChanges: 0, groupsChanged: 0, signFlips: 0, replacementChanged: 0,
-    deltaRTotal: 0, sumAbsDeltaRTotal: 0, sumAbsDeltaAdvantage: 0, failures: { count: failed.size, messages: [] }, changed: [], before, after,
+    deltaRTotal: 0, sumAbsDeltaRTotal: 0, sumAbsDeltaAdvantage: 0, failures: { count: 0, messages: [] }, changed: [], before, after,
   };
-  for (const [g, m] of failed) if (res.failures.messages.length < 20) res.failures.messages.push(`group #${g}: ${m}`);
   const changed: GroupChange[] = [];
+  // One pass: each group scored as logged, then under the what-if, then compared, while its
+  // members are in cache.
   for (let g = 0; g < cols.groupCount; g++) {
-    if (failed.has(g)) continue;
+    const s = compiled[cols.settings[g] as number] as CompiledSettings;
+    const why = scoreGroupAt(cols, s, g, cols.verdict, cols.divergence, before) ?? scoreGroupAt(cols, s, g, cols.verdictAfter, divAfter, after);
+    if (why !== null) {
+      res.failures.count++;
+      if (res.failures.messages.length < 20) res.failures.messages.push(`group #${g}: ${why}`);
+      continue;
+    }
     const start = cols.groupStart[g] as number;
     const end = cols.groupStart[g + 1] as number;
     let verdictChanges = 0;
@@ -309,7 +335,6 @@ export function whatIfRun(cols: RunColumns, settings: readonly RewardSettings[],
       changed.push({ group: g, verdictChanges, signFlips: flips, replacementChanged: replacement, deltaRTotal: dT, absDeltaAdvantage: absA });
     }
   }
-  changed.sort((a, b) => b.signFlips - a.signFlips || Number(b.replacementChanged) - Number(a.replacementChanged) || b.absDeltaAdvantage - a.absDeltaAdvantage || a.group - b.group);
-  res.changed = changed.slice(0, keep);
+  res.changed = mostChanged(changed, keep);
   return res;
 }
