@@ -251,6 +251,8 @@ export interface RunWhatIf {
   failures: { count: number; messages: string[] };
   /** the changed groups, most affected first (sign flips, then |Δadvantage|), at most `keep` */
   changed: GroupChange[];
+  /** how many groups changed in all (changed holds the first `keep`) */
+  changedGroups: number;
   before: ScoreColumns;
   after: ScoreColumns;
 }
@@ -277,64 +279,87 @@ const sign = (x: number): number => (x !== x || Math.abs(x) < 1e-12 ? 0 : x > 0 
  * member with whatIfGroup's rules (a sign flip is + to − or − to +; 0 is neither).
  */
 export function whatIfRun(cols: RunColumns, settings: readonly RewardSettings[], keep = 1000): RunWhatIf {
-  const size = cols.groupStart[cols.groupCount] as number;
-  const before = scoreColumns(size);
-  const after = scoreColumns(size);
-  const compiled = settings.map(compile);
-  const divAfter = cols.divergenceAfter ?? cols.divergence;
-  const res: RunWhatIf = {
-    groups: cols.groupCount, trajectories: size, verdictChanges: 0, groupsChanged: 0, signFlips: 0, replacementChanged: 0,
-    deltaRTotal: 0, sumAbsDeltaRTotal: 0, sumAbsDeltaAdvantage: 0, failures: { count: 0, messages: [] }, changed: [], before, after,
-  };
-  const changed: GroupChange[] = [];
-  // One pass: each group scored as logged, then under the what-if, then compared, while its
-  // members are in cache.
-  for (let g = 0; g < cols.groupCount; g++) {
-    const s = compiled[cols.settings[g] as number] as CompiledSettings;
-    const why = scoreGroupAt(cols, s, g, cols.verdict, cols.divergence, before) ?? scoreGroupAt(cols, s, g, cols.verdictAfter, divAfter, after);
-    if (why !== null) {
-      res.failures.count++;
-      if (res.failures.messages.length < 20) res.failures.messages.push(`group #${g}: ${why}`);
-      continue;
-    }
-    const start = cols.groupStart[g] as number;
-    const end = cols.groupStart[g + 1] as number;
-    let verdictChanges = 0;
-    let flips = 0;
-    let replacement = false;
-    let dT = 0;
-    let absT = 0;
-    let absA = 0;
-    let advChanged = false;
-    for (let m = start; m < end; m++) {
-      if (cols.verdict[m] !== cols.verdictAfter[m]) verdictChanges++;
-      if (before.replaced[m] !== after.replaced[m]) replacement = true;
-      const tb = before.rTotal[m] as number;
-      const ta = after.rTotal[m] as number;
-      if (tb === tb && ta === ta) {
-        dT += ta - tb;
-        absT += Math.abs(ta - tb);
+  const w = new WhatIfPass(cols, settings);
+  w.add(0, cols.groupCount);
+  return w.finish(keep);
+}
+
+/**
+ * whatIfRun in slices, for callers that must stay responsive (the extension host): add() any
+ * consecutive ranges of groups, then finish(). Same results as one whatIfRun call.
+ */
+export class WhatIfPass {
+  private readonly res: RunWhatIf;
+  private readonly changed: GroupChange[] = [];
+  private readonly compiled: CompiledSettings[];
+  private readonly divAfter: Float64Array;
+
+  constructor(private readonly cols: RunColumns, settings: readonly RewardSettings[]) {
+    const size = cols.groupStart[cols.groupCount] as number;
+    this.compiled = settings.map(compile);
+    this.divAfter = cols.divergenceAfter ?? cols.divergence;
+    this.res = {
+      groups: cols.groupCount, trajectories: size, verdictChanges: 0, groupsChanged: 0, signFlips: 0, replacementChanged: 0,
+      deltaRTotal: 0, sumAbsDeltaRTotal: 0, sumAbsDeltaAdvantage: 0, failures: { count: 0, messages: [] }, changed: [], changedGroups: 0,
+      before: scoreColumns(size), after: scoreColumns(size),
+    };
+  }
+
+  /** Scores groups [from, to) as logged and under the what-if and compares them, while their members are in cache. */
+  add(from: number, to: number): void {
+    const { cols, res, changed, compiled, divAfter } = this;
+    const { before, after } = res;
+    for (let g = from; g < to; g++) {
+      const s = compiled[cols.settings[g] as number] as CompiledSettings;
+      const why = scoreGroupAt(cols, s, g, cols.verdict, cols.divergence, before) ?? scoreGroupAt(cols, s, g, cols.verdictAfter, divAfter, after);
+      if (why !== null) {
+        res.failures.count++;
+        if (res.failures.messages.length < 20) res.failures.messages.push(`group #${g}: ${why}`);
+        continue;
       }
-      const ab = before.advantage[m] as number;
-      const aa = after.advantage[m] as number;
-      if (ab === ab && aa === aa) {
-        const d = Math.abs(aa - ab);
-        absA += d;
-        if (d > 1e-12) advChanged = true;
-        if (sign(ab) * sign(aa) === -1) flips++;
+      const start = cols.groupStart[g] as number;
+      const end = cols.groupStart[g + 1] as number;
+      let verdictChanges = 0;
+      let flips = 0;
+      let replacement = false;
+      let dT = 0;
+      let absT = 0;
+      let absA = 0;
+      let advChanged = false;
+      for (let m = start; m < end; m++) {
+        if (cols.verdict[m] !== cols.verdictAfter[m]) verdictChanges++;
+        if (before.replaced[m] !== after.replaced[m]) replacement = true;
+        const tb = before.rTotal[m] as number;
+        const ta = after.rTotal[m] as number;
+        if (tb === tb && ta === ta) {
+          dT += ta - tb;
+          absT += Math.abs(ta - tb);
+        }
+        const ab = before.advantage[m] as number;
+        const aa = after.advantage[m] as number;
+        if (ab === ab && aa === aa) {
+          const d = Math.abs(aa - ab);
+          absA += d;
+          if (d > 1e-12) advChanged = true;
+          if (sign(ab) * sign(aa) === -1) flips++;
+        }
       }
-    }
-    res.verdictChanges += verdictChanges;
-    res.signFlips += flips;
-    if (replacement) res.replacementChanged++;
-    if (advChanged) res.groupsChanged++;
-    res.deltaRTotal += dT;
-    res.sumAbsDeltaRTotal += absT;
-    res.sumAbsDeltaAdvantage += absA;
-    if (keep > 0 && (verdictChanges > 0 || advChanged || replacement)) {
-      changed.push({ group: g, verdictChanges, signFlips: flips, replacementChanged: replacement, deltaRTotal: dT, absDeltaAdvantage: absA });
+      res.verdictChanges += verdictChanges;
+      res.signFlips += flips;
+      if (replacement) res.replacementChanged++;
+      if (advChanged) res.groupsChanged++;
+      res.deltaRTotal += dT;
+      res.sumAbsDeltaRTotal += absT;
+      res.sumAbsDeltaAdvantage += absA;
+      if (verdictChanges > 0 || advChanged || replacement) {
+        changed.push({ group: g, verdictChanges, signFlips: flips, replacementChanged: replacement, deltaRTotal: dT, absDeltaAdvantage: absA });
+      }
     }
   }
-  res.changed = mostChanged(changed, keep);
-  return res;
+
+  finish(keep = 1000): RunWhatIf {
+    this.res.changedGroups = this.changed.length;
+    this.res.changed = mostChanged(this.changed, keep);
+    return this.res;
+  }
 }

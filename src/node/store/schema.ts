@@ -215,10 +215,21 @@ export const MIGRATIONS: readonly Migration[] = [
       sum(chars_sum), sum(offline_adv_sum), sum(offline_adv_n), sum(lint_count)
     FROM groups GROUP BY run_id, step;
   `,
-  // 2 → 3: the smaller full-text index (FTS_DDL) for a store that holds no trajectory yet. A store
-  // with trajectories keeps its positional index: rebuilding it means decompressing and tokenising
-  // every text (tens of minutes for millions of trajectories), and search reads either layout.
+  // 2 → 3: (a) each group's scoring components packed per member (columns.ts), clustered by run, so a
+  // whole-run what-if reads one short row per group instead of every trajectory row with its text.
+  // Groups stored before have none; the what-if reads their trajectory rows instead.
+  // (b) the smaller full-text index (FTS_DDL) for a store that holds no trajectory yet. A store with
+  // trajectories keeps its positional index: rebuilding it means decompressing and tokenising every
+  // text (tens of minutes for millions of trajectories), and search reads either layout.
   async (db) => {
+    await db.exec(`CREATE TABLE group_components (
+      run_id TEXT NOT NULL,
+      group_id INTEGER NOT NULL REFERENCES groups(id),
+      step INTEGER NOT NULL,
+      first_trajectory INTEGER NOT NULL,   -- member i (in event order) is trajectory first_trajectory + i
+      members BLOB NOT NULL,               -- columns.ts: packMembers
+      PRIMARY KEY (run_id, group_id)
+    ) WITHOUT ROWID`);
     const any = await db.get<{ id: number }>('SELECT id FROM trajectories LIMIT 1');
     if (any) return;
     await db.exec(`DROP TABLE trajectory_fts; ${FTS_DDL};`);

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import type { Lint } from '../../core/rescore';
 import type { GroupEvent, RewardSettings, RunStartEvent, TrajectoryEvent, Verdict } from '../../core/protocol';
 import type { Variant } from '../../core/reward';
+import { groupHeads, readRunColumns, type ReadOptions, type RunColumnsRead } from './columns';
 import { combinedColumns, GROUP_AGGREGATES, readAggregates, selectColumns, STEP_AGGREGATES } from './aggregates';
 import { float32Blob, float32FromBlob, sha256Hex, uint32FromBlob, unpackText } from './codec';
 import { migrate, SCHEMA_VERSION, StoreVersionError, userVersion } from './schema';
@@ -214,6 +215,19 @@ export class RunStore implements RunStoreApi {
     if (this.readonly) throw new Error('store opened read-only');
     this.writer ??= new BatchWriter(this.db);
     return this.writer.write(batch);
+  }
+
+  /**
+   * A run's scoring components as columns, with each member's effective verdict (label, else the
+   * active verifier's, else logged), read in streamed batches: the input of whatIfRun (core/columnar).
+   */
+  runColumns(runId: string, options: ReadOptions = {}): Promise<RunColumnsRead> {
+    return readRunColumns(this.db, runId, options);
+  }
+
+  /** Step and prompt id of groups, by group id. */
+  groupHeads(groupIds: readonly number[]): Promise<Map<number, { step: number; promptId: string }>> {
+    return groupHeads(this.db, groupIds);
   }
 
   /** Forgets a file's offset and malformed lines (it was rewritten): the next pass reads it from the start. */

@@ -5,6 +5,7 @@ import { lintGroup, type Lint, type LintKind } from '../../core/rescore';
 import type { GroupEvent, RewardSettings, RolloutEvent, RunEndEvent, RunStartEvent, StepEvent, TrajectoryEvent } from '../../core/protocol';
 import { GROUP_AGGREGATES, groupAggregates, STEP_STATS_UPSERT, StepSums, type AggregateValues } from './aggregates';
 import { float32Blob, packText, uint32Blob, type PackedText } from './codec';
+import { packMembers } from './columns';
 import { insertMany, placeholders, type Db, type SqlValue } from './sqlite';
 import type { StoreChange } from './types';
 
@@ -104,6 +105,8 @@ export interface PreparedGroup {
   tokens: (SqlValue[] | null)[];
   /** per trajectory: the plain text for the full-text index, as UTF-8 bytes when packText made them */
   fts: (string | Buffer)[];
+  /** the members' scoring components, packed for whole-run reads (group_components) */
+  members: Buffer;
 }
 
 /** Compresses a group's texts and builds its rows: pure CPU, no store access, so it can run before the transaction. */
@@ -121,7 +124,7 @@ export function prepareGroup(g: GroupEvent): PreparedGroup {
   });
   const prompt = packText(g.prompt);
   delete prompt.utf8;
-  return { prompt, preview: promptPreview(g.prompt), extra: extraOf(g, GROUP_KEYS), aggregates: groupAggregates(g.trajectories), rows, tokens, fts };
+  return { prompt, preview: promptPreview(g.prompt), extra: extraOf(g, GROUP_KEYS), aggregates: groupAggregates(g.trajectories), rows, tokens, fts, members: packMembers(g.trajectories) };
 }
 
 /** Prepares every group of a batch that is not prepared yet (importers hand over bare events). */
@@ -381,6 +384,7 @@ export class BatchWriter {
     const trajRows: SqlValue[][] = [];
     const ftsRows: SqlValue[][] = [];
     const tokenRows: SqlValue[][] = [];
+    const componentRows: SqlValue[][] = [];
     const stepSums = new StepSums();
     for (const p of accepted) {
       const g = p.event;
@@ -403,6 +407,7 @@ export class BatchWriter {
         g.time ?? null, prep.extra, ...prep.aggregates, lints.length, lints.some((l) => l.kind === 'zero-std-group') ? 1 : 0,
         JSON.stringify(lints),
       ]);
+      componentRows.push([g.run_id, groupId, g.step, nextTraj, prep.members]);
       g.trajectories.forEach((t, i) => {
         const key = nextTraj++;
         trajRows.push([key, groupId, ...(prep.rows[i] as SqlValue[]), lintMask.get(t.id) ?? 0]);
@@ -415,6 +420,7 @@ export class BatchWriter {
     await insertMany(this.db, `INSERT INTO trajectories (${TRAJECTORY_COLUMNS.join(', ')})`, TRAJECTORY_COLUMNS.length, trajRows, 100);
     await insertMany(this.db, 'INSERT INTO trajectory_fts (rowid, text)', 2, ftsRows, 100);
     await insertMany(this.db, 'INSERT INTO token_stats (trajectory_id, stride, offsets, entropies, extra)', 5, tokenRows, 100);
+    await insertMany(this.db, 'INSERT INTO group_components (run_id, group_id, step, first_trajectory, members)', 5, componentRows, 100);
     // Steps seen only through groups still get a row, so step lists need no UNION.
     const stepKeys = new Map<string, SqlValue[]>();
     for (const p of accepted) stepKeys.set(`${p.event.run_id}\u0000${p.event.step}`, [p.event.run_id, p.event.step]);
