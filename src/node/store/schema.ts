@@ -222,7 +222,7 @@ export const MIGRATIONS: readonly Migration[] = [
   // trajectories keeps its positional index: rebuilding it means decompressing and tokenising every
   // text (tens of minutes for millions of trajectories), and search reads either layout.
   async (db) => {
-    await db.exec(`CREATE TABLE group_components (
+    await db.exec(`CREATE TABLE IF NOT EXISTS group_components (
       run_id TEXT NOT NULL,
       group_id INTEGER NOT NULL REFERENCES groups(id),
       step INTEGER NOT NULL,
