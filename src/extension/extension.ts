@@ -17,6 +17,7 @@ import { InspectorPanel } from './panels/inspector';
 import { DashboardPanel } from './panels/dashboard';
 import { registerVerifierFeatures } from './verifier/register';
 import { registerEncoderCommands } from './encoder/register';
+import { registerWhatIf } from './whatIf/register';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Reward Lens');
@@ -135,6 +136,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     output,
     openTrajectory: (id) => deps.openTrajectoryDocument(id),
   });
+
+  registerWhatIf(context, { extensionUri: context.extensionUri, getStore: () => stores.get(), pickRun: (arg) => pickRun(stores, arg, activeRunId(), 'Reward Lens: what-if over the whole run of…'), openGroup: (g) => deps.openGroup(g), output });
 
   registerEncoderCommands(context, { getStore: () => stores.get(), activeRunId, selectedNode: () => treeView.selection[0], openGroup: (g, t) => deps.openGroup(g, t), output });
 

@@ -4,7 +4,7 @@
 import { escapeHtml } from '../../core/format';
 import { INITIAL_MESSAGE_ELEMENT_ID, jsonForHtmlDataBlock } from '../../core/messages';
 
-export type WebviewName = 'inspector' | 'dashboard' | 'diff';
+export type WebviewName = 'inspector' | 'dashboard' | 'diff' | 'whatif';
 
 export interface ShellOptions {
   view: WebviewName;

@@ -1,0 +1,82 @@
+// "Reward Lens: What-If Over Whole Run": after relabels or a verifier change (an active verdict set
+// other than the logged one), re-scores every group of a run with each member's effective verdict
+// and shows what changes. Progress with cancel; the panel opens at once and shows the diff when done.
+import * as vscode from 'vscode';
+import type { RunStore } from '../../node/store/store';
+import { whatIfOverRun, WhatIfCancelled } from '../../node/whatif/runWhatIf';
+import { WhatIfPanel } from './panel';
+
+export const WHATIF_COMMAND = 'rewardLens.whatIfOverRun';
+
+export interface WhatIfDeps {
+  extensionUri: vscode.Uri;
+  getStore(): RunStore | undefined;
+  /** the run to re-score: from the command's argument, else the active run, else a pick */
+  pickRun(arg: unknown): Promise<string | undefined>;
+  openGroup(groupId: string): Promise<void>;
+  output: vscode.OutputChannel;
+}
+
+export function registerWhatIf(context: vscode.ExtensionContext, deps: WhatIfDeps): void {
+  let running: AbortController | null = null;
+  context.subscriptions.push(
+    vscode.commands.registerCommand(WHATIF_COMMAND, async (arg?: unknown) => {
+      const store = deps.getStore();
+      if (!store) {
+        const pick = await vscode.window.showErrorMessage('Reward Lens: no run store is open. Open one first.', 'Open Run Store…');
+        if (pick) await vscode.commands.executeCommand('rewardLens.openStore');
+        return;
+      }
+      const runId = await deps.pickRun(arg);
+      if (!runId) return;
+      running?.abort();
+      const abort = new AbortController();
+      running = abort;
+      const startedAt = performance.now();
+      const panel = new WhatIfPanel(deps.extensionUri, runId, {
+        output: deps.output,
+        openGroup: (g) => deps.openGroup(String(g)),
+        onClosed: () => abort.abort(),
+      });
+      panel.started(startedAt);
+      try {
+        const model = await vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Notification, title: `Reward Lens: what-if over run ${runId}`, cancellable: true },
+          async (progress, token) => {
+            token.onCancellationRequested(() => abort.abort());
+            let last = 0;
+            let lastAt = 0;
+            return whatIfOverRun(store, runId, {
+              signal: abort.signal,
+              onProgress: (p) => {
+                const now = performance.now();
+                if (now - lastAt < 100 && p.done < p.total) return;
+                lastAt = now;
+                // Reading is most of the work: 0-80 %, scoring 80-100 %.
+                const pct = p.total ? (p.phase === 'read' ? 80 : 20) * (p.done / p.total) + (p.phase === 'read' ? 0 : 80) : 0;
+                progress.report({ increment: Math.max(0, pct - last), message: `${p.phase === 'read' ? 'reading' : 're-scoring'} ${p.done.toLocaleString('en-US')} / ${p.total.toLocaleString('en-US')} groups` });
+                last = Math.max(last, pct);
+              },
+            });
+          },
+        );
+        deps.output.appendLine(
+          `[whatif] ${runId}: ${model.groups} groups, ${model.verdictChanges} verdicts changed, ${model.signFlips} sign flips, ` +
+            `${model.replacementChanged} replacement changes, ΔR_total ${model.deltaRTotal.toFixed(4)}; read ${model.readMs.toFixed(0)} ms, scored ${model.computeMs.toFixed(0)} ms`,
+        );
+        panel.show(model);
+      } catch (e) {
+        if (e instanceof WhatIfCancelled) {
+          panel.dispose();
+          deps.output.appendLine(`[whatif] ${runId}: cancelled`);
+          return;
+        }
+        deps.output.appendLine(`[whatif] ${runId}: ${(e as Error).stack ?? String(e)}`);
+        panel.error((e as Error).message);
+        void vscode.window.showErrorMessage(`Reward Lens: the what-if over ${runId} failed: ${(e as Error).message}. Details are in the "Reward Lens" Output channel.`);
+      } finally {
+        if (running === abort) running = null;
+      }
+    }),
+  );
+}
