@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RunStore } from '../../src/node/store';
-import { matchesText, needsPositions, parseQuery, presenceQuery, QuerySyntaxError, tokenize } from '../../src/node/store/search';
+import { matchesText, matchesTokens, needsPositions, parseQuery, presenceQuery, QuerySyntaxError, termStats, tokenize } from '../../src/node/store/search';
 import type { GroupEvent } from '../../src/core/protocol';
 import { groupEvent, prng, runStart } from '../fixtures/events';
 
@@ -93,4 +93,19 @@ test('query parser and matcher', () => {
   assert.throws(() => parseQuery('"open'), QuerySyntaxError);
   assert.throws(() => parseQuery('(a'), QuerySyntaxError);
   assert.throws(() => parseQuery('a OR'), QuerySyntaxError);
+});
+
+test('the ASCII fast paths decide as tokenising does', () => {
+  const texts = ['Wait, the answer is 42.', 'wait--the_answer: is 4 2', 'WAITthe answer', 'the answers is', 'x^2+1 = intersect(a,b)', 'Intersection; INTERSECTED!', 'café the answer', ''];
+  const queries = ['"wait the answer"', '"the answer*"', 'intersect*', '"x 2 1"', 'answer NOT "the answer is"', '"answer is 42" OR intersected', '"cafe the"'];
+  for (const q of queries) {
+    const tree = parseQuery(q)!;
+    for (const t of texts) assert.equal(matchesText(tree, t), matchesTokens(tree, tokenize(t)), `${q} on ${JSON.stringify(t)}`);
+  }
+  for (const t of texts) {
+    const terms = ['the', 'answer*', 'intersect*', 'x', 'cafe'];
+    const tokens = tokenize(t);
+    const want = terms.map((w) => tokens.filter((k) => (w.endsWith('*') ? k.startsWith(w.slice(0, -1)) : k === w)).length);
+    assert.deepEqual(termStats(t, terms), { length: tokens.length, tf: want }, t);
+  }
 });

@@ -269,8 +269,49 @@ export function matchesTokens(n: QueryNode, tokens: readonly string[]): boolean 
   }
 }
 
+/**
+ * The tree on a text. An ASCII text (most reasoning traces) is checked with one regular expression
+ * per phrase on its lower-cased text, which is what tokenising it would decide (ASCII tokens are
+ * runs of [a-z0-9]) at a fraction of the cost; anything else is tokenised.
+ */
 export function matchesText(n: QueryNode, text: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  if (!hasNear(n) && !/[^\x00-\x7f]/.test(text)) return matchesAscii(n, text.toLowerCase());
   return matchesTokens(n, tokenize(text));
+}
+
+function hasNear(n: QueryNode): boolean {
+  if (n.kind === 'near') return true;
+  if (n.kind === 'phrase') return false;
+  if (n.kind === 'not') return hasNear(n.left) || hasNear(n.right);
+  return n.items.some(hasNear);
+}
+
+const phraseRegex = new WeakMap<Phrase, RegExp | null>();
+
+function matchesAscii(n: QueryNode, lower: string): boolean {
+  switch (n.kind) {
+    case 'phrase': {
+      let re = phraseRegex.get(n);
+      if (re === undefined) {
+        // A folded query token outside ASCII cannot occur in an ASCII text.
+        const ascii = n.tokens.every((t) => /^[a-z0-9]+$/.test(t));
+        re = ascii && n.tokens.length > 0
+          ? new RegExp(`(?<![a-z0-9])${n.tokens.map((t, k) => (n.prefix && k === n.tokens.length - 1 ? `${t}[a-z0-9]*` : t)).join('[^a-z0-9]+')}(?![a-z0-9])`)
+          : null;
+        phraseRegex.set(n, re);
+      }
+      return re !== null && re.test(lower);
+    }
+    case 'and':
+      return n.items.every((x) => matchesAscii(x, lower));
+    case 'or':
+      return n.items.some((x) => matchesAscii(x, lower));
+    case 'not':
+      return matchesAscii(n.left, lower) && !matchesAscii(n.right, lower);
+    case 'near':
+      return matchesTokens(n, tokenize(lower));
+  }
 }
 
 function nearMatch(phrases: readonly Phrase[], distance: number, tokens: readonly string[]): boolean {
@@ -325,7 +366,43 @@ export function termQuery(term: string): string {
 
 export interface RankInput {
   rowid: number;
-  tokens: readonly string[];
+  /** tokens in the text */
+  length: number;
+  /** occurrences of each ranking term, in the order of the terms */
+  tf: number[];
+}
+
+/** A text's length in tokens and how often each ranking term (see positiveTerms) occurs in it. */
+export function termStats(text: string, terms: readonly string[]): { length: number; tf: number[] } {
+  // eslint-disable-next-line no-control-regex
+  if (!/[^\x00-\x7f]/.test(text)) {
+    // ASCII: tokens are runs of [a-z0-9]; counted without making a string per token.
+    const lower = text.toLowerCase();
+    let length = 0;
+    const all = /[a-z0-9]+/g;
+    while (all.exec(lower) !== null) length++;
+    const tf = terms.map((t) => {
+      const prefix = t.endsWith('*');
+      const word = prefix ? t.slice(0, -1) : t;
+      if (!/^[a-z0-9]+$/.test(word)) return 0;
+      const re = new RegExp(`(?<![a-z0-9])${word}${prefix ? '[a-z0-9]*' : ''}(?![a-z0-9])`, 'g');
+      let n = 0;
+      while (re.exec(lower) !== null) n++;
+      return n;
+    });
+    return { length, tf };
+  }
+  const tokens = tokenize(text);
+  return {
+    length: tokens.length,
+    tf: terms.map((t) => {
+      const prefix = t.endsWith('*');
+      const word = prefix ? t.slice(0, -1) : t;
+      let n = 0;
+      for (const tok of tokens) if (prefix ? tok.startsWith(word) : tok === word) n++;
+      return n;
+    }),
+  };
 }
 
 /**
@@ -341,23 +418,17 @@ export function bm25Rank(
 ): { rowid: number; rank: number }[] {
   const k1 = 1.2;
   const b = 0.75;
-  const avg = docs.reduce((n, d) => n + d.tokens.length, 0) / Math.max(1, docs.length) || 1;
+  const avg = docs.reduce((n, d) => n + d.length, 0) / Math.max(1, docs.length) || 1;
   const idf = terms.map((t) => {
     const n = docFrequency.get(t) ?? 0;
     const v = Math.log((documents - n + 0.5) / (n + 0.5));
     return v <= 0 ? 1e-6 : v;
   });
   return docs.map((d) => {
-    const tf = new Map<string, number>();
-    for (const tok of d.tokens) {
-      for (const t of terms) {
-        if (tok === t || (t.endsWith('*') && tok.startsWith(t.slice(0, -1)))) tf.set(t, (tf.get(t) ?? 0) + 1);
-      }
-    }
     let score = 0;
-    terms.forEach((t, k) => {
-      const f = tf.get(t) ?? 0;
-      if (f > 0) score += (idf[k] as number) * ((f * (k1 + 1)) / (f + k1 * (1 - b + (b * d.tokens.length) / avg)));
+    terms.forEach((_, k) => {
+      const f = d.tf[k] ?? 0;
+      if (f > 0) score += (idf[k] as number) * ((f * (k1 + 1)) / (f + k1 * (1 - b + (b * d.length) / avg)));
     });
     return { rowid: d.rowid, rank: -score };
   });

@@ -8,13 +8,13 @@ import { groupHeads, readRunColumns, type ReadOptions, type RunColumnsRead } fro
 import { combinedColumns, GROUP_AGGREGATES, readAggregates, selectColumns, STEP_AGGREGATES } from './aggregates';
 import { float32Blob, float32FromBlob, sha256Hex, uint32FromBlob, unpackText } from './codec';
 import { migrate, SCHEMA_VERSION, StoreVersionError, userVersion } from './schema';
-import { bm25Rank, matchesText, matchesTokens, needsPositions, parseQuery, positiveTerms, presenceQuery, termQuery, tokenize, type RankInput } from './search';
+import { bm25Rank, matchesText, needsPositions, parseQuery, positiveTerms, presenceQuery, termQuery, termStats, type RankInput } from './search';
 import { Db, insertMany, type Row, type SqlValue } from './sqlite';
 import { BatchWriter, DEFAULT_REWARD, LINT_BITS, OPTIONAL_TRAJECTORY_FIELDS, type BatchResult, type IngestBatch } from './writer';
 import type {
   GroupDetail, GroupSummary, LabelKind, LabelRecord, LabelState, MalformedLine, NewLabel, NewVerifierVersion, OpenOptions,
   RunStoreApi, RunSummary, SearchHit, SearchResult, SnippetPart, StepPoint, StepSeriesPoint, StepSummary, StoredTrajectory,
-  StoreStats, VerdictInput, VerdictRecord, VerifierVersion,
+  StoreStats, VerdictInput, VerdictRecord, VerifierVersion, VerifyGroup, VerifyMember,
 } from './types';
 
 /** Readers wait this long for a lock instead of failing with SQLITE_BUSY while ingest writes. */
@@ -23,8 +23,10 @@ const LABEL_KINDS: readonly LabelKind[] = ['correct', 'wrong', 'hack', 'note'];
 const VERDICTS: readonly Verdict[] = ['correct', 'wrong', 'error'];
 /** Searches matching at most this many trajectories are ranked by bm25; larger ones return the newest matches. */
 export const SEARCH_RANK_LIMIT = 2000;
-/** A phrase search over more candidates than SEARCH_RANK_LIMIT checks at most this many texts for one page. */
+/** A phrase search over more candidates than SEARCH_RANK_LIMIT checks at most this many texts for one page, */
 export const SEARCH_SCAN_LIMIT = 20_000;
+/** and for at most this long (ms). */
+const SEARCH_SCAN_MS = 2_000;
 /** Ranking's document frequencies are counted up to here: beyond, a term's idf is ~0 anyway. */
 const DOC_FREQUENCY_CAP = 100_000;
 
@@ -538,12 +540,9 @@ export class RunStore implements RunStoreApi {
     );
     if ((counted?.n ?? 0) <= SEARCH_RANK_LIMIT) {
       const texts = await this.textsOf(fts, null, SEARCH_RANK_LIMIT);
-      const docs: RankInput[] = [];
-      for (const t of texts) {
-        const tokens = tokenize(t.text);
-        if (!check || matchesTokens(tree, tokens)) docs.push({ rowid: t.rowid, tokens });
-      }
       const terms = [...positiveTerms(tree)];
+      const docs: RankInput[] = [];
+      for (const t of texts) if (!check || matchesText(tree, t.text)) docs.push({ rowid: t.rowid, ...termStats(t.text, terms) });
       const df = new Map<string, number>();
       for (const term of terms) {
         const r = await this.db.get<{ n: number }>(
@@ -560,19 +559,39 @@ export class RunStore implements RunStoreApi {
       const rows = await this.db.all<{ rowid: number }>('SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rowid DESC LIMIT ?', [fts, n]);
       return { matches: rows.map((r) => ({ rowid: r.rowid, rank: null })), ranked: false };
     }
+    // Candidate ids from FTS5 in two evaluations at most (each re-reads the doclists of the query's
+    // words: paging 256 at a time with `rowid < ?` cost ~100 ms a page on 2M trajectories): the
+    // newest 1,024 first, which is enough when the phrase is common, then the rest up to the limit.
+    const candidates = (before: number | null, limit: number) =>
+      this.db.all<{ rowid: number }>(
+        `SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ?${before === null ? '' : ' AND rowid < ?'} ORDER BY rowid DESC LIMIT ?`,
+        before === null ? [fts, limit] : [fts, before, limit],
+      ).then((rows) => rows.map((r) => r.rowid));
+    const ids = await candidates(null, 1024);
     const matches: { rowid: number; rank: null }[] = [];
-    let before: number | null = null;
+    const deadline = performance.now() + SEARCH_SCAN_MS;
     let scanned = 0;
-    while (matches.length < n && scanned < SEARCH_SCAN_LIMIT) {
-      const page = await this.textsOf(fts, before, 256);
-      if (page.length === 0) return { matches, ranked: false };
-      for (const t of page) {
-        if (matches.length < n && matchesText(tree, t.text)) matches.push({ rowid: t.rowid, rank: null });
+    let more = ids.length === 1024;
+    while (scanned < ids.length && matches.length < n && performance.now() <= deadline) {
+      const page = ids.slice(scanned, scanned + 256);
+      const rows = await this.db.all<{ id: number; text: unknown; text_z: number }>(
+        `SELECT id, text, text_z FROM trajectories WHERE id IN (${page.map(() => '?').join(',')}) ORDER BY id DESC`,
+        page,
+      );
+      for (const r of rows) {
+        if (matches.length < n && matchesText(tree, unpackText(r.text, r.text_z))) matches.push({ rowid: r.id, rank: null });
       }
       scanned += page.length;
-      before = (page[page.length - 1] as { rowid: number }).rowid;
+      if (scanned === ids.length && more && matches.length < n && ids.length < SEARCH_SCAN_LIMIT) {
+        const rest = await candidates(ids[ids.length - 1] as number, SEARCH_SCAN_LIMIT - ids.length);
+        more = false;
+        ids.push(...rest);
+        if (ids.length === SEARCH_SCAN_LIMIT) more = true;
+      }
     }
-    return { matches, ranked: false, partial: matches.length < n };
+    // Every candidate there is was checked: the page is complete even when short.
+    const exhausted = scanned >= ids.length && !more;
+    return { matches, ranked: false, partial: matches.length < n && !exhausted };
   }
 
   /** Texts of the newest candidates of an FTS query (below `before` when given), newest first. */
@@ -785,6 +804,50 @@ export class RunStore implements RunStoreApi {
         lintCount: a.lint_count,
       };
     });
+  }
+
+  async verifyGroups(runId: string, afterGroupId: number, limit: number): Promise<VerifyGroup[]> {
+    // One query per batch of groups (getGroup per group also decodes token entropies and reads
+    // labels and verdicts: ~6 queries a group, most of a 100k-trajectory re-verify's store time).
+    const reward = parseJson<RewardSettings>((await this.db.get<{ reward: string }>('SELECT reward FROM runs WHERE run_id = ?', [runId]))?.reward, DEFAULT_REWARD);
+    const groups = await this.db.all<{ id: number; step: number; prompt_id: string; gold: string }>(
+      'SELECT id, step, prompt_id, gold FROM groups WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?',
+      [runId, afterGroupId, Math.max(1, limit)],
+    );
+    if (groups.length === 0) return [];
+    const rows = await this.db.all<Row>(
+      `SELECT id, group_id, traj_id, source, idx, text, text_z, verdict, verdict_reason, extracted_answer, divergence, entropy_last,
+         r_oger, r_total, advantage, replaced, inserted, embedding_truncated, present
+       FROM trajectories WHERE group_id >= ? AND group_id <= ? AND run_id = ? ORDER BY group_id, id`,
+      [(groups[0] as { id: number }).id, (groups[groups.length - 1] as { id: number }).id, runId],
+    );
+    const byGroup = new Map<number, VerifyMember[]>();
+    const has = (present: number, f: (typeof OPTIONAL_TRAJECTORY_FIELDS)[number]) => (present & (1 << OPTIONAL_TRAJECTORY_FIELDS.indexOf(f))) !== 0;
+    for (const r of rows) {
+      const present = r.present as number;
+      const m: VerifyMember = {
+        trajectoryKey: r.id as number,
+        id: r.traj_id as string,
+        source: r.source as 'online' | 'offline',
+        text: unpackText(r.text, r.text_z as number),
+        verdict: r.verdict as Verdict,
+        verdict_reason: (r.verdict_reason as string | null) ?? null,
+        extracted_answer: (r.extracted_answer as string | null) ?? null,
+        divergence: (r.divergence as number | null) ?? null,
+        entropy_last: (r.entropy_last as number | null) ?? null,
+        r_oger: (r.r_oger as number | null) ?? null,
+        r_total: (r.r_total as number | null) ?? null,
+        advantage: (r.advantage as number | null) ?? null,
+        replaced: r.replaced === 1,
+      };
+      if (has(present, 'index') && r.idx !== null) m.index = r.idx as number;
+      if (has(present, 'inserted') && r.inserted !== null) m.inserted = r.inserted === 1;
+      if (has(present, 'embedding_truncated') && r.embedding_truncated !== null) m.embedding_truncated = r.embedding_truncated === 1;
+      const list = byGroup.get(r.group_id as number);
+      if (list) list.push(m);
+      else byGroup.set(r.group_id as number, [m]);
+    }
+    return groups.map((g) => ({ groupId: g.id, step: g.step, promptId: g.prompt_id, gold: g.gold, reward, members: byGroup.get(g.id) ?? [] }));
   }
 
   async stepPoints(runId: string, step: number): Promise<StepPoint[]> {
