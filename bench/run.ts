@@ -79,7 +79,7 @@ const jobs: Job[] = [
   ownBench('rescore', 'bench/rescore.ts', quick ? ['--groups', '20000'] : [], 6144, 900),
   // The 2M store is built once (resumable, cached); the first build can take the better part of an hour on 2 busy cores.
   ownBench('queries', 'bench/queries.ts', quick ? ['--trajectories', '80000'] : [], 4096, 5400),
-  ownBench('reverify', 'bench/reverify.ts', quick ? ['--trajectories', '5000'] : [], 4096, 1200),
+  ownBench('reverify', 'bench/reverify.ts', quick ? ['--trajectories', '5000'] : [], 4096, 2400),
   ownBench('ingest', 'bench/ingest.ts', process.env.REWARD_LENS_BENCH_BASELINE ? ['--baseline', process.env.REWARD_LENS_BENCH_BASELINE] : [], 4096, 1200),
   {
     name: 'encoder',
