@@ -311,8 +311,6 @@ export function registerVerifierFeatures(context: vscode.ExtensionContext, deps:
               python,
               backendRoot: deps.backendRoot,
               verifierPath: path,
-              processes: Math.max(1, Math.min(cpus().length, 4)),
-              workersPerProcess: 1,
               timeoutS: 5,
               signal: abort.signal,
               onStderr: (l) => log(`reverify: ${l}`),
