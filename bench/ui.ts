@@ -19,7 +19,7 @@ export interface PerfSample {
    * rendered frame (group-open: inspector; dashboard-open: all steps' curves; dashboard-step: one step)
    */
   view: 'inspector' | 'dashboard' | 'host';
-  what: RenderedWhat | 'group-open' | 'dashboard-open' | 'dashboard-step';
+  what: RenderedWhat | 'group-open' | 'dashboard-open' | 'dashboard-step' | 'whatif-run' | 'whatif-lag';
   ms: number;
   size: number;
 }

@@ -39,6 +39,15 @@ export function registerWhatIf(context: vscode.ExtensionContext, deps: WhatIfDep
         onClosed: () => abort.abort(),
       });
       panel.started(startedAt);
+      // How long the extension host's event loop was held at most while the run was re-scored
+      // (the benchmark reads it: other commands, hovers and panels wait that long).
+      let maxLag = 0;
+      let tick = performance.now();
+      const lagTimer = setInterval(() => {
+        const now = performance.now();
+        maxLag = Math.max(maxLag, now - tick - 50);
+        tick = now;
+      }, 50);
       try {
         const model = await vscode.window.withProgress(
           { location: vscode.ProgressLocation.Notification, title: `Reward Lens: what-if over run ${runId}`, cancellable: true },
@@ -64,6 +73,8 @@ export function registerWhatIf(context: vscode.ExtensionContext, deps: WhatIfDep
           `[whatif] ${runId}: ${model.groups} groups, ${model.verdictChanges} verdicts changed, ${model.signFlips} sign flips, ` +
             `${model.replacementChanged} replacement changes, ΔR_total ${model.deltaRTotal.toFixed(4)}; read ${model.readMs.toFixed(0)} ms, scored ${model.computeMs.toFixed(0)} ms`,
         );
+        clearInterval(lagTimer);
+        deps.output.appendLine(`[perf] host.whatif-lag ${Math.max(0, maxLag).toFixed(1)} ms size=${model.trajectories}`);
         panel.show(model);
       } catch (e) {
         if (e instanceof WhatIfCancelled) {
@@ -75,6 +86,7 @@ export function registerWhatIf(context: vscode.ExtensionContext, deps: WhatIfDep
         panel.error((e as Error).message);
         void vscode.window.showErrorMessage(`Reward Lens: the what-if over ${runId} failed: ${(e as Error).message}. Details are in the "Reward Lens" Output channel.`);
       } finally {
+        clearInterval(lagTimer);
         if (running === abort) running = null;
       }
     }),
