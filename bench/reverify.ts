@@ -14,7 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { cpuDevice, ensureCacheDir, figure, findPython, printTable, REPO_ROOT, round, type Figure } from './lib/common';
-import { buildReverifyFixture, runAndCancel, runFaulty, ReverifyCancelled, type FixtureOptions, type ReverifyRunOptions } from './lib/reverifyFixture';
+import { buildReverifyFixture, runAndCancel, runFaulty, ReverifyCancelled, type FixtureOptions, type ReverifyRunOptions } from '../test/kit/reverifyFixture';
 
 /** bench/RESULTS.md, reverify, 2026-11-23 (the code before issue 16), 2 processes x 2 workers. */
 const BEFORE_PER_S = 416;

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { READ_PERF_JS, pickChartStepByKeyboard, harnessHtml, sampleGroup, sampleSeries, sampleStep, summarise, type PerfSample } from './ui';
+import { READ_PERF_JS, pickChartStepByKeyboard, harnessHtml, sampleGroup, sampleSeries, sampleStep, summarise, type PerfSample } from '../test/kit/ui';
 import type { HostToDashboard, HostToInspector } from '../src/core/messages';
 import { toSeriesColumns } from '../src/core/messages';
 

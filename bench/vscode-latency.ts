@@ -14,9 +14,9 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
-import { codeServerBin, repoRoot, runCommand, sleep, startRig, vsixPath, waitFor, webviewFrame, type Rig } from '../test/e2e/rig';
-import { openStore, queryStore, showRunsView } from '../test/e2e/driver';
-import { clickChartStep, parsePerfLine, pickChartStepByKeyboard, summarise, READ_PERF_JS, type PerfSample } from './ui';
+import { codeServerBin, repoRoot, runCommand, sleep, startRig, vsixPath, waitFor, webviewFrame, type Rig } from '../test/kit/rig';
+import { openStore, queryStore, showRunsView } from '../test/kit/driver';
+import { clickChartStep, parsePerfLine, pickChartStepByKeyboard, summarise, READ_PERF_JS, type PerfSample } from '../test/kit/ui';
 import { cpuDevice, figure, printTable, type Figure } from './lib/common';
 import { prepareWhatIf, setWhatIfActive } from './lib/whatIfFixture';
 

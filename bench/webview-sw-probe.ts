@@ -6,8 +6,8 @@
 // Run (after npm run package, with code-server set up): node --import tsx bench/webview-sw-probe.ts [--store FILE]
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, runCommand, sleep, startRig, waitFor, webviewFrame } from '../test/e2e/rig';
-import { openStore, showRunsView } from '../test/e2e/driver';
+import { repoRoot, runCommand, sleep, startRig, waitFor, webviewFrame } from '../test/kit/rig';
+import { openStore, showRunsView } from '../test/kit/driver';
 
 const i = process.argv.indexOf('--store');
 const storePath = i >= 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : join(repoRoot, '.cache', 'bench', 'queries-80000.db');

@@ -69,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(torch.load(run_dir / "checkpoints" / f"step-{args.steps:06d}.pt", weights_only=False)["model"])
         model.eval()
         for it in held:
-            it.prompt_ids = tok.encode(tok.format_prompt(it.question, "", cfg.prompt_template))
+            it.prompt_ids = tok.encode(tok.format_prompt(it.question, "", cfg.prompt_template, cfg.prompt_ends_with))
         from .verify import load_verifier
 
         fn = load_verifier(None)
-        verify = lambda items: fn(items, timeout_s=5.0, workers=cfg.verifier_workers)  # noqa: E731
+        # bound now: the loop rebinds fn and cfg for the next variant
+        verify = lambda items, fn=fn, cfg=cfg: fn(items, timeout_s=5.0, workers=cfg.verifier_workers)
         greedy = evaluate(model, tok, cfg, torch.device("cpu"), held, 1, 0.0, verify)
         acc = sum(1 for _, _, res, _ in greedy if res[0].get("correct") is True) / len(greedy)
         sampled = evaluate(model, tok, cfg, torch.device("cpu"), held, args.k, 1.0, verify)

@@ -30,8 +30,8 @@ import numpy as np
 from . import __version__ as _pkg_version
 from .encoder import (
     CONFIG_FILE,
-    STRATEGIES,
     POOLINGS,
+    STRATEGIES,
     EncoderError,
     TextEncoder,
     _sentence_transformers_pooling,

@@ -1,25 +1,32 @@
-"""Reward and advantage maths for OGER, LUFFY and GRPO.
+"""Reward and advantage maths for OGER, LUFFY and GRPO: small pure functions, nothing else.
 
-This mirrors src/core/reward.ts and src/core/rewardCase.ts function for function; both languages
-must pass test/vectors/reward_cases.json. Every convention the paper leaves open (std estimator,
-eps, ties, in-place replacement, singleton groups, verifier errors, zero-norm embeddings) is
-pinned in docs/conventions.md, and a change to one is a change to both languages and the vectors.
+This mirrors src/core/reward.ts function for function; both languages must pass
+test/vectors/reward_cases.json. Every convention the paper leaves open (std estimator, eps, ties,
+in-place replacement, singleton groups, verifier errors, zero-norm embeddings) is pinned in
+docs/conventions.md, and a change to one is a change to both languages and the vectors. What each
+variant does comes from variants.json (read by variants.py and src/core/variants.ts).
 
-`python -m reward_lens.reward --in FILE|-` speaks exactly the JSON contract of
-`reward-lens reward`: one case or an array of cases in, the same keys out, exit 2 on a bad case
-with a message naming the field and the value.
+The JSON contract of `reward-lens reward` (parsing a case, the CLI) lives in reward_case.py;
+`python -m reward_lens.reward --in FILE|-` still runs it.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
 
-VARIANTS = ("grpo", "luffy", "oger", "oger-no-refine", "oger-no-reward")
+from .variants import (  # noqa: F401  (re-exported: the trainer and the config import the traits from here)
+    VARIANT_TRAITS,
+    VARIANTS,
+    gives_exploration_reward,
+    needs_encoder,
+    uses_divergence_replacement,
+    uses_entropy_confidence,
+    uses_offline,
+)
+
 STD_MODES = ("sample", "population", "none")
 
 
@@ -31,18 +38,6 @@ class AdvantageOptions:
 
 
 DEFAULT_ADVANTAGE = AdvantageOptions()
-
-
-def uses_offline(variant: str) -> bool:
-    return variant != "grpo"
-
-
-def uses_divergence_replacement(variant: str) -> bool:
-    return variant in ("oger", "oger-no-refine", "oger-no-reward")
-
-
-def gives_exploration_reward(variant: str) -> bool:
-    return variant in ("oger", "oger-no-refine")
 
 
 def normalized(v: Sequence[float]) -> list[float] | None:
@@ -127,9 +122,9 @@ def exploration_terms(variant: str, divergence: float | None, entropy_last: floa
 
     confidence is exp(-H) for the refined variant, 1 otherwise ("not refined").
     """
-    refined = variant == "oger"
+    refined = uses_entropy_confidence(variant)
     if refined and entropy_last is None:
-        raise ValueError("last_token_entropy is required for variant oger")
+        raise ValueError(f"last_token_entropy is required for variant {variant}")
     confidence = confidence_from_entropy(entropy_last) if refined else 1.0
     if not gives_exploration_reward(variant) or divergence is None or reward_m == 0:
         return confidence, 0.0
@@ -148,7 +143,7 @@ def select_replaced(variant: str, online_divergences: Sequence[float | None], re
     k = max(0, min(replace, n, offline_count))
     if k == 0:
         return []
-    if variant == "luffy":
+    if VARIANT_TRAITS[variant].replacement == "last":
         return list(range(n - k, n))
     if any(d is None for d in online_divergences):
         raise ValueError("divergence-aware replacement needs a divergence for every online member")
@@ -258,199 +253,15 @@ def score_group(
     return GroupScore(scores, replaced, members)
 
 
-# ---------------------------------------------------------------------------------------------
-# The JSON contract of `reward-lens reward` (src/core/rewardCase.ts).
-
-
-class CaseError(ValueError):
-    pass
-
-
-def _js(x: Any) -> str:
-    """JSON.stringify-like rendering of a bad value for error messages."""
-    try:
-        return json.dumps(x, allow_nan=False)
-    except (TypeError, ValueError):
-        return "undefined" if x is None else repr(x)
-
-
-def _num(x: Any) -> str:
+def _num(x) -> str:
+    """A number as JSON.stringify writes it (1.0 -> "1"), for messages that must match the TypeScript ones."""
     if isinstance(x, float) and x.is_integer():
         return str(int(x))
     return str(x)
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _finite(x: Any, where: str) -> float:
-    if not _is_number(x) or not math.isfinite(x):
-        raise CaseError(f"{where} must be a finite number, got {_js(x)}")
-    return float(x)
-
-
-def _embedding(x: Any, where: str) -> list[float] | None:
-    if x is None:
-        return None
-    if not isinstance(x, list) or len(x) == 0:
-        raise CaseError(f"{where} must be a non-empty array of numbers")
-    return [_finite(v, f"{where}[{k}]") for k, v in enumerate(x)]
-
-
-def _correctness(x: Any, where: str) -> bool | None:
-    if x is None or isinstance(x, bool):
-        return x
-    raise CaseError(f"{where} must be true, false or null (verifier error), got {_js(x)}")
-
-
-_MISSING = object()
-
-
-def parse_reward_case(x: Any, where: str = "case") -> dict:
-    """Validates one case; every error names the offending field and value."""
-    if not isinstance(x, dict):
-        raise CaseError(f"{where} must be an object")
-    variant = x.get("variant")
-    variant = "oger" if variant is None else variant
-    if not isinstance(variant, str) or variant not in VARIANTS:
-        raise CaseError(f"{where}.variant must be one of grpo, luffy, oger, oger-no-refine, oger-no-reward; got {_js(variant)}")
-    replace = x.get("replace")
-    replace = 1 if replace is None else replace
-    if not _is_number(replace) or not float(replace).is_integer() or replace < 0:
-        raise CaseError(f"{where}.replace must be a non-negative integer, got {_js(replace)}")
-    adv_in = x.get("advantage")
-    adv_in = {} if adv_in is None else adv_in
-    if not isinstance(adv_in, dict):
-        raise CaseError(f"{where}.advantage must be an object")
-    std = adv_in.get("std")
-    std = DEFAULT_ADVANTAGE.std if std is None else std
-    if not isinstance(std, str) or std not in STD_MODES:
-        raise CaseError(f"{where}.advantage.std must be sample, population or none; got {_js(std)}")
-    eps_raw = adv_in.get("eps")
-    eps = _finite(DEFAULT_ADVANTAGE.eps if eps_raw is None else eps_raw, f"{where}.advantage.eps")
-    if eps < 0:
-        raise CaseError(f"{where}.advantage.eps must be >= 0, got {_num(eps)}")
-    online_in = x.get("online")
-    if not isinstance(online_in, list) or len(online_in) == 0:
-        raise CaseError(f"{where}.online must be a non-empty array")
-    online = []
-    for i, m in enumerate(online_in):
-        w = f"{where}.online[{i}]"
-        if not isinstance(m, dict):
-            raise CaseError(f"{w} must be an object")
-        h = m.get("last_token_entropy")
-        entropy = None
-        if h is not None:
-            entropy = _finite(h, f"{w}.last_token_entropy")
-            if entropy < 0:
-                raise CaseError(f"{w}.last_token_entropy must be >= 0 nats, got {_num(entropy)}")
-        elif variant == "oger":
-            raise CaseError(f"{w}.last_token_entropy is required for variant oger")
-        online.append({
-            "embedding": _embedding(m.get("embedding"), f"{w}.embedding"),
-            "last_token_entropy": entropy,
-            "correct": _correctness(m.get("correct"), f"{w}.correct"),
-        })
-    off_in = x.get("offline")
-    off_in = [] if off_in is None else off_in
-    if not isinstance(off_in, list):
-        raise CaseError(f"{where}.offline must be an array")
-    offline = []
-    for j, m in enumerate(off_in):
-        w = f"{where}.offline[{j}]"
-        if not isinstance(m, dict):
-            raise CaseError(f"{w} must be an object")
-        corr = m.get("correct", _MISSING)
-        # `correct ?? true` in TS: both a missing key and null mean a (kept, hence correct) teacher.
-        corr = True if corr is _MISSING or corr is None else corr
-        offline.append({"embedding": _embedding(m.get("embedding"), f"{w}.embedding"), "correct": _correctness(corr, f"{w}.correct")})
-    inserted = None
-    if x.get("inserted_offline") is not None:
-        if not isinstance(x["inserted_offline"], list):
-            raise CaseError(f"{where}.inserted_offline must be an array of offline indices")
-        inserted = []
-        for k, v in enumerate(x["inserted_offline"]):
-            n = _finite(v, f"{where}.inserted_offline[{k}]")
-            if not n.is_integer():
-                raise CaseError(f"{where}.inserted_offline[{k}] must be an integer, got {_num(n)}")
-            inserted.append(int(n))
-    if variant not in ("grpo", "luffy") and len(offline) > 0:
-        for i, m in enumerate(online):
-            if not m["embedding"]:
-                raise CaseError(f"{where}.online[{i}].embedding is required for variant {variant}")
-        for j, m in enumerate(offline):
-            if not m["embedding"]:
-                raise CaseError(f"{where}.offline[{j}].embedding is required for variant {variant}")
-    out = {"variant": variant, "replace": int(replace), "advantage": AdvantageOptions(std, eps), "online": online, "offline": offline}
-    if inserted is not None:
-        out["inserted_offline"] = inserted
-    return out
-
-
-def evaluate_reward_case(c: dict) -> dict:
-    variant = c["variant"]
-    have_all = (
-        uses_offline(variant)
-        and len(c["offline"]) > 0
-        and all(m["embedding"] for m in c["online"])
-        and all(m["embedding"] for m in c["offline"])
-    )
-    ds = (
-        divergences([m["embedding"] for m in c["online"]], [m["embedding"] for m in c["offline"]])
-        if have_all
-        else [None] * len(c["online"])
-    )
-    try:
-        score = score_group(
-            variant,
-            c["replace"],
-            c["advantage"],
-            [{"divergence": ds[i], "entropy_last": m["last_token_entropy"], "correct": m["correct"]} for i, m in enumerate(c["online"])],
-            [{"correct": m["correct"]} for m in c["offline"]] if uses_offline(variant) else [],
-            c.get("inserted_offline") if uses_offline(variant) else None,
-        )
-    except ValueError as e:
-        raise CaseError(str(e)) from e
-    return {
-        "online": [
-            {"divergence": s.divergence, "confidence": s.confidence, "exploration_reward": s.exploration_reward, "total_reward": s.total_reward}
-            for s in score.online
-        ],
-        "replaced": score.replaced,
-        "group": [{"source": m.source, "index": m.index, "total_reward": m.total_reward, "advantage": m.advantage} for m in score.group],
-    }
-
-
-def evaluate_reward_input(data: Any) -> dict | list[dict]:
-    """One case or an array of cases, as `reward-lens reward --in FILE` accepts them."""
-    if isinstance(data, list):
-        return [evaluate_reward_case(parse_reward_case(c, f"case[{i}]")) for i, c in enumerate(data)]
-    return evaluate_reward_case(parse_reward_case(data))
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m reward_lens.reward", description="score one case or a JSON array of cases (OGER/LUFFY/GRPO) and print JSON")
-    ap.add_argument("--in", dest="path", required=True, help="FILE, or - for stdin")
-    args = ap.parse_args(argv)
-    try:
-        text = sys.stdin.read() if args.path == "-" else open(args.path, encoding="utf-8").read()
-    except OSError as e:
-        print(f"reward_lens.reward: cannot read {args.path}: {e.strerror}", file=sys.stderr)
-        return 1
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        print(f"reward_lens.reward: {args.path} is not valid JSON: {e}", file=sys.stderr)
-        return 1
-    try:
-        result = evaluate_reward_input(data)
-    except CaseError as e:
-        print(f"reward_lens.reward: {e}", file=sys.stderr)
-        return 2
-    sys.stdout.write(json.dumps(result, separators=(",", ":")) + "\n")
-    return 0
-
-
 if __name__ == "__main__":
+    # `python -m reward_lens.reward` is the documented CLI; its code lives with the case parser.
+    from reward_lens.reward_case import main
+
     sys.exit(main())

@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -1,4 +1,5 @@
-"""Every case of test/vectors/reward_cases.json through the Python reward maths and its CLI."""
+"""Every case of test/vectors/reward_cases.json through the Python reward maths and its CLI, and the
+variant traits file (reward_lens/variants.json) against the same independently generated vectors."""
 
 import json
 import math
@@ -6,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import PYTHON_DIR, REPO
-from reward_lens import reward
+
+from reward_lens import reward, reward_case, variants
 
 VECTORS = json.loads((REPO / "test" / "vectors" / "reward_cases.json").read_text())
 TOL = VECTORS["tolerance"]
@@ -33,7 +34,7 @@ def assert_close(actual, expected, path="result"):
 
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=[c["name"] for c in VECTORS["cases"]])
 def test_vector_in_process(case):
-    assert_close(reward.evaluate_reward_input(case["input"]), case["expected"])
+    assert_close(reward_case.evaluate_reward_input(case["input"]), case["expected"])
 
 
 def test_vectors_through_cli(tmp_path):
@@ -81,3 +82,46 @@ def test_numpy_divergences_match_reference():
     assert ref[2] == 1.0 and fast[2] == 1.0
     for a, b in zip(ref, fast):
         assert math.isclose(a, b, abs_tol=1e-12)
+
+
+def test_reward_module_keeps_only_the_maths():
+    # The case parser and the CLI live in reward_case.py; the maths names the trainer imports stay.
+    for name in ("parse_reward_case", "evaluate_reward_input", "CaseError", "main"):
+        assert not hasattr(reward, name), name
+    for name in ("score_group", "select_replaced", "group_advantages", "divergences", "divergences_np", "uses_offline", "uses_divergence_replacement", "VARIANTS", "STD_MODES", "AdvantageOptions"):
+        assert hasattr(reward, name), name
+
+
+@pytest.mark.parametrize("variant", variants.VARIANTS)
+def test_variant_traits_agree_with_the_vectors(variant):
+    """A wrong trait in variants.json disagrees with the vectors' hard-coded naive implementation."""
+    t = variants.VARIANT_TRAITS[variant]
+    cases = [c for c in VECTORS["cases"] if c["input"].get("variant") == variant]
+    assert len(cases) >= 3
+    saw_offline = saw_bonus = saw_confidence = False
+    for c in cases:
+        e = c["expected"]
+        offline = any(m["source"] == "offline" for m in e["group"])
+        saw_offline |= offline
+        if t.replacement == "last" and e["replaced"]:
+            n, k = len(c["input"]["online"]), len(e["replaced"])
+            assert e["replaced"] == list(range(n - k, n)), c["name"]
+        for m in e["online"]:
+            saw_bonus |= m["exploration_reward"] != 0
+            saw_confidence |= m["confidence"] != 1
+    assert saw_offline == t.offline_members
+    assert saw_bonus == t.exploration_reward
+    assert saw_confidence == t.entropy_confidence
+    if t.needs_encoder:
+        case = next(c for c in cases if c["input"].get("offline"))
+        stripped = json.loads(json.dumps(case["input"]))
+        del stripped["online"][0]["embedding"]
+        with pytest.raises(reward_case.CaseError, match="embedding is required"):
+            reward_case.parse_reward_case(stripped)
+
+
+def test_both_languages_read_one_traits_file():
+    data = json.loads((PYTHON_DIR / "reward_lens" / "variants.json").read_text())
+    assert tuple(data["variants"]) == variants.VARIANTS == reward.VARIANTS
+    ts = (REPO / "src" / "core" / "variants.ts").read_text()
+    assert "python/reward_lens/variants.json" in ts

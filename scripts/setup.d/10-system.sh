@@ -2,6 +2,7 @@
 # System packages: a C toolchain for sqlite3's source build, python venv support, the sqlite3 CLI
 # (benchmark peer), and what the end-to-end rig needs (chromium, kerberos headers, ripgrep).
 set -euo pipefail
+cd "${REWARD_LENS_ROOT:-$(dirname "$0")/../..}"
 need=(build-essential python3 python3-venv python3-dev sqlite3 ripgrep libkrb5-dev chromium fonts-dejavu-core)
 missing=()
 for p in "${need[@]}"; do

@@ -2,6 +2,7 @@
 # Node modules (sqlite3 builds from source when no prebuilt binary can be fetched, ~95 s),
 # then the esbuild bundles.
 set -euo pipefail
+cd "${REWARD_LENS_ROOT:-$(dirname "$0")/../..}"
 export ONNXRUNTIME_NODE_INSTALL=skip
 stamp=node_modules/.reward-lens-lock
 if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp" && [ -f node_modules/sqlite3/build/Release/node_sqlite3.node ]; then

@@ -391,11 +391,11 @@ export function validateDashboardMessage(raw: unknown): Validated<DashboardToHos
 }
 
 /** One line for the Output channel; the reason is ours, never the webview's raw payload. */
-export function describeRefusal(view: RenderedView, reason: string): string {
+export function describeRefusal(view: RenderedView | 'diff', reason: string): string {
   return `[${view}] refused a webview message: ${reason}`;
 }
 
-/** One line for the Output channel per timing; bench/ui.ts parses this exact format. */
+/** One line for the Output channel per timing; test/kit/ui.ts parses this exact format. */
 export function formatRenderedLog(m: RenderedMessage): string {
   return `[perf] ${m.view}.${m.what} ${m.ms.toFixed(1)} ms size=${m.size}`;
 }

@@ -3,8 +3,10 @@
 // pass test/vectors/*.json. Every convention the paper leaves open is pinned here and in
 // docs/conventions.md, and a change to one is a change to both languages and the vectors.
 
-export const VARIANTS = ['grpo', 'luffy', 'oger', 'oger-no-refine', 'oger-no-reward'] as const;
-export type Variant = (typeof VARIANTS)[number];
+// What each variant does (offline members, replacement, exploration reward, entropy confidence,
+// encoder) comes from the data file both languages read: src/core/variants.ts.
+import { VARIANT_TRAITS, givesExplorationReward, usesEntropyConfidence, usesOffline, type Variant } from './variants';
+export { VARIANTS, isVariant, usesOffline, usesDivergenceReplacement, givesExplorationReward, usesEntropyConfidence, needsEncoder, type Variant } from './variants';
 
 export const STD_MODES = ['sample', 'population', 'none'] as const;
 export type StdMode = (typeof STD_MODES)[number];
@@ -16,22 +18,6 @@ export interface AdvantageOptions {
 
 // verl's compute_grpo_outcome_advantage: torch.std (ddof = 1) and eps = 1e-6.
 export const DEFAULT_ADVANTAGE: Readonly<AdvantageOptions> = Object.freeze({ std: 'sample', eps: 1e-6 });
-
-export function isVariant(x: unknown): x is Variant {
-  return typeof x === 'string' && (VARIANTS as readonly string[]).includes(x);
-}
-
-export function usesOffline(variant: Variant): boolean {
-  return variant !== 'grpo';
-}
-
-export function usesDivergenceReplacement(variant: Variant): boolean {
-  return variant === 'oger' || variant === 'oger-no-refine' || variant === 'oger-no-reward';
-}
-
-export function givesExplorationReward(variant: Variant): boolean {
-  return variant === 'oger' || variant === 'oger-no-refine';
-}
 
 /** L2-normalised copy, or null for a zero (or non-finite) vector. */
 export function normalized(v: ArrayLike<number>): Float64Array | null {
@@ -102,8 +88,8 @@ export function explorationTerms(
   entropyLast: number | null,
   rewardM: number,
 ): ExplorationTerms {
-  const refined = variant === 'oger';
-  if (refined && entropyLast === null) throw new Error('last_token_entropy is required for variant oger');
+  const refined = usesEntropyConfidence(variant);
+  if (refined && entropyLast === null) throw new Error(`last_token_entropy is required for variant ${variant}`);
   const confidence = refined ? confidenceFromEntropy(entropyLast as number) : 1;
   if (!givesExplorationReward(variant) || divergence === null || rewardM === 0) {
     return { confidence, explorationReward: 0 };
@@ -128,7 +114,7 @@ export function selectReplaced(
   const n = onlineDivergences.length;
   const k = Math.max(0, Math.min(replace, n, offlineCount));
   if (k === 0) return [];
-  if (variant === 'luffy') {
+  if (VARIANT_TRAITS[variant].replacement === 'last') {
     return Array.from({ length: k }, (_, i) => n - k + i);
   }
   const order = onlineDivergences.map((d, i) => ({ d, i }));

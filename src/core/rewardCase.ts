@@ -5,8 +5,11 @@ import {
   STD_MODES,
   divergences,
   isVariant,
+  needsEncoder,
   scoreGroup,
+  usesEntropyConfidence,
   usesOffline,
+  VARIANTS,
   type AdvantageOptions,
   type StdMode,
   type Variant,
@@ -55,7 +58,7 @@ function correctness(x: unknown, where: string): boolean | null {
 export function parseRewardCase(x: unknown, where = 'case'): RewardCase {
   if (!isObject(x)) throw new CaseError(`${where} must be an object`);
   const variant = x.variant ?? 'oger';
-  if (!isVariant(variant)) throw new CaseError(`${where}.variant must be one of grpo, luffy, oger, oger-no-refine, oger-no-reward; got ${JSON.stringify(variant)}`);
+  if (!isVariant(variant)) throw new CaseError(`${where}.variant must be one of ${VARIANTS.join(', ')}; got ${JSON.stringify(variant)}`);
   const replace = x.replace ?? 1;
   if (typeof replace !== 'number' || !Number.isInteger(replace) || replace < 0) {
     throw new CaseError(`${where}.replace must be a non-negative integer, got ${JSON.stringify(replace)}`);
@@ -79,8 +82,8 @@ export function parseRewardCase(x: unknown, where = 'case'): RewardCase {
     if (h !== undefined && h !== null) {
       entropy = finiteNumber(h, `${w}.last_token_entropy`);
       if (entropy < 0) throw new CaseError(`${w}.last_token_entropy must be >= 0 nats, got ${entropy}`);
-    } else if (variant === 'oger') {
-      throw new CaseError(`${w}.last_token_entropy is required for variant oger`);
+    } else if (usesEntropyConfidence(variant)) {
+      throw new CaseError(`${w}.last_token_entropy is required for variant ${variant}`);
     }
     return { embedding: embedding(m.embedding, `${w}.embedding`), last_token_entropy: entropy, correct: correctness(m.correct, `${w}.correct`) };
   });
@@ -89,7 +92,8 @@ export function parseRewardCase(x: unknown, where = 'case'): RewardCase {
   const offline = offIn.map((m: unknown, j: number) => {
     const w = `${where}.offline[${j}]`;
     if (!isObject(m)) throw new CaseError(`${w} must be an object`);
-    return { embedding: embedding(m.embedding, `${w}.embedding`), correct: correctness(m.correct ?? true, `${w}.correct`) };
+    // A missing key is a kept (hence correct) teacher; null is a verifier error: R = 0, never correct.
+    return { embedding: embedding(m.embedding, `${w}.embedding`), correct: correctness(m.correct === undefined ? true : m.correct, `${w}.correct`) };
   });
   let inserted: number[] | undefined;
   if (x.inserted_offline !== undefined && x.inserted_offline !== null) {
@@ -100,7 +104,7 @@ export function parseRewardCase(x: unknown, where = 'case'): RewardCase {
       return n;
     });
   }
-  if (variant !== 'grpo' && variant !== 'luffy' && offline.length > 0) {
+  if (needsEncoder(variant) && offline.length > 0) {
     online.forEach((m, i) => {
       if (!m.embedding) throw new CaseError(`${where}.online[${i}].embedding is required for variant ${variant}`);
     });

@@ -7,10 +7,14 @@ import { basename, join } from 'node:path';
 import { ingestFile } from '../node/ingest';
 import { importTrl, importVerl } from '../node/importers';
 import type { RunSummary, SearchHit } from '../node/store/types';
+import { storeGroupId, storeTrajectoryKey, type GroupId, type TrajectoryKey } from '../core/ids';
+import { runIdArg } from './commandArgs';
 import { exportLabelsJsonl, regressionCases } from '../node/reverify/regression';
 import type { StoreHost } from './storeHost';
-import { oneLine, pct } from './format';
+import { fmtPercent as pct } from '../core/format';
+import { oneLine } from '../core/formatText';
 import { settings, workspaceRoot } from './settings';
+import { COMMANDS } from './commandRegistry';
 
 export async function openStoreCommand(stores: StoreHost, arg?: unknown): Promise<void> {
   let path = typeof arg === 'string' ? arg : arg instanceof vscode.Uri ? arg.fsPath : undefined;
@@ -131,13 +135,13 @@ export async function importRolloutsCommand(stores: StoreHost, output: vscode.Ou
  */
 export async function findTrajectoriesCommand(
   stores: StoreHost,
-  open: { group(groupId: string, focusTrajectoryKey?: string): Promise<void>; document(trajectoryKey: string): Promise<void> },
+  open: { group(groupId: GroupId, focusTrajectoryKey?: string): Promise<void>; document(trajectoryKey: TrajectoryKey): Promise<void> },
   asDocument = false,
 ): Promise<void> {
   const store = stores.get();
   if (!store) {
     const pick = await vscode.window.showErrorMessage('Reward Lens: no run store is open to search. Open one first.', 'Open Run Store…');
-    if (pick) await vscode.commands.executeCommand('rewardLens.openStore');
+    if (pick) await vscode.commands.executeCommand(COMMANDS.openStore);
     return;
   }
   type HitItem = vscode.QuickPickItem & { hit: SearchHit };
@@ -187,8 +191,8 @@ export async function findTrajectoriesCommand(
     const sel = qp.selectedItems[0];
     if (!sel) return;
     qp.hide();
-    if (asDocument) await open.document(String(sel.hit.trajectoryKey));
-    else await open.group(String(sel.hit.groupId), String(sel.hit.trajectoryKey));
+    if (asDocument) await open.document(storeTrajectoryKey(sel.hit.trajectoryKey));
+    else await open.group(storeGroupId(sel.hit.groupId), String(sel.hit.trajectoryKey));
   });
   qp.onDidHide(() => {
     clearTimeout(timer);
@@ -238,14 +242,13 @@ export function sortRuns(runs: readonly RunSummary[]): RunSummary[] {
 
 /** A run id from a command argument (tree node, string) or a quick pick over the store's runs. */
 export async function pickRun(stores: StoreHost, arg: unknown, preferred: string | undefined, title: string): Promise<string | undefined> {
-  if (typeof arg === 'string' && arg) return arg;
-  if (arg && typeof arg === 'object' && 'run' in arg && typeof (arg as { run?: { runId?: unknown } }).run?.runId === 'string') return (arg as { run: { runId: string } }).run.runId;
-  if (arg && typeof arg === 'object' && typeof (arg as { runId?: unknown }).runId === 'string') return (arg as { runId: string }).runId;
+  const given = runIdArg(arg);
+  if (given) return given;
   const store = stores.get();
   if (!store) {
     const pick = await vscode.window.showErrorMessage('Reward Lens: no run store is open. Open one, or start a training run.', 'Open Run Store…', 'Start Training Run');
-    if (pick === 'Open Run Store…') await vscode.commands.executeCommand('rewardLens.openStore');
-    else if (pick === 'Start Training Run') await vscode.commands.executeCommand('rewardLens.startTraining');
+    if (pick === 'Open Run Store…') await vscode.commands.executeCommand(COMMANDS.openStore);
+    else if (pick === 'Start Training Run') await vscode.commands.executeCommand(COMMANDS.startTraining);
     return undefined;
   }
   const runs = sortRuns(await store.listRuns());
@@ -256,7 +259,7 @@ export async function pickRun(stores: StoreHost, arg: unknown, preferred: string
   if (preferred && runs.some((r) => r.runId === preferred)) return preferred;
   if (runs.length === 1) return runs[0]?.runId;
   const pick = await vscode.window.showQuickPick(
-    runs.map((r) => ({ label: r.runId, description: `${r.variant} · ${r.status} · step ${r.lastStep ?? '–'} · acc ${pct(r.accuracy)}`, runId: r.runId })),
+    runs.map((r) => ({ label: r.runId, description: `${r.variant} · ${r.status} · step ${r.lastStep ?? '—'} · acc ${pct(r.accuracy)}`, runId: r.runId })),
     { title },
   );
   return pick?.runId;

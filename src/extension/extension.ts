@@ -1,30 +1,37 @@
 // The composition root: the only place that creates the store host, the backend, the training
 // controller, the views and the panels, and wires them together. Every disposable goes into
-// context.subscriptions, so deactivation releases the store, the tailers and the trainer.
+// context.subscriptions, so deactivation releases the store, the tailers, the trainer and the
+// open panels; every command goes through the one registry (commandRegistry.ts).
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
+import type { GroupId } from '../core/ids';
 import { StoreHost } from './storeHost';
 import { Backend } from './backend';
-import { TrainingController } from './training';
+import { TrainingController } from './training/training';
+import { TrainingViewProvider } from './training/trainingView';
 import { RunsTreeProvider, type RunsNode } from './runsTree';
 import { RunStatusBar } from './statusBar';
-import { TrainingViewProvider } from './trainingView';
 import { TRAJECTORY_SCHEME, TrajectoryDocuments } from './trajectoryDocument';
 import { exportLabelsCommand, findTrajectoriesCommand, importRolloutsCommand, openStoreCommand, pickRun, sortRuns } from './commands';
+import { COMMANDS, registerCommands, type Command, type CommandId } from './commandRegistry';
+import { describeArg, groupIdArg, runIdArg, trajectoryKeyArg } from './commandArgs';
+import { DisposableSet } from './lifecycle';
 import { settings } from './settings';
 import type { PanelDeps } from './panels/deps';
 import { InspectorPanel } from './panels/inspector';
 import { DashboardPanel } from './panels/dashboard';
-import { registerVerifierFeatures } from './verifier/register';
-import { registerEncoderCommands } from './encoder/register';
-import { registerWhatIf } from './whatIf/register';
+import { activateVerifier } from './verifier/register';
+import { activateEncoder } from './encoder/register';
+import { activateWhatIf } from './whatIf/register';
+import { watchRunDirectoryCommand } from './watchRunDirectory';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Reward Lens');
   const stores = new StoreHost(output);
   const backend = new Backend(context, output);
   const docs = new TrajectoryDocuments(stores);
-  context.subscriptions.push(output, stores, docs);
+  const panels = new DisposableSet();
+  context.subscriptions.push(output, stores, docs, panels);
 
   // The run the user is looking at: the one training, else the one last picked in the tree or a
   // dashboard, else the newest in the store (resolved lazily where a store call is allowed).
@@ -48,23 +55,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     extensionUri: context.extensionUri,
     getStore: () => stores.get(),
     output,
-    openGroup: async (groupId, focusTrajectoryId, placement) => {
+    openGroup: async (groupId: GroupId, focusTrajectoryId, placement) => {
       if (!stores.get()) {
         void vscode.window.showErrorMessage('Reward Lens: no run store is open. Open one with "Reward Lens: Open Run Store…".');
         return;
       }
       InspectorPanel.show(deps, groupId, focusTrajectoryId, placement);
     },
-    openTrajectoryDocument: async (trajectoryId) => {
-      const key = Number(trajectoryId);
-      if (!Number.isInteger(key) || key < 0) {
-        output.appendLine(`[inline] refused to open trajectory "${String(trajectoryId).slice(0, 80)}": not a store row id`);
-        return;
-      }
-      await docs.open(key, true);
-    },
+    openTrajectoryDocument: (key) => docs.open(key, true),
+    addLabel: (label) => stores.addLabel(label),
     onDidChangeStore: stores.onDidChange,
-    disposables: context.subscriptions,
+    panels,
   };
 
   const tree = new RunsTreeProvider(stores);
@@ -89,57 +90,80 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.languages.registerHoverProvider({ scheme: TRAJECTORY_SCHEME }, docs),
   );
 
-  const register = (id: string, fn: (...args: unknown[]) => unknown) =>
-    context.subscriptions.push(
-      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-        try {
-          await fn(...args);
-        } catch (e) {
-          output.appendLine(`[${id}] ${(e as Error).stack ?? String(e)}`);
-          const pick = await vscode.window.showErrorMessage(`Reward Lens: ${(e as Error).message}. Details are in the "Reward Lens" Output channel.`, 'Show Output');
-          if (pick) output.show();
-        }
-      }),
-    );
+  const open = { group: (g: GroupId, t?: string) => deps.openGroup(g, t), document: deps.openTrajectoryDocument };
+  const runsCommands: Command[] = [
+    { id: COMMANDS.startTraining, execute: (arg) => training.start(arg) },
+    { id: COMMANDS.stopRun, execute: () => training.stop() },
+    { id: COMMANDS.openStore, execute: (arg) => openStoreCommand(stores, arg) },
+    { id: COMMANDS.importRollouts, execute: () => importRolloutsCommand(stores, output) },
+    { id: COMMANDS.watchRunDirectory, execute: (arg) => watchRunDirectoryCommand(stores, output, arg) },
+    { id: COMMANDS.findTrajectories, execute: () => findTrajectoriesCommand(stores, open) },
+    {
+      id: COMMANDS.openDashboard,
+      execute: async (arg) => {
+        const runId = await pickRun(stores, arg, activeRunId(), 'Reward Lens: open the dashboard of…');
+        if (runId) await openDashboard(runId);
+      },
+    },
+    { id: COMMANDS.exportLabels, execute: () => exportLabelsCommand(stores, activeRunId()) },
+    { id: COMMANDS.setupBackend, execute: () => backend.setUp() },
+    {
+      id: COMMANDS.openTrajectoryDocument,
+      execute: async (arg) => {
+        if (arg === undefined) return findTrajectoriesCommand(stores, open, true);
+        const key = trajectoryKeyArg(arg);
+        if (key === null) output.appendLine(`[inline] refused to open trajectory ${describeArg(arg)}: not a store row id`);
+        else await deps.openTrajectoryDocument(key);
+      },
+    },
+    {
+      id: COMMANDS.openGroup,
+      execute: async (arg) => {
+        if (arg === undefined) return;
+        const id = groupIdArg(arg);
+        if (id === null) output.appendLine(`[inspector] refused to open group ${describeArg(arg)}: not a store row id`);
+        else await deps.openGroup(id);
+      },
+    },
+    { id: COMMANDS.refreshRuns, execute: () => tree.refresh() },
+    {
+      id: COMMANDS.showMoreSteps,
+      execute: (arg) => {
+        const runId = runIdArg(arg);
+        if (runId) tree.showMoreSteps(runId);
+      },
+    },
+    { id: COMMANDS.showLog, execute: () => output.show() },
+  ];
 
-  register('rewardLens.startTraining', (arg) => training.start(arg));
-  register('rewardLens.stopRun', () => training.stop());
-  register('rewardLens.openStore', (arg) => openStoreCommand(stores, arg));
-  register('rewardLens.importRollouts', () => importRolloutsCommand(stores, output));
-  register('rewardLens.findTrajectories', () =>
-    findTrajectoriesCommand(stores, { group: (g, t) => deps.openGroup(g, t), document: (t) => deps.openTrajectoryDocument(t) }),
-  );
-  register('rewardLens.openDashboard', async (arg) => {
-    const runId = await pickRun(stores, arg, activeRunId(), 'Reward Lens: open the dashboard of…');
-    if (runId) await openDashboard(runId);
-  });
-  register('rewardLens.exportLabels', () => exportLabelsCommand(stores, activeRunId()));
-  register('rewardLens.setupBackend', () => backend.setUp());
-  register('rewardLens.openTrajectoryDocument', async (arg) => {
-    if (typeof arg === 'string' || typeof arg === 'number') return deps.openTrajectoryDocument(String(arg));
-    return findTrajectoriesCommand(stores, { group: (g, t) => deps.openGroup(g, t), document: (t) => deps.openTrajectoryDocument(t) }, true);
-  });
-  register('rewardLens.openGroup', (arg) => {
-    const id = typeof arg === 'string' || typeof arg === 'number' ? String(arg) : arg && typeof arg === 'object' && 'group' in arg ? String((arg as { group: { groupId: number } }).group.groupId) : undefined;
-    if (id) return deps.openGroup(id);
-    return undefined;
-  });
-  register('rewardLens.refreshRuns', () => tree.refresh());
-  register('rewardLens.showMoreSteps', (runId) => typeof runId === 'string' && tree.showMoreSteps(runId));
-  register('rewardLens.showLog', () => output.show());
-
-  registerVerifierFeatures(context, {
+  const verifierCommands = activateVerifier(context, {
     getStore: () => stores.get(),
     activeRunId,
     pythonPath: () => backend.pythonPath(),
     backendRoot: backend.sourceDir,
     output,
-    openTrajectory: (id) => deps.openTrajectoryDocument(id),
+    openTrajectory: (key) => deps.openTrajectoryDocument(key),
+    onDidAddLabel: stores.onDidAddLabel,
+    onDidOpenStore: stores.onDidOpen,
+    panels,
   });
 
-  registerWhatIf(context, { extensionUri: context.extensionUri, getStore: () => stores.get(), pickRun: (arg) => pickRun(stores, arg, activeRunId(), 'Reward Lens: what-if over the whole run of…'), openGroup: (g) => deps.openGroup(g), output });
+  const whatIfCommands = activateWhatIf({ extensionUri: context.extensionUri, getStore: () => stores.get(), pickRun: (arg) => pickRun(stores, arg, activeRunId(), 'Reward Lens: what-if over the whole run of…'), openGroup: (g) => deps.openGroup(g), output });
 
-  registerEncoderCommands(context, { getStore: () => stores.get(), activeRunId, selectedNode: () => treeView.selection[0], openGroup: (g, t) => deps.openGroup(g, t), output });
+  const encoderCommands = activateEncoder(context, { getStore: () => stores.get(), activeRunId, selectedNode: () => treeView.selection[0], openGroup: (g, t) => deps.openGroup(g, t), output });
+
+  context.subscriptions.push(
+    ...registerCommands([...runsCommands, ...verifierCommands, ...encoderCommands, ...whatIfCommands], {
+      registerCommand: (id, handler) => vscode.commands.registerCommand(id, handler),
+      reportError: async (id: CommandId, e: unknown) => {
+        const err = e instanceof Error ? e : new Error(String(e));
+        output.appendLine(`[${id}] ${err.stack ?? err.message}`);
+        const pick = await vscode.window.showErrorMessage(`Reward Lens: ${err.message}. Details are in the "Reward Lens" Output channel.`, 'Show Output');
+        if (pick) output.show();
+      },
+      log: (line) => output.appendLine(line),
+    }),
+  );
 
   await vscode.commands.executeCommand('setContext', 'rewardLens.storeOpen', false);
   const version = (context.extension.packageJSON as { version?: string }).version ?? '?';
@@ -147,10 +171,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // Open the workspace's store when there is one: the common case is "reopen the folder, see my runs".
   const def = settings.storePath();
   if (def && existsSync(def)) {
-    await stores.open(def).catch((e: Error) => {
+    const store = await stores.open(def).catch((e: Error) => {
       output.appendLine(`[store] ${e.message}`);
       void vscode.window.showErrorMessage(`Reward Lens: ${e.message}`);
+      return undefined;
     });
+    // A folder made to show one run (the demo's) asks for its dashboard, so the first screen is the run.
+    if (store && settings.openDashboardOnStart()) {
+      const newest = (await store.listRuns()).sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''))[0];
+      if (newest) {
+        await vscode.commands.executeCommand('workbench.view.extension.rewardLens');
+        await openDashboard(newest.runId);
+      }
+    }
   }
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration(async (e) => {

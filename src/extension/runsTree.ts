@@ -3,8 +3,9 @@
 import * as vscode from 'vscode';
 import type { GroupSummary, RunSummary, StepSummary } from '../node/store/types';
 import type { StoreHost } from './storeHost';
-import { groupDescription, groupLabel, groupTooltip, runDescription, runLabel, runTooltip, stepDescription, stepLabel, stepTooltip } from './format';
+import { groupDescription, groupLabel, groupTooltip, runDescription, runLabel, runTooltip, stepDescription, stepLabel, stepTooltip } from './labels';
 import { settings } from './settings';
+import { COMMANDS } from './commandRegistry';
 
 export type RunsNode =
   | { kind: 'run'; run: RunSummary }
@@ -105,7 +106,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         item.tooltip = md(groupTooltip(g));
         item.contextValue = 'group';
         item.iconPath = new vscode.ThemeIcon(g.lintCount > 0 ? 'warning' : 'symbol-array', g.lintCount > 0 ? new vscode.ThemeColor('list.warningForeground') : undefined);
-        item.command = { command: 'rewardLens.openGroup', title: 'Open in Inspector', arguments: [String(g.groupId)] };
+        item.command = { command: COMMANDS.openGroup, title: 'Open in Inspector', arguments: [String(g.groupId)] };
         item.accessibilityInformation = { label: `group ${g.promptId}, step ${g.step}, ${groupDescription(g)}` };
         return item;
       }
@@ -146,7 +147,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
             text: `Show ${Math.min(STEP_PAGE, ordered.length - limit)} more steps…`,
             detail: `${ordered.length - limit} older steps not shown`,
             icon: 'ellipsis',
-            command: { command: 'rewardLens.showMoreSteps', title: 'Show more steps', arguments: [node.run.runId] },
+            command: { command: COMMANDS.showMoreSteps, title: 'Show more steps', arguments: [node.run.runId] },
           });
         }
         return out;
@@ -163,7 +164,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
           text: 'Cannot read the run store',
           detail: `${(e as Error).message} — reopen it with "Open Run Store…"`,
           icon: 'error',
-          command: { command: 'rewardLens.openStore', title: 'Open Run Store…' },
+          command: { command: COMMANDS.openStore, title: 'Open Run Store…' },
         },
       ];
     }

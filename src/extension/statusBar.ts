@@ -1,9 +1,10 @@
 // The status-bar item: the active run's step and state; a click opens its dashboard.
 import * as vscode from 'vscode';
 import type { StoreHost } from './storeHost';
-import type { TrainingController } from './training';
-import { statusBarText } from './format';
+import type { TrainingController } from './training/training';
+import { statusBarText } from './labels';
 import { settings } from './settings';
+import { COMMANDS } from './commandRegistry';
 
 export class RunStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('rewardLens.run', vscode.StatusBarAlignment.Left, 50);
@@ -17,7 +18,7 @@ export class RunStatusBar implements vscode.Disposable {
     private readonly activeRunId: () => string | undefined,
   ) {
     this.item.name = 'Reward Lens run';
-    this.item.command = 'rewardLens.openDashboard';
+    this.item.command = COMMANDS.openDashboard;
     this.subs.push(
       stores.onDidOpen(() => this.schedule()),
       stores.onDidIngest(() => this.schedule()),
@@ -55,7 +56,7 @@ export class RunStatusBar implements vscode.Disposable {
     );
     md.isTrusted = false;
     this.item.tooltip = md;
-    this.item.command = { command: 'rewardLens.openDashboard', title: 'Open Dashboard', arguments: run ? [run.runId] : [] };
+    this.item.command = { command: COMMANDS.openDashboard, title: 'Open Dashboard', arguments: run ? [run.runId] : [] };
     this.item.accessibilityInformation = { label: this.item.text.replace(/\$\([^)]*\)\s*/g, ''), role: 'button' };
     this.item.show();
   }

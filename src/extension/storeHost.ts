@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { RunStore, StoreVersionError, type StoreChange } from '../node/store';
+import type { LabelRecord, NewLabel } from '../node/store/types';
 import { IngestTailer } from '../node/ingest';
 
 export interface StoreChangeEvent {
@@ -18,12 +19,15 @@ export class StoreHost implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<StoreChangeEvent>();
   private readonly changes = new vscode.EventEmitter<StoreChange[]>();
   private readonly opened = new vscode.EventEmitter<string | undefined>();
+  private readonly labelAdded = new vscode.EventEmitter<LabelRecord>();
   /** one event per run (and its last step) after an ingest pass, for panels */
   readonly onDidChange = this.changed.event;
   /** the raw changes of one ingest pass, for the tree and the status bar */
   readonly onDidIngest = this.changes.event;
   /** a store was opened (its path) or closed (undefined) */
   readonly onDidOpen = this.opened.event;
+  /** a label was stored through addLabel (the inspector's relabels and notes) */
+  readonly onDidAddLabel = this.labelAdded.event;
 
   constructor(private readonly output: vscode.OutputChannel) {}
 
@@ -56,6 +60,15 @@ export class StoreHost implements vscode.Disposable {
     await vscode.commands.executeCommand('setContext', 'rewardLens.storeOpen', true);
     this.opened.fire(abs);
     return store;
+  }
+
+  /** Stores a label in the open store and tells the listeners (the verifier re-runs its regression set). */
+  async addLabel(label: NewLabel): Promise<LabelRecord> {
+    const store = this.store;
+    if (!store) throw new Error('no run store is open');
+    const record = await store.addLabel(label);
+    this.labelAdded.fire(record);
+    return record;
   }
 
   /** Starts ingesting a (growing) events.jsonl into the open store. */
@@ -113,5 +126,6 @@ export class StoreHost implements vscode.Disposable {
     this.changed.dispose();
     this.changes.dispose();
     this.opened.dispose();
+    this.labelAdded.dispose();
   }
 }

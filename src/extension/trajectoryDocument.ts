@@ -6,7 +6,8 @@ import * as vscode from 'vscode';
 import type { StoredTrajectory } from '../node/store/types';
 import type { StoreHost } from './storeHost';
 import { SUMMARY_LINE, breakdownRows, marginText, renderTrajectory, summaryDecorationText, summaryText, type Paragraph, type RenderedTrajectory } from './inline/render';
-import { mdEscape, num } from './format';
+import { fmtCompact as num } from '../core/format';
+import { mdEscape } from '../core/formatText';
 
 export const TRAJECTORY_SCHEME = 'reward-lens';
 

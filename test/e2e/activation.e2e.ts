@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { outputChannelText, paletteOffers, repoRoot, startRig, vsixPath, waitFor, type Rig } from './rig';
+import { outputChannelText, paletteOffers, repoRoot, startRig, vsixPath, waitFor, type Rig } from '../kit/rig';
 
 interface CommandContribution { command: string; title: string; category?: string }
 const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { groupEvent, stepEvent, writeEvents, type MemberSpec } from './fixtures';
-import { ingest, openStore, showRunsView, treeRow } from './driver';
-import { answerQuickInput, repoRoot, runCommand, sleep, startRig, waitFor, type Rig } from './rig';
+import { ingest, openStore, showRunsView, treeRow } from '../kit/driver';
+import { answerQuickInput, repoRoot, runCommand, sleep, startRig, waitFor, type Rig } from '../kit/rig';
 
 const work = mkdtempSync(join(tmpdir(), 'rl-e2e-encoder-'));
 const db = join(work, 'encoder.db');

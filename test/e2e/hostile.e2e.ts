@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOSTILE_PAYLOADS, hostileRun, writeEvents } from './fixtures';
-import { canaryFindings, ingest, openGroupFromTree, openStore } from './driver';
-import { sleep, startRig, type Rig } from './rig';
+import { canaryFindings, ingest, openGroupFromTree, openStore } from '../kit/driver';
+import { sleep, startRig, type Rig } from '../kit/rig';
 
 const work = mkdtempSync(join(tmpdir(), 'rl-e2e-hostile-'));
 const db = join(work, 'hostile.db');

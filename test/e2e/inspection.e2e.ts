@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { scoreGroup } from '../../src/core/reward';
 import { ordinaryRun, writeEvents } from './fixtures';
-import { ingest, inspectorFrame, openGroupFromTree, openStore, queryStore } from './driver';
-import { runCommand, sleep, startRig, waitFor, webviewFrame, type Rig } from './rig';
+import { ingest, inspectorFrame, openGroupFromTree, openStore, queryStore } from '../kit/driver';
+import { runCommand, sleep, startRig, waitFor, webviewFrame, type Rig } from '../kit/rig';
 
 const work = mkdtempSync(join(tmpdir(), 'rl-e2e-inspect-'));
 const db = join(work, 'fixture.db');

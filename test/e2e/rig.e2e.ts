@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canaryFindings } from './driver';
-import { outputChannelText, packageFolder, runCommand, startRig, waitFor, webviewFrame, type Rig } from './rig';
+import { canaryFindings } from '../kit/driver';
+import { outputChannelText, packageFolder, runCommand, startRig, waitFor, webviewFrame, type Rig } from '../kit/rig';
 
 const probeManifest = {
   name: 'rig-probe',

@@ -10,8 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expand, inspectorFrame, queryStore, showRunsView, treeRow } from './driver';
-import { answerQuickInput, repoRoot, runCommand, startRig, waitFor, type Rig } from './rig';
+import { expand, inspectorFrame, queryStore, showRunsView, treeRow } from '../kit/driver';
+import { answerQuickInput, repoRoot, runCommand, startRig, waitFor, type Rig } from '../kit/rig';
 
 const python = join(repoRoot, '.venv', 'bin', 'python');
 const work = mkdtempSync(join(tmpdir(), 'rl-e2e-train-'));

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { groupEvent, runStart, stepEvent, writeEvents } from './fixtures';
-import { ingest, openGroupFromTree, queryStore } from './driver';
-import { repoRoot, runCommand, sleep, startRig, waitFor, webviewFrame, type Rig } from './rig';
+import { ingest, openGroupFromTree, queryStore } from '../kit/driver';
+import { repoRoot, runCommand, sleep, startRig, waitFor, webviewFrame, type Rig } from '../kit/rig';
 
 const RUN = 'verifier-run';
 const FALSE_NEGATIVE = 'three-s0-on1';

@@ -12,8 +12,8 @@ import { whatIfGroup, type ScoredTrajectory } from '../../src/core/rescore';
 import type { Verdict } from '../../src/core/protocol';
 import { RunStore } from '../../src/node/store';
 import { ordinaryRun, writeEvents } from './fixtures';
-import { ingest, inspectorFrame, openStore } from './driver';
-import { runCommand, startRig, waitFor, webviewFrame, type Rig } from './rig';
+import { ingest, inspectorFrame, openStore } from '../kit/driver';
+import { runCommand, startRig, waitFor, webviewFrame, type Rig } from '../kit/rig';
 
 const work = mkdtempSync(join(tmpdir(), 'rl-e2e-whatif-'));
 const db = join(work, 'fixture.db');

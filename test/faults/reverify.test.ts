@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RunStore } from '../../src/node/store';
-import { buildReverifyFixture, runAndCancel, runFaulty, ReverifyCancelled, type ReverifyFixture } from '../../bench/lib/reverifyFixture';
+import { buildReverifyFixture, runAndCancel, runFaulty, ReverifyCancelled, type ReverifyFixture } from '../kit/reverifyFixture';
 import { killAllChildren, REPO_ROOT, tempDir } from './helpers';
 
 after(killAllChildren);

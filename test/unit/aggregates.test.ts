@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GROUP_AGGREGATES, STEP_AGGREGATES, type Aggregate } from '../../src/node/store/aggregates';
 import { RunStore } from '../../src/node/store';
-import { groupEvent, runStart } from '../fixtures/events';
+import { groupEvent, runStart } from '../kit/events';
 
 async function columns(store: RunStore, table: string): Promise<{ name: string; type: string; notnull: number }[]> {
   return store.db.all(`SELECT name, type, "notnull" FROM pragma_table_info('${table}')`);

@@ -7,7 +7,7 @@ import { VERDICT_CODE, whatIfRun, type RunColumns } from '../../src/core/columna
 import { whatIfGroup, type ScoredTrajectory } from '../../src/core/rescore';
 import type { RewardSettings, Verdict } from '../../src/core/protocol';
 import { VARIANTS } from '../../src/core/reward';
-import { prng } from '../fixtures/events';
+import { prng } from '../kit/events';
 
 interface Case {
   members: ScoredTrajectory[];

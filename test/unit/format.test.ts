@@ -1,10 +1,11 @@
 // The pure text helpers behind the inspector: hostile text, answers, think blocks, heatmap runs, diffs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  boxedSpans, entropyLevel, entropyRuns, escapeHtml, findAnswerSpan, fmtNum, fmtSigned, fmtPercent, lineDiff,
-  nearestByLines, neutraliseControls, signOf, splitControls, splitThink, splitLines,
-} from '../../src/core/format';
+import { fmtCompact, fmtNum, fmtPercent, fmtSigned, signOf } from '../../src/core/format';
+import { escapeHtml, mdEscape, neutraliseControls, oneLine, splitControls } from '../../src/core/formatText';
+import { boxedSpans, findAnswerSpan, splitThink } from '../../src/core/answerSpans';
+import { entropyLevel, entropyRuns } from '../../src/core/entropyRuns';
+import { lineDiff, nearestByLines, splitLines } from '../../src/core/lineDiff';
 
 test('numbers: missing, infinite, negative zero and signs read right', () => {
   assert.equal(fmtNum(null), '—');
@@ -25,6 +26,26 @@ test('numbers: missing, infinite, negative zero and signs read right', () => {
   assert.equal(fmtPercent(-0.25), '−25%');
   assert.equal(signOf(1e-13), 0);
   assert.equal(signOf(-2), -1);
+});
+
+test('one formatter: the tree and the webviews print a value alike (dash, minus, zero sign, tiny values)', () => {
+  // src/extension/format.ts once printed "–", "-0.5" and "±0.000" where the webviews printed "—", "−0.5" and "0.000"
+  assert.equal(fmtPercent(0.625), '63%');
+  assert.equal(fmtPercent(null), '—');
+  assert.equal(fmtCompact(0.41234), '0.412');
+  assert.equal(fmtCompact(1e-7), '1.00e-7');
+  assert.equal(fmtCompact(-1e-7), '−1.00e-7');
+  assert.equal(fmtCompact(2.5e6), '2.50e+6');
+  assert.equal(fmtCompact(-0.5), '−0.500');
+  assert.equal(fmtCompact(Number.NaN), 'NaN');
+  assert.equal(fmtCompact(null), fmtNum(null));
+  assert.equal(fmtSigned(0), '0.000');
+  assert.equal(fmtSigned(-0.5), '−0.500');
+});
+
+test('oneLine and mdEscape: one line, no controls, nothing a tooltip would render', () => {
+  assert.equal(oneLine('a\n\tb\u202ec\u200fd', 100), 'a b c d');
+  assert.equal(mdEscape('[x](command:y)'), '\\[x\\]\\(command:y\\)');
 });
 
 test('escapeHtml neutralises markup and attribute breakouts', () => {

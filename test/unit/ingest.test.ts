@@ -8,8 +8,7 @@ import { join, resolve } from 'node:path';
 import { RunStore } from '../../src/node/store';
 import { ingestFile, IngestTailer } from '../../src/node/ingest';
 import type { StoreChange } from '../../src/node/store';
-import { groupEvent, runEnd, runLines, runStart, stepEvent } from '../fixtures/events';
-import { crashDrill } from '../fixtures/crash';
+import { groupEvent, runEnd, runLines, runStart, stepEvent } from '../kit/events';
 
 async function withDir<T>(fn: (dir: string, store: RunStore) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'rl-ingest-'));
@@ -208,12 +207,6 @@ test('the tailer reports what changed (run, steps) as lines are appended', async
     assert.ok(seen.every((c) => c.runId === 'live'));
     assert.equal((await store.stats()).groups, 2);
   });
-});
-
-test('crash drill (small): kill -9 at random moments, resume, nothing lost or duplicated, integrity ok', async () => {
-  const r = await crashDrill({ steps: 4, groupsPerStep: 50, kills: 3, batchLines: 20, seed: 7, textBytes: 1500 });
-  assert.equal(r.kills, 3);
-  assert.ok(r.offsetsAfterKills.some((o) => o > 0 && o < r.fileBytes), `a kill landed mid-file: ${r.offsetsAfterKills.join(', ')} of ${r.fileBytes}`);
 });
 
 test('every example event in docs/protocol.md is valid protocol v1 and ingests', async () => {

@@ -1,7 +1,7 @@
 // Webview→host validators against hostile input: a compromised webview must not make the host act.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePerfLine, percentile, summarise } from '../../bench/ui';
+import { parsePerfLine, percentile, summarise } from '../kit/ui';
 import { MESSAGE_LIMITS, drawnMetricKeys, formatRenderedLog, fromSeriesColumns, policyEntropyKey, toSeriesColumns, validateDashboardMessage, validateInspectorMessage, type StepSeriesColumns, type ViewStepSeriesPoint } from '../../src/core/messages';
 
 const refused = (r: { ok: boolean }) => assert.equal(r.ok, false, JSON.stringify(r));
@@ -75,11 +75,11 @@ test('dashboard: valid messages pass, hostile ones are refused', () => {
   ]) refused(validateDashboardMessage(h));
 });
 
-test('rendered timings are logged in the format bench/ui.ts parses', () => {
+test('rendered timings are logged in the format test/kit/ui.ts parses', () => {
   assert.equal(formatRenderedLog({ type: 'rendered', view: 'dashboard', what: 'series', ms: 81.26, size: 2000 }), '[perf] dashboard.series 81.3 ms size=2000');
 });
 
-test('bench/ui parses the logged timings back and computes nearest-rank percentiles', () => {
+test('test/kit/ui parses the logged timings back and computes nearest-rank percentiles', () => {
   const line = formatRenderedLog({ type: 'rendered', view: 'inspector', what: 'traceComplete', ms: 12.04, size: 150000 });
   assert.deepEqual(parsePerfLine(`2026-11-23 01:00:00.000 [info] ${line}`), { view: 'inspector', what: 'traceComplete', ms: 12, size: 150000 });
   assert.deepEqual(parsePerfLine('[perf] host.group-open 45.5 ms size=10'), { view: 'host', what: 'group-open', ms: 45.5, size: 10 });

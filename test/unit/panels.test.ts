@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { RunStore } from '../../src/node/store';
 import type { RolloutEvent } from '../../src/core/protocol';
 import type { HostToDashboard, HostToInspector } from '../../src/core/messages';
-import { DashboardController, InspectorController, RefusalLog, parseRowId } from '../../src/extension/panels/controllers';
+import { DashboardController, InspectorController, RefusalLog } from '../../src/extension/panels/controllers';
+import { parseGroupId, storeGroupId, type GroupId } from '../../src/core/ids';
+import type { NewLabel } from '../../src/node/store/types';
 import { contentSecurityPolicy, makeNonce, webviewHtml } from '../../src/extension/panels/html';
-import { sampleGroup } from '../../bench/ui';
+import { sampleGroup } from '../kit/ui';
 
 async function withRun<T>(fn: (store: RunStore) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'rl-panels-'));
@@ -41,16 +43,20 @@ function inspectorEnv(store: RunStore | undefined) {
     log: (l: string) => logs.push(l),
     now: () => 0,
     author: () => 'tester',
-    openTrajectoryDocument: async (k: string) => { opened.push(k); },
+    addLabel: async (l: NewLabel) => {
+      if (!store) throw new Error('no run store is open');
+      return store.addLabel(l);
+    },
+    openTrajectoryDocument: async (k: number) => { opened.push(String(k)); },
     setTitle: (t: string) => { title = t; },
   };
   return { env, posted, logs, opened, title: () => title };
 }
 
-async function firstGroupId(store: RunStore): Promise<number> {
+async function firstGroupId(store: RunStore): Promise<GroupId> {
   const [g] = await store.listGroups('run-a', 0);
   assert.ok(g);
-  return g.groupId;
+  return storeGroupId(g.groupId);
 }
 
 test('inspector: ready loads the group with every member and honours the focus (key or trajectory id)', async () => {
@@ -129,14 +135,14 @@ test('inspector: ids outside the shown group and hostile messages are refused, l
 test('inspector: timings are logged; a missing group or store gets a designed empty state', async () => {
   await withRun(async (store) => {
     const { env, posted, logs } = inspectorEnv(store);
-    const c = new InspectorController(env, 424242);
+    const c = new InspectorController(env, storeGroupId(424242));
     await c.handle({ type: 'ready' });
     assert.equal(posted.at(-1)?.type, 'empty');
     await c.handle({ type: 'rendered', view: 'inspector', what: 'heatmap', ms: 12.34, size: 150000 });
     assert.ok(logs.includes('[perf] inspector.heatmap 12.3 ms size=150000'));
   });
   const { env, posted } = inspectorEnv(undefined);
-  await new InspectorController(env, 1).handle({ type: 'ready' });
+  await new InspectorController(env, storeGroupId(1)).handle({ type: 'ready' });
   assert.equal(posted.at(-1)?.type, 'empty');
   // the store opens later: the store-change event brings the group in
   await withRun(async (store) => {
@@ -165,7 +171,7 @@ function dashboardEnv(store: RunStore | undefined) {
     post: (m: HostToDashboard) => { posted.push(structuredClone(m)); return true; },
     log: (l: string) => logs.push(l),
     now: (() => { let t = 1000; return () => (t += 5); })(),
-    openGroup: async (g: string, t?: string) => { opened.push([g, t]); },
+    openGroup: async (g: GroupId, t?: string) => { opened.push([String(g), t]); },
     setTitle: () => undefined,
   };
   return { env, posted, logs, opened };
@@ -329,10 +335,10 @@ test('webview shell: nonce-only scripts, no unsafe-inline or eval, escaped title
   assert.ok(data);
   assert.doesNotMatch(data[2] ?? '', /</);
   assert.deepEqual(JSON.parse(data[2] ?? ''), hostile);
-  assert.equal(parseRowId('12'), 12);
-  assert.equal(parseRowId('-1'), null);
-  assert.equal(parseRowId('1e3'), null);
-  assert.equal(parseRowId('../../etc'), null);
+  assert.equal(parseGroupId('12'), 12);
+  assert.equal(parseGroupId('-1'), null);
+  assert.equal(parseGroupId('1e3'), null);
+  assert.equal(parseGroupId('../../etc'), null);
 });
 
 test('a flood of refused messages is logged as a burst and then a count, not line by line', async () => {
@@ -345,7 +351,7 @@ test('a flood of refused messages is logged as a burst and then a count, not lin
   log.write('refused later');
   assert.deepEqual(lines.slice(3), ['7 more refused webview message(s) were not logged', 'refused later']);
   const { env, logs } = inspectorEnv(undefined);
-  const c = new InspectorController(env, 1);
+  const c = new InspectorController(env, storeGroupId(1));
   for (let i = 0; i < 500; i++) await c.handle({ type: 'nonsense' });
   assert.equal(logs.length, 20);
 });

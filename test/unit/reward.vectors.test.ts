@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluateRewardCase, parseRewardCase, CaseError, evaluateRewardInput } from '../../src/core/rewardCase';
 import { groupAdvantages } from '../../src/core/reward';
+import { VARIANTS, VARIANT_TRAITS, type Variant } from '../../src/core/variants';
 
 interface VectorFile {
   tolerance: number;
@@ -29,7 +30,8 @@ function close(actual: unknown, expected: unknown, tol: number, path: string): v
 
 test('vector file covers every variant, k = 1..3, ties, D > 1 and the degenerate groups', () => {
   const names = vectors.cases.map((c) => c.name).join('\n');
-  for (const v of ['grpo', 'luffy', 'oger', 'oger-no-refine', 'oger-no-reward']) {
+  assert.deepEqual([...VARIANTS], ['grpo', 'luffy', 'oger', 'oger-no-refine', 'oger-no-reward']);
+  for (const v of VARIANTS) {
     for (const k of [1, 2, 3]) assert.match(names, new RegExp(`^${v} replace=${k}`, 'm'));
   }
   for (const needle of ['ties', 'divergence above 1', 'all correct', 'all wrong', 'zero std', 'singleton']) {
@@ -69,4 +71,50 @@ test('advantage estimators pinned: sample (ddof 1), population, none; singleton 
   assert.ok(Math.abs((groupAdvantages(r, { std: 'population', eps: 1e-6 })[0] as number) - 0.5 / (0.5 + 1e-6)) < 1e-12);
   assert.deepEqual(groupAdvantages(r, { std: 'none', eps: 1e-6 }), [0.5, -0.5, -0.5, 0.5]);
   assert.ok(Math.abs((groupAdvantages([1])[0] as number) - 1 / (1 + 1e-6)) < 1e-15);
+});
+
+interface CaseResult {
+  online: Array<{ confidence: number; exploration_reward: number }>;
+  replaced: number[];
+  group: Array<{ source: string }>;
+}
+
+test('the variant traits file (python/reward_lens/variants.json) agrees with the independently generated vectors', () => {
+  // The expected values come from test/vectors/generate.py, which hard-codes each variant's
+  // behaviour; a wrong trait in the data file shows up here as a disagreement.
+  for (const v of VARIANTS) {
+    const t = VARIANT_TRAITS[v as Variant];
+    const cases = vectors.cases.filter((c) => (c.input as { variant?: string }).variant === v);
+    assert.ok(cases.length >= 3, `${v} has vectors`);
+    let sawOffline = false;
+    let sawBonus = false;
+    let sawConfidence = false;
+    for (const c of cases) {
+      const input = c.input as { online: unknown[]; offline?: unknown[]; replace?: number };
+      const e = c.expected as unknown as CaseResult;
+      const offline = e.group.some((m) => m.source === 'offline');
+      sawOffline ||= offline;
+      if (!t.offlineMembers) assert.ok(!offline && e.replaced.length === 0, `${c.name}: no teacher joins a ${v} group`);
+      if (t.replacement === 'last' && e.replaced.length) {
+        const n = input.online.length;
+        assert.deepEqual(e.replaced, Array.from({ length: e.replaced.length }, (_, i) => n - e.replaced.length + i), `${c.name}: the last k are replaced`);
+      }
+      for (const m of e.online) {
+        sawBonus ||= m.exploration_reward !== 0;
+        sawConfidence ||= m.confidence !== 1;
+        if (!t.explorationReward) assert.equal(m.exploration_reward, 0, `${c.name}: ${v} gives no exploration reward`);
+        if (!t.entropyConfidence) assert.equal(m.confidence, 1, `${c.name}: ${v} does not refine with entropy`);
+      }
+    }
+    assert.equal(sawOffline, t.offlineMembers, `${v}: offline members in some vector iff the trait says so`);
+    assert.equal(sawBonus, t.explorationReward, `${v}: an exploration reward in some vector iff the trait says so`);
+    assert.equal(sawConfidence, t.entropyConfidence, `${v}: a confidence below 1 in some vector iff the trait says so`);
+    if (t.needsEncoder) {
+      const noEmbedding = cases.find((c) => (c.input as { offline?: unknown[] }).offline?.length);
+      assert.ok(noEmbedding, `${v}: a vector with teachers`);
+      const stripped = structuredClone(noEmbedding.input) as { online: Array<{ embedding?: unknown }> };
+      delete stripped.online[0]!.embedding;
+      assert.throws(() => parseRewardCase(stripped), /embedding is required/, `${v} needs embeddings`);
+    }
+  }
 });

@@ -8,7 +8,7 @@ import { RunStore } from '../../src/node/store';
 import { whatIfGroup, type ScoredTrajectory } from '../../src/core/rescore';
 import type { GroupEvent, Verdict } from '../../src/core/protocol';
 import { whatIfOverRun, WhatIfCancelled } from '../../src/node/whatif/runWhatIf';
-import { groupEvent, prng, runStart } from '../fixtures/events';
+import { groupEvent, prng, runStart } from '../kit/events';
 
 async function seeded(): Promise<RunStore> {
   const store = await RunStore.open(':memory:');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { RunStore } from '../../src/node/store';
 import { matchesText, matchesTokens, needsPositions, parseQuery, presenceQuery, QuerySyntaxError, termStats, tokenize } from '../../src/node/store/search';
 import type { GroupEvent } from '../../src/core/protocol';
-import { groupEvent, prng, runStart } from '../fixtures/events';
+import { groupEvent, prng, runStart } from '../kit/events';
 
 const PHRASES = [
   'let me check the answer', 'check me let the answer', 'so the answer is 42', 'the answer, is it 42?', 'Wait, let me recheck',

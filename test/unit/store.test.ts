@@ -9,7 +9,7 @@ import sqlite3 from 'sqlite3';
 import { RunStore, SCHEMA_VERSION, StoreVersionError, textHash } from '../../src/node/store';
 import { packText, unpackText } from '../../src/node/store/codec';
 import type { GroupEvent, RolloutEvent } from '../../src/core/protocol';
-import { groupEvent, prng, runEnd, runStart, stepEvent } from '../fixtures/events';
+import { groupEvent, prng, runEnd, runStart, stepEvent } from '../kit/events';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'rl-store-'));

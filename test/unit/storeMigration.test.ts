@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { RunStore, SCHEMA_VERSION, textHash } from '../../src/node/store';
 import type { GroupEvent, RolloutEvent } from '../../src/core/protocol';
-import { groupEvent } from '../fixtures/events';
+import { groupEvent } from '../kit/events';
 
 const FIXTURE = join(__dirname, '..', 'fixtures', 'storeV2');
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore, SEARCH_RANK_LIMIT } from '../../src/node/store';
 import type { GroupEvent } from '../../src/core/protocol';
-import { groupEvent, runStart } from '../fixtures/events';
+import { groupEvent, runStart } from '../kit/events';
 
 test('search ranks small match sets and returns the newest matches of large ones', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rl-search-'));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore, SCHEMA_VERSION } from '../../src/node/store';
 import type { GroupEvent, RolloutEvent } from '../../src/core/protocol';
-import { groupEvent, runStart, stepEvent } from '../fixtures/events';
+import { groupEvent, runStart, stepEvent } from '../kit/events';
 
 async function withStore<T>(fn: (store: RunStore, file: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'rl-stepstats-'));

@@ -1,7 +1,7 @@
 // The Training view's trainer row through a run's life: live, run_end ingested, process exited.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { finalStatusOfExit, trainerPhase, trainerRow } from '../../src/extension/trainerRow';
+import { finalStatusOfExit, trainerPhase, trainerRow } from '../../src/extension/training/trainerRow';
 
 test('a live trainer shows its activity and carries the Stop button', () => {
   const row = trainerRow('run-1', trainerPhase({ state: 'running' }, undefined)!, 4);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { computeWhatIf, diffCandidates, effectiveVerdict, orderMembers, pendingLabel, verdictOfLabel } from '../../webview/inspector/model';
 import { whatIfGroup } from '../../src/core/rescore';
 import type { ViewGroup, ViewLabelState } from '../../src/core/messages';
-import { sampleGroup } from '../../bench/ui';
+import { sampleGroup } from '../kit/ui';
 
 const label = (l: 'correct' | 'wrong' | 'hack'): ViewLabelState => ({
   current: { id: 1, label: l, note: null, author: 'a', createdAt: '2026-01-01T00:00:00Z', supersedes: null },

@@ -1,6 +1,6 @@
 // The trajectory inspector: one group, all its members, one trace at a time.
 // Relabels are optimistic: the badge and the what-if re-score change at once, the host stores the
-// label and answers labelSaved (the stored state) or labelFailed (the UI rolls back).
+// label and answers labelSaved (the stored state) or labelFailed (the UI shows the stored label it carries).
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
@@ -11,9 +11,12 @@ import { h, textEl, clear, appendText } from '../shared/dom';
 import { onHostMessage, post, vscodeApi } from '../shared/vscode';
 import { reportAfterPaint } from '../shared/perf';
 import { emptyState, errorState, loadingState } from '../shared/states';
-import { ENTROPY_LEVEL_BOUNDS, findAnswerSpan, fmtNum, fmtPercent, fmtSigned, lineDiff, nearestByLines, signOf, fmtCount } from '../../src/core/format';
+import { fmtCount, fmtNum, fmtPercent, fmtSigned, signOf } from '../../src/core/format';
+import { findAnswerSpan } from '../../src/core/answerSpans';
+import { ENTROPY_LEVEL_BOUNDS } from '../../src/core/entropyRuns';
+import { lineDiff, nearestByLines } from '../../src/core/lineDiff';
 import { LINT_LABELS } from '../../src/core/rescore';
-import type { HostToInspector, InspectorToHost, RelabelKind, ViewGroup, ViewLabelState, ViewMember } from '../../src/core/messages';
+import type { HostToInspector, InspectorToHost, RelabelKind, ViewGroup, ViewMember } from '../../src/core/messages';
 import { computeWhatIf, diffCandidates, effectiveVerdict, orderMembers, pendingLabel, type MemberRow, type WhatIf } from './model';
 import { renderDiff, renderTrace } from './trace';
 
@@ -30,11 +33,10 @@ interface State {
   diff: boolean;
   whatIf: WhatIf | null;
   /** label state to restore if the host refuses a pending relabel, by trajectory key */
-  rollback: Map<number, ViewLabelState>;
   noteOpen: boolean;
 }
 
-const state: State = { group: null, rows: [], selected: 0, heatmap: false, thinkOpen: false, diff: false, whatIf: null, rollback: new Map(), noteOpen: false };
+const state: State = { group: null, rows: [], selected: 0, heatmap: false, thinkOpen: false, diff: false, whatIf: null, noteOpen: false };
 
 function send(m: InspectorToHost): void {
   post(m);
@@ -402,7 +404,6 @@ function relabel(label: RelabelKind): void {
   const g = state.group;
   if (!row || !g) return;
   const m = row.member;
-  if (!state.rollback.has(m.trajectoryKey)) state.rollback.set(m.trajectoryKey, m.label);
   m.label = pendingLabel(m.label, label);
   rerenderCards();
   send({ type: 'relabel', groupId: g.groupId, trajectoryKey: m.trajectoryKey, label });
@@ -442,7 +443,6 @@ function showGroup(g: ViewGroup, focusKey: number | null, t0: number): void {
   const keepSelection = state.group?.groupId === g.groupId ? currentRow()?.member.trajectoryKey : saved?.trajectoryKey ?? undefined;
   state.group = g;
   state.rows = orderMembers(g);
-  state.rollback.clear();
   state.noteOpen = false;
   const want = focusKey ?? keepSelection ?? null;
   const at = want === null ? -1 : state.rows.findIndex((r) => r.member.trajectoryKey === want);
@@ -487,7 +487,6 @@ onHostMessage<HostToInspector>((msg) => {
       const m = memberByKey(msg.trajectoryKey);
       if (!m) break;
       m.label = msg.label;
-      state.rollback.delete(msg.trajectoryKey);
       rerenderCards();
       if (msg.type === 'labelFailed') {
         const banner = h('div', { class: 'banner error', role: 'alert', 'data-testid': 'label-error' });

@@ -4,7 +4,10 @@
 // - the <think> block is folded and its chunks are built only when it is first opened;
 // - the heatmap uses merged runs of same-level tokens (a few thousand spans, not one per token);
 // - text always enters the DOM as text nodes (appendText), never as HTML.
-import { entropyRuns, fmtNum, splitThink, type EntropyRun, type LineDiff, type Span, fmtCount } from '../../src/core/format';
+import { fmtCount, fmtNum } from '../../src/core/format';
+import { splitThink, type Span } from '../../src/core/answerSpans';
+import { entropyRuns, type EntropyRun } from '../../src/core/entropyRuns';
+import type { LineDiff } from '../../src/core/lineDiff';
 import { appendText, h } from '../shared/dom';
 
 const CHUNK_CHARS = 2048;

@@ -1,5 +1,5 @@
 // DOM building that never parses data as HTML: text always goes in through text nodes.
-import { splitControls } from '../../src/core/format';
+import { splitControls } from '../../src/core/formatText';
 
 type Attrs = Record<string, string | number | boolean | null | undefined>;
 

@@ -20,9 +20,10 @@ Choices where LUFFY's code and this task differ (see docs/verifier.md):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 # Math-Verify logs a warning when its signal-based timeout is disabled; here that is deliberate.
 logging.getLogger("math_verify").setLevel(logging.ERROR)

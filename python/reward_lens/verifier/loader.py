@@ -17,8 +17,9 @@ import importlib.util
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 VerifyFn = Callable[[str, str], Any]
 

@@ -11,11 +11,8 @@ import { CONFIG_FILE, EXPORT_COMMAND, EncoderFolderError, STRATEGIES, readEncode
 import type { RunStoreApi, RunSummary } from '../../node/store/types';
 import { settings, workspaceRoot } from '../settings';
 import { describeScope, formatReport, groupLinks, scopeChoices, scopeFromArgument, summarize, type AuditMode, type GroupLink } from './report';
-
-export const ENCODER_COMMANDS = {
-  audit: 'rewardLens.auditDivergences',
-  whatIf: 'rewardLens.encoderWhatIf',
-} as const;
+import { COMMANDS, type Command } from '../commandRegistry';
+import { storeGroupId, type GroupId } from '../../core/ids';
 
 /** Stable texts an end-to-end test finds on screen. */
 export const ENCODER_UI = {
@@ -36,7 +33,7 @@ export interface EncoderCommandDeps {
   activeRunId(): string | undefined;
   /** the node selected in the Runs tree, if any */
   selectedNode(): unknown;
-  openGroup(groupId: string, focusTrajectoryId?: string): Promise<void>;
+  openGroup(groupId: GroupId, focusTrajectoryId?: string): Promise<void>;
   output: vscode.OutputChannel;
 }
 
@@ -72,36 +69,36 @@ class ReportDocuments implements vscode.TextDocumentContentProvider {
   }
 }
 
-export function registerEncoderCommands(context: vscode.ExtensionContext, deps: EncoderCommandDeps): void {
+/** Registers the report documents; returns the two commands for the one registry. */
+export function activateEncoder(context: vscode.ExtensionContext, deps: EncoderCommandDeps): Command[] {
   const reports = new ReportDocuments();
   let busy = false;
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(ENCODER_UI.reportScheme, reports));
 
-  const guarded = (id: string, mode: AuditMode) =>
-    vscode.commands.registerCommand(id, async (arg?: unknown) => {
-      if (busy) {
-        void vscode.window.showWarningMessage('Reward Lens: an embedding job is already running; cancel it from its notification first.');
-        return;
-      }
-      busy = true;
-      try {
-        await runCommand(mode, arg, deps, reports);
-      } catch (e) {
-        deps.output.appendLine(`[${id}] ${(e as Error).stack ?? String(e)}`);
-        const pick = await vscode.window.showErrorMessage(`Reward Lens: ${(e as Error).message}`, 'Show Output');
-        if (pick) deps.output.show();
-      } finally {
-        busy = false;
-      }
-    });
-  context.subscriptions.push(guarded(ENCODER_COMMANDS.audit, 'audit'), guarded(ENCODER_COMMANDS.whatIf, 'what-if'));
+  // One embedding job at a time: both commands share the worker's cores.
+  const oneAtATime = (mode: AuditMode) => async (arg?: unknown) => {
+    if (busy) {
+      void vscode.window.showWarningMessage('Reward Lens: an embedding job is already running; cancel it from its notification first.');
+      return;
+    }
+    busy = true;
+    try {
+      await runCommand(mode, arg, deps, reports);
+    } finally {
+      busy = false;
+    }
+  };
+  return [
+    { id: COMMANDS.auditDivergences, execute: oneAtATime('audit') },
+    { id: COMMANDS.encoderWhatIf, execute: oneAtATime('what-if') },
+  ];
 }
 
 async function runCommand(mode: AuditMode, arg: unknown, deps: EncoderCommandDeps, reports: ReportDocuments): Promise<void> {
   const store = deps.getStore();
   if (!store) {
     const pick = await vscode.window.showErrorMessage('Reward Lens: no run store is open.', 'Open Run Store…');
-    if (pick) await vscode.commands.executeCommand('rewardLens.openStore');
+    if (pick) await vscode.commands.executeCommand(COMMANDS.openStore);
     return;
   }
   const scope = scopeFromArgument(arg) ?? (await pickScope(store, deps));
@@ -297,5 +294,5 @@ async function pickAndOpenGroup(links: GroupLink[], deps: EncoderCommandDeps): P
     links.map((l) => ({ label: l.label, description: l.description, link: l })),
     { placeHolder: 'Open which group in the inspector?', matchOnDescription: true },
   );
-  if (picked) await deps.openGroup(String(picked.link.groupId), picked.link.focus);
+  if (picked) await deps.openGroup(storeGroupId(picked.link.groupId), picked.link.focus);
 }

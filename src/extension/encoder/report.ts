@@ -2,7 +2,7 @@
 // argument or a tree selection means, and the Markdown report and one-line summary of a result.
 // No vscode import, so it is unit-tested (test/unit/extensionEncoder.test.ts); register.ts wires it.
 import type { AuditScope, Quantiles, RunAudit } from '../../node/audit/audit';
-import { oneLine } from '../format';
+import { oneLine } from '../../core/formatText';
 
 export type AuditMode = 'audit' | 'what-if';
 

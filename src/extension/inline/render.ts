@@ -2,7 +2,8 @@
 // mean token entropy. Pure (no vscode) so the offset arithmetic is unit-tested; the provider in
 // trajectoryDocument.ts turns this into decorations and hovers.
 import type { TrajectoryEvent } from '../../core/protocol';
-import { num, oneLine, signed } from '../format';
+import { fmtCompact as num, fmtSigned as signed } from '../../core/format';
+import { oneLine } from '../../core/formatText';
 
 export interface RenderedTrajectory {
   /** the whole document */
@@ -34,7 +35,7 @@ export interface HeaderFacts {
   promptId: string;
 }
 
-export function headerLine(t: TrajectoryEvent, f: HeaderFacts): string {
+export function headerLine(t: TrajectoryEvent): string {
   const who = t.source === 'offline' ? `offline${t.teacher ? ` (teacher ${oneLine(String(t.teacher), 40)})` : ''}` : `online #${t.index ?? '?'}`;
   const flags = [t.replaced ? 'replaced' : '', t.inserted ? 'inserted' : ''].filter(Boolean).join(', ');
   return `Trajectory ${oneLine(t.id, 80)} · ${who}${flags ? ` · ${flags}` : ''}`;
@@ -77,7 +78,7 @@ export function codePointToUtf16(text: string): (cp: number) => number {
 }
 
 export function renderTrajectory(t: TrajectoryEvent, f: HeaderFacts): RenderedTrajectory {
-  const header = [headerLine(t, f), whereLine(f), '─'.repeat(8)];
+  const header = [headerLine(t), whereLine(f), '─'.repeat(8)];
   const text = typeof t.text === 'string' ? t.text : '';
   // Normalise line ends so document line numbers match the paragraph arithmetic below.
   const body = text.replace(/\r\n?/g, '\n');

@@ -10,7 +10,8 @@ import {
   describeRefusal, drawnMetricKeys, formatRenderedLog, toSeriesColumns, validateDashboardMessage, validateInspectorMessage,
   type HostToDashboard, type HostToInspector, type ViewGroup, type ViewStepSeriesPoint,
 } from '../../core/messages';
-import type { GroupDetail, RunStoreApi, RunSummary, StoredTrajectory } from '../../node/store/types';
+import type { GroupDetail, LabelRecord, NewLabel, RunStoreApi, RunSummary, StoredTrajectory } from '../../node/store/types';
+import { parseTrajectoryKey, storeGroupId, storeTrajectoryKey, type GroupId, type TrajectoryKey } from '../../core/ids';
 
 export interface ControllerEnv<Out> {
   getStore(): RunStoreApi | undefined;
@@ -23,13 +24,15 @@ export interface ControllerEnv<Out> {
 
 export interface InspectorEnv extends ControllerEnv<HostToInspector> {
   author(): string;
-  openTrajectoryDocument(trajectoryKey: string): Promise<void>;
+  /** stores a label through the store host, which tells the rest of the extension (the verifier) */
+  addLabel(label: NewLabel): Promise<LabelRecord>;
+  openTrajectoryDocument(trajectoryKey: TrajectoryKey): Promise<void>;
   /** the panel's title follows the group */
   setTitle(title: string): void;
 }
 
 export interface DashboardEnv extends ControllerEnv<HostToDashboard> {
-  openGroup(groupId: string, focusTrajectoryKey?: string): Promise<void>;
+  openGroup(groupId: GroupId, focusTrajectoryKey?: string): Promise<void>;
   setTitle(title: string): void;
 }
 
@@ -73,13 +76,6 @@ export function toViewGroup(g: GroupDetail): ViewGroup {
   };
 }
 
-/** "123" → 123; anything else → null. */
-export function parseRowId(s: string | undefined | null): number | null {
-  if (typeof s !== 'string' || !/^\d{1,15}$/.test(s)) return null;
-  const n = Number(s);
-  return Number.isSafeInteger(n) ? n : null;
-}
-
 export class InspectorController {
   private readonly refusals: RefusalLog;
   private group: GroupDetail | null = null;
@@ -87,16 +83,16 @@ export class InspectorController {
   private openedAt = 0;
   private loadSeq = 0;
 
-  constructor(private readonly env: InspectorEnv, private groupId: number) {
+  constructor(private readonly env: InspectorEnv, private groupId: GroupId) {
     this.refusals = new RefusalLog((l) => env.log(l), () => env.now());
   }
 
-  get currentGroupId(): number {
+  get currentGroupId(): GroupId {
     return this.groupId;
   }
 
   /** Sets the group to show once the webview says `ready`; focus is a trajectory key or id. */
-  prepare(groupId: number, focus?: string | null): void {
+  prepare(groupId: GroupId, focus?: string | null): void {
     this.groupId = groupId;
     this.focus = focus ?? null;
     this.group = null;
@@ -105,7 +101,7 @@ export class InspectorController {
   }
 
   /** Shows another group in a live webview (the panel is reused). */
-  async show(groupId: number, focus?: string | null): Promise<void> {
+  async show(groupId: GroupId, focus?: string | null): Promise<void> {
     this.prepare(groupId, focus);
     await this.load();
   }
@@ -145,7 +141,7 @@ export class InspectorController {
 
   private focusKey(): number | null {
     if (!this.group || this.focus === null) return null;
-    const asKey = parseRowId(this.focus);
+    const asKey = parseTrajectoryKey(this.focus);
     const hit = this.group.trajectories.find((t) => (asKey !== null && t.trajectoryKey === asKey) || t.event.id === this.focus);
     return hit ? hit.trajectoryKey : null;
   }
@@ -189,7 +185,7 @@ export class InspectorController {
           this.refuse(`openDocument names trajectory ${m.trajectoryKey}, which is not in group ${this.groupId}`);
           return false;
         }
-        await this.env.openTrajectoryDocument(String(m.trajectoryKey));
+        await this.env.openTrajectoryDocument(storeTrajectoryKey(m.trajectoryKey));
         return true;
       }
       case 'relabel':
@@ -207,9 +203,9 @@ export class InspectorController {
         try {
           if (!store) throw new Error('no run store is open');
           if (m.type === 'relabel') {
-            await store.addLabel({ trajectoryKey: t.trajectoryKey, label: m.label, author: this.env.author(), supersedes: t.label.current?.id ?? null });
+            await this.env.addLabel({ trajectoryKey: t.trajectoryKey, label: m.label, author: this.env.author(), supersedes: t.label.current?.id ?? null });
           } else {
-            await store.addLabel({ trajectoryKey: t.trajectoryKey, label: 'note', note: m.text, author: this.env.author() });
+            await this.env.addLabel({ trajectoryKey: t.trajectoryKey, label: 'note', note: m.text, author: this.env.author() });
           }
           const fresh = await store.getTrajectory(t.trajectoryKey);
           if (fresh) t.label = fresh.label;
@@ -421,7 +417,7 @@ export class DashboardController {
           this.refuse(`openGroup names group ${m.groupId}, which is not among the groups this dashboard listed`);
           return false;
         }
-        await this.env.openGroup(String(m.groupId), m.focusTrajectoryKey === null ? undefined : String(m.focusTrajectoryKey));
+        await this.env.openGroup(storeGroupId(m.groupId), m.focusTrajectoryKey === null ? undefined : String(m.focusTrajectoryKey));
         return true;
     }
   }

@@ -1,73 +1,79 @@
 // The run dashboard panel: one webview per run, refreshed (debounced) while the run ingests.
 import * as vscode from 'vscode';
+import { performance } from 'node:perf_hooks';
+import type { HostToDashboard } from '../../core/messages';
 import type { PanelDeps } from './deps';
 import { DashboardController } from './controllers';
-import { shellFor, webviewOptions } from './webview';
-import { performance } from 'node:perf_hooks';
+import { WebviewPanelHost } from './host';
+import { toDisposable } from '../lifecycle';
 
 const REFRESH_MS = 750;
 /** how long a new panel may stay blank while its series is read for its HTML */
 const SEED_WAIT_MS = 150;
 
-export class DashboardPanel {
+export class DashboardPanel extends WebviewPanelHost<HostToDashboard, DashboardController> {
   static readonly viewType = 'rewardLens.dashboard';
   private static readonly open = new Map<string, DashboardPanel>();
-  private readonly disposables: vscode.Disposable[] = [];
-  private readonly controller: DashboardController;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  private disposed = false;
 
   static show(deps: PanelDeps, runId: string): void {
     const existing = DashboardPanel.open.get(runId);
     if (existing) {
-      existing.panel.reveal(undefined, false);
+      existing.reveal();
       void existing.controller.show(runId);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(DashboardPanel.viewType, `Dashboard · ${runId}`, vscode.ViewColumn.Active, webviewOptions(deps.extensionUri));
-    DashboardPanel.open.set(runId, new DashboardPanel(panel, deps, runId));
+    DashboardPanel.open.set(runId, new DashboardPanel(deps, runId));
   }
 
-  private constructor(private readonly panel: vscode.WebviewPanel, deps: PanelDeps, private readonly runId: string) {
-    panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'reward-lens.svg');
-    this.controller = new DashboardController(
+  private constructor(deps: PanelDeps, private readonly runId: string) {
+    super(
       {
-        getStore: () => deps.getStore(),
-        post: (m) => panel.webview.postMessage(m),
-        log: (line) => deps.output.appendLine(line),
-        now: () => performance.now(),
-        // Beside: clicking through steps and groups keeps the curves in view.
-        openGroup: (g, t) => deps.openGroup(g, t, 'beside'),
-        setTitle: (t) => (panel.title = t),
+        viewType: DashboardPanel.viewType,
+        title: `Dashboard · ${runId}`,
+        pageTitle: 'Reward Lens Dashboard',
+        view: 'dashboard',
+        column: vscode.ViewColumn.Active,
+        extensionUri: deps.extensionUri,
+        output: deps.output,
+        logPrefix: '[dashboard]',
+        owner: deps.panels,
+        deferHtml: true,
       },
-      runId,
+      (channel) =>
+        new DashboardController(
+          {
+            getStore: () => deps.getStore(),
+            post: channel.post,
+            log: (line) => deps.output.appendLine(line),
+            now: () => performance.now(),
+            // Beside: clicking through steps and groups keeps the curves in view.
+            openGroup: (g, t) => deps.openGroup(g, t, 'beside'),
+            setTitle: channel.setTitle,
+          },
+          runId,
+        ),
     );
     // The series rides in the page when it can be read quickly; otherwise the page shows its
     // loading state at once and receives the series when it is ready.
-    const setHtml = (initial: unknown) => {
-      if (!this.disposed) panel.webview.html = shellFor(panel.webview, deps.extensionUri, 'dashboard', 'Reward Lens Dashboard', initial ?? undefined);
-    };
-    this.controller.seed(SEED_WAIT_MS).then(setHtml, () => setHtml(undefined));
-    this.disposables.push(
-      panel.webview.onDidReceiveMessage((raw: unknown) => {
-        this.controller.handle(raw).catch((e: Error) => deps.output.appendLine(`[dashboard] ${e.stack ?? e.message}`));
-      }),
+    this.controller.seed(SEED_WAIT_MS).then(
+      (initial) => this.setHtml(initial ?? undefined),
+      () => this.setHtml(),
+    );
+    this._register(
       deps.onDidChangeStore((e) => {
         if (e.runId !== undefined && e.runId !== this.runId) return;
         // Live runs ingest every few seconds: coalesce into one refresh.
         clearTimeout(this.refreshTimer);
         this.refreshTimer = setTimeout(() => void this.controller.onStoreChange(e).catch(() => undefined), REFRESH_MS);
       }),
-      panel.onDidChangeViewState(() => void this.controller.setVisible(panel.visible).catch(() => undefined)),
-      panel.onDidDispose(() => this.dispose()),
     );
-    deps.disposables.push({ dispose: () => this.panel.dispose() });
+    this._register(toDisposable(() => clearTimeout(this.refreshTimer)));
+    this._register(this.panel.onDidChangeViewState(() => void this.controller.setVisible(this.panel.visible).catch(() => undefined)));
   }
 
-  private dispose(): void {
-    this.disposed = true;
-    clearTimeout(this.refreshTimer);
+  override dispose(): void {
     if (DashboardPanel.open.get(this.runId) === this) DashboardPanel.open.delete(this.runId);
-    for (const d of this.disposables.splice(0)) d.dispose();
+    super.dispose();
   }
 }

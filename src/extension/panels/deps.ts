@@ -1,7 +1,9 @@
 // What the panels need from the extension's composition root (activate()). Panels never open the
 // store or register commands themselves, so activate() stays the one place that wires things.
 import type * as vscode from 'vscode';
-import type { RunStoreApi } from '../../node/store/types';
+import type { LabelRecord, NewLabel, RunStoreApi } from '../../node/store/types';
+import type { GroupId, TrajectoryKey } from '../../core/ids';
+import type { DisposableSet } from '../lifecycle';
 
 export type RunStore = RunStoreApi;
 export type InspectorPlacement = 'active' | 'beside';
@@ -12,15 +14,17 @@ export interface PanelDeps {
   getStore(): RunStore | undefined;
   output: vscode.OutputChannel;
   /**
-   * opens (or reveals) the inspector on a group; groupId is the store's integer row id as a string.
+   * opens (or reveals) the inspector on a group (its store row id).
    * 'beside' creates a new inspector in the next editor group, so the view it was opened from
    * (the dashboard) stays in sight; an open inspector is reused where it is.
    */
-  openGroup(groupId: string, focusTrajectoryId?: string, placement?: InspectorPlacement): Promise<void>;
+  openGroup(groupId: GroupId, focusTrajectoryId?: string, placement?: InspectorPlacement): Promise<void>;
   /** opens a trajectory as the read-only virtual document with inline decorations */
-  openTrajectoryDocument(trajectoryId: string): Promise<void>;
+  openTrajectoryDocument(trajectoryKey: TrajectoryKey): Promise<void>;
+  /** stores a label and tells whoever listens (the verifier's regression set) */
+  addLabel(label: NewLabel): Promise<LabelRecord>;
   /** fires after an ingest pass changed the store (live runs) */
   onDidChangeStore: vscode.Event<{ runId?: string; step?: number }>;
-  /** panels push their own subscriptions here so deactivate() disposes them */
-  disposables: vscode.Disposable[];
+  /** the open panels: each joins while it is open and leaves when closed; deactivate() disposes the rest */
+  panels: DisposableSet;
 }

@@ -1,7 +1,7 @@
 // The HTML shell of every webview (inspector, dashboard, verifier diff): one CSP, one nonce source.
 // Kept free of the vscode API so the CSP is unit-tested and the benchmark and browser tests serve
 // the exact same page outside VS Code.
-import { escapeHtml } from '../../core/format';
+import { escapeHtml } from '../../core/formatText';
 import { INITIAL_MESSAGE_ELEMENT_ID, jsonForHtmlDataBlock } from '../../core/messages';
 
 export type WebviewName = 'inspector' | 'dashboard' | 'diff' | 'whatif';

@@ -1,62 +1,65 @@
 // The trajectory inspector panel: one editor-area webview, reused for whichever group is opened.
 import * as vscode from 'vscode';
 import { performance } from 'node:perf_hooks';
+import type { HostToInspector } from '../../core/messages';
 import type { InspectorPlacement, PanelDeps } from './deps';
-import { InspectorController, parseRowId } from './controllers';
-import { labelAuthor, shellFor, webviewOptions } from './webview';
+import { InspectorController } from './controllers';
+import type { GroupId } from '../../core/ids';
+import { WebviewPanelHost } from './host';
+import { labelAuthor } from './webview';
 
-export class InspectorPanel {
+export class InspectorPanel extends WebviewPanelHost<HostToInspector, InspectorController> {
   static readonly viewType = 'rewardLens.inspector';
   private static current: InspectorPanel | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
-  private readonly controller: InspectorController;
 
   /** Opens the inspector on a group (its store row id), or moves the open inspector to it. */
-  static show(deps: PanelDeps, groupId: string, focusTrajectoryId?: string, placement: InspectorPlacement = 'active'): void {
-    const id = parseRowId(groupId);
-    if (id === null) {
-      deps.output.appendLine(`[inspector] refused to open group "${String(groupId).slice(0, 80)}": not a store row id`);
-      return;
-    }
+  static show(deps: PanelDeps, id: GroupId, focusTrajectoryId?: string, placement: InspectorPlacement = 'active'): void {
     const existing = InspectorPanel.current;
     if (existing) {
-      existing.panel.reveal(undefined, false);
+      existing.reveal();
       void existing.controller.show(id, focusTrajectoryId ?? null);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(InspectorPanel.viewType, 'Reward Lens Inspector', placement === 'beside' ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active, webviewOptions(deps.extensionUri));
-    InspectorPanel.current = new InspectorPanel(panel, deps, id, focusTrajectoryId ?? null);
+    InspectorPanel.current = new InspectorPanel(deps, id, focusTrajectoryId ?? null, placement);
   }
 
-  private constructor(private readonly panel: vscode.WebviewPanel, private readonly deps: PanelDeps, groupId: number, focus: string | null) {
-    panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'reward-lens.svg');
-    this.controller = new InspectorController(
+  private constructor(deps: PanelDeps, groupId: GroupId, focus: string | null, placement: InspectorPlacement) {
+    super(
       {
-        getStore: () => deps.getStore(),
-        post: (m) => panel.webview.postMessage(m),
-        log: (line) => deps.output.appendLine(line),
-        now: () => performance.now(),
-        author: labelAuthor,
-        openTrajectoryDocument: (key) => deps.openTrajectoryDocument(key),
-        setTitle: (t) => (panel.title = t),
+        viewType: InspectorPanel.viewType,
+        title: 'Reward Lens Inspector',
+        pageTitle: 'Reward Lens Inspector',
+        view: 'inspector',
+        column: placement === 'beside' ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active,
+        extensionUri: deps.extensionUri,
+        output: deps.output,
+        logPrefix: '[inspector]',
+        owner: deps.panels,
+        // The group is set before the page loads: its first `ready` loads it.
+        deferHtml: true,
       },
-      groupId,
+      (channel) =>
+        new InspectorController(
+          {
+            getStore: () => deps.getStore(),
+            post: channel.post,
+            log: (line) => deps.output.appendLine(line),
+            now: () => performance.now(),
+            author: labelAuthor,
+            addLabel: (label) => deps.addLabel(label),
+            openTrajectoryDocument: (key) => deps.openTrajectoryDocument(key),
+            setTitle: channel.setTitle,
+          },
+          groupId,
+        ),
     );
-    // The page's first `ready` loads the group: messages posted before it loads could be lost.
     this.controller.prepare(groupId, focus);
-    panel.webview.html = shellFor(panel.webview, deps.extensionUri, 'inspector', 'Reward Lens Inspector');
-    this.disposables.push(
-      panel.webview.onDidReceiveMessage((raw: unknown) => {
-        this.controller.handle(raw).catch((e: Error) => deps.output.appendLine(`[inspector] ${e.stack ?? e.message}`));
-      }),
-      deps.onDidChangeStore(() => void this.controller.onStoreChange().catch(() => undefined)),
-      panel.onDidDispose(() => this.dispose()),
-    );
-    deps.disposables.push({ dispose: () => this.panel.dispose() });
+    this.setHtml();
+    this._register(deps.onDidChangeStore(() => void this.controller.onStoreChange().catch(() => undefined)));
   }
 
-  private dispose(): void {
+  override dispose(): void {
     if (InspectorPanel.current === this) InspectorPanel.current = undefined;
-    for (const d of this.disposables.splice(0)) d.dispose();
+    super.dispose();
   }
 }

@@ -1,4 +1,5 @@
 // Locating the workspace verifier and its `verify` function. No vscode import: unit-testable.
+import { oneLine as flatten } from '../../core/formatText';
 
 /** The 0-based line of `def verify(` (top level), or of the first `def` when there is none. */
 export function verifyFunctionLine(source: string): { line: number; start: number; end: number } | null {
@@ -19,8 +20,7 @@ export function verifyFunctionLine(source: string): { line: number; start: numbe
 /** Shortens untrusted text for a one-line message (Problems panel, CodeLens). */
 export function oneLine(text: string | null | undefined, max = 80): string {
   if (text === null || text === undefined) return '(none)';
-  const flat = text.replace(/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]+/g, ' ').replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat || '(empty)';
+  return flatten(text, max) || '(empty)';
 }
 
 /** "1 relabel disagrees", "2 relabels disagree", "0 relabels disagree". */

@@ -3,28 +3,29 @@
 // and shows what changes. Progress with cancel; the panel opens at once and shows the diff when done.
 import * as vscode from 'vscode';
 import type { RunStore } from '../../node/store/store';
+import { COMMANDS, type Command } from '../commandRegistry';
+import { storeGroupId, type GroupId } from '../../core/ids';
 import { whatIfOverRun, WhatIfCancelled } from '../../node/whatif/runWhatIf';
 import { WhatIfPanel } from './panel';
-
-export const WHATIF_COMMAND = 'rewardLens.whatIfOverRun';
 
 export interface WhatIfDeps {
   extensionUri: vscode.Uri;
   getStore(): RunStore | undefined;
   /** the run to re-score: from the command's argument, else the active run, else a pick */
   pickRun(arg: unknown): Promise<string | undefined>;
-  openGroup(groupId: string): Promise<void>;
+  openGroup(groupId: GroupId): Promise<void>;
   output: vscode.OutputChannel;
 }
 
-export function registerWhatIf(context: vscode.ExtensionContext, deps: WhatIfDeps): void {
+export function activateWhatIf(deps: WhatIfDeps): Command[] {
   let running: AbortController | null = null;
-  context.subscriptions.push(
-    vscode.commands.registerCommand(WHATIF_COMMAND, async (arg?: unknown) => {
+  return [{
+    id: COMMANDS.whatIfOverRun,
+    execute: async (arg?: unknown) => {
       const store = deps.getStore();
       if (!store) {
         const pick = await vscode.window.showErrorMessage('Reward Lens: no run store is open. Open one first.', 'Open Run Store…');
-        if (pick) await vscode.commands.executeCommand('rewardLens.openStore');
+        if (pick) await vscode.commands.executeCommand(COMMANDS.openStore);
         return;
       }
       const runId = await deps.pickRun(arg);
@@ -35,7 +36,7 @@ export function registerWhatIf(context: vscode.ExtensionContext, deps: WhatIfDep
       const startedAt = performance.now();
       const panel = new WhatIfPanel(deps.extensionUri, runId, {
         output: deps.output,
-        openGroup: (g) => deps.openGroup(String(g)),
+        openGroup: (g) => deps.openGroup(storeGroupId(g)),
         onClosed: () => abort.abort(),
       });
       panel.started(startedAt);
@@ -89,6 +90,6 @@ export function registerWhatIf(context: vscode.ExtensionContext, deps: WhatIfDep
         clearInterval(lagTimer);
         if (running === abort) running = null;
       }
-    }),
-  );
+    },
+  }];
 }

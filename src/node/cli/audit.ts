@@ -3,17 +3,9 @@
 // done (what-if). Exit codes: 0 done, 3 an audit found D mismatches, 1 error, 2 usage.
 import { RunStore } from '../store';
 import { auditScope, DEFAULT_TOLERANCE, type AuditOptions, type AuditScope, type Quantiles, type RunAudit } from '../audit/audit';
-import { isStrategy } from '../encoder/folder';
-import { encoderOptionsFromFlags } from './embed';
-import { parseFlags, requireFlag, type CliCommand } from './types';
-
-function intFlag(flags: Map<string, string | true>, name: string): number | undefined {
-  const v = flags.get(name);
-  if (typeof v !== 'string') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${v}`);
-  return n;
-}
+import { STRATEGIES } from '../encoder/folder';
+import { ENCODER_OPTIONS } from './embed';
+import { UsageError, choiceFlag, flag, intFlag, required, str, type CliCommand, type OptionSpec } from './command';
 
 const fmt = (x: number | null | undefined, digits = 6) => (x === null || x === undefined ? '-' : x.toFixed(digits));
 
@@ -48,35 +40,44 @@ export function formatAudit(a: RunAudit, maxFlags = 20): string {
 
 export const auditCommand: CliCommand = {
   name: 'audit',
-  usage: 'audit --db DB [--run R] [--encoder DIR] [--strategy S] [--json]',
-  summary: 'recompute D with an encoder folder, flag logged D mismatches, or what-if another encoder/strategy ([--step N] [--group G] [--tolerance T])',
+  usage: 'audit --db DB [--run R] [--encoder DIR] [--strategy S] [--json] [options]',
+  summary: 'recompute D with an encoder folder, flag logged D mismatches, or what-if another encoder/strategy',
+  options: {
+    db: { type: 'string', value: 'DB', required: true, help: 'the run store (SQLite)' },
+    run: { type: 'string', value: 'R', help: 'one run (default: every run that logs D)' },
+    step: { type: 'string', value: 'N', help: 'one step of the run' },
+    group: { type: 'string', value: 'G', help: 'one group (its store row id)' },
+    encoder: { type: 'string', value: 'DIR', help: "an exported encoder folder (default: the run's own, when it is one)" },
+    strategy: ENCODER_OPTIONS.strategy as OptionSpec,
+    threads: ENCODER_OPTIONS.threads as OptionSpec,
+    device: ENCODER_OPTIONS.device as OptionSpec,
+    tolerance: { type: 'string', value: 'T', help: `|ΔD| beyond which a logged D is flagged (default ${DEFAULT_TOLERANCE})` },
+    'batch-size': { type: 'string', value: 'N', help: 'texts per ONNX run' },
+    json: { type: 'boolean', help: 'print the audits as JSON' },
+  },
+  notes: ['exit codes: 0 done, 3 an audit found D mismatches, 1 error, 2 usage'],
   async run(args) {
-    const { flags } = parseFlags(args, ['json']);
-    const db = requireFlag(flags, 'db');
+    const db = required(args, 'db');
     const scope: AuditScope = {};
-    const run = flags.get('run');
-    if (typeof run === 'string') scope.runId = run;
-    scope.step = intFlag(flags, 'step');
-    scope.groupId = intFlag(flags, 'group');
+    const run = str(args, 'run');
+    if (run !== undefined) scope.runId = run;
+    scope.step = intFlag(args, 'step', 0);
+    scope.groupId = intFlag(args, 'group', 0);
     const opts: AuditOptions = {};
-    const dir = flags.get('encoder');
-    if (typeof dir === 'string') opts.encoderDir = dir;
-    const strategy = flags.get('strategy');
-    if (typeof strategy === 'string') {
-      if (!isStrategy(strategy)) throw new Error(`--strategy must be truncate or chunk-mean, got ${strategy}`);
-      opts.strategy = strategy;
-    }
-    const tol = flags.get('tolerance');
-    if (typeof tol === 'string') {
+    const dir = str(args, 'encoder');
+    if (dir !== undefined) opts.encoderDir = dir;
+    const strategy = choiceFlag(args, 'strategy', STRATEGIES);
+    if (strategy) opts.strategy = strategy;
+    const tol = str(args, 'tolerance');
+    if (tol !== undefined) {
       const t = Number(tol);
-      if (!(t >= 0)) throw new Error(`--tolerance must be a number >= 0, got ${tol}`);
+      if (tol.trim() === '' || !(t >= 0)) throw new UsageError(`--tolerance must be a number >= 0, got ${JSON.stringify(tol)}`);
       opts.tolerance = t;
     } else opts.tolerance = DEFAULT_TOLERANCE;
-    const enc = encoderOptionsFromFlags(flags);
-    opts.encoderOptions = { threads: enc.threads, device: enc.device };
-    const bs = intFlag(flags, 'batch-size');
+    opts.encoderOptions = { threads: intFlag(args, 'threads', 1), device: choiceFlag(args, 'device', ['cpu', 'cuda'] as const) };
+    const bs = intFlag(args, 'batch-size', 1);
     if (bs) opts.batchSize = bs;
-    const json = flags.get('json') === true;
+    const json = flag(args, 'json');
     if (!json && process.stderr.isTTY) {
       opts.onProgress = (p) => process.stderr.write(`\raudit ${p.runId}: ${p.done}/${p.total} trajectories`);
     }

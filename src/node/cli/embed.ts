@@ -6,9 +6,9 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { EncoderClient } from '../encoder/client';
-import { isStrategy, type Pooling } from '../encoder/folder';
+import { STRATEGIES } from '../encoder/folder';
 import type { EncoderOptions } from '../encoder/engine';
-import { parseFlags, requireFlag, type CliCommand } from './types';
+import { choiceFlag, flag, intFlag, required, type CliCommand, type OptionSpec, type ParsedArgs } from './command';
 
 interface InputText {
   line: number;
@@ -16,33 +16,27 @@ interface InputText {
   text: string;
 }
 
-export function encoderOptionsFromFlags(flags: Map<string, string | true>): EncoderOptions {
+/** The encoder flags `embed` and `audit` share. */
+export const ENCODER_OPTIONS: Record<string, OptionSpec> = {
+  strategy: { type: 'string', value: 'S', help: 'long-text strategy: truncate or chunk-mean (default: the folder\'s)' },
+  pooling: { type: 'string', value: 'P', help: 'cls or mean (default: the folder\'s)' },
+  'max-length': { type: 'string', value: 'N', help: 'tokens per window (default: the folder\'s)' },
+  threads: { type: 'string', value: 'N', help: 'ONNX Runtime intra-op threads' },
+  device: { type: 'string', value: 'cpu|cuda', help: 'execution provider (default cpu)' },
+  'no-normalize': { type: 'boolean', help: 'keep vectors unnormalised' },
+};
+
+export function encoderOptionsFromArgs(args: ParsedArgs): EncoderOptions {
   const opts: EncoderOptions = {};
-  const strategy = flags.get('strategy');
-  if (typeof strategy === 'string') {
-    if (!isStrategy(strategy)) throw new Error(`--strategy must be truncate or chunk-mean, got ${strategy}`);
-    opts.strategy = strategy;
-  }
-  const pooling = flags.get('pooling');
-  if (typeof pooling === 'string') {
-    if (pooling !== 'cls' && pooling !== 'mean') throw new Error(`--pooling must be cls or mean, got ${pooling}`);
-    opts.pooling = pooling as Pooling;
-  }
-  const int = (name: string): number | undefined => {
-    const v = flags.get(name);
-    if (typeof v !== 'string') return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
-    return n;
-  };
-  opts.maxLength = int('max-length');
-  opts.threads = int('threads');
-  const device = flags.get('device');
-  if (typeof device === 'string') {
-    if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${device}`);
-    opts.device = device;
-  }
-  if (flags.get('no-normalize') === true) opts.normalize = false;
+  const strategy = choiceFlag(args, 'strategy', STRATEGIES);
+  if (strategy) opts.strategy = strategy;
+  const pooling = choiceFlag(args, 'pooling', ['cls', 'mean'] as const);
+  if (pooling) opts.pooling = pooling;
+  opts.maxLength = intFlag(args, 'max-length', 1);
+  opts.threads = intFlag(args, 'threads', 1);
+  const device = choiceFlag(args, 'device', ['cpu', 'cuda'] as const);
+  if (device) opts.device = device;
+  if (flag(args, 'no-normalize')) opts.normalize = false;
   return opts;
 }
 
@@ -71,17 +65,23 @@ export async function readTexts(path: string): Promise<{ texts: InputText[]; mal
 
 export const embedCommand: CliCommand = {
   name: 'embed',
-  usage: 'embed --encoder DIR --in texts.jsonl --out vectors.jsonl',
-  summary: 'embed texts with an exported encoder folder ([--strategy S] [--pooling P] [--max-length N] [--threads N] [--device cpu|cuda])',
+  usage: 'embed --encoder DIR --in texts.jsonl --out vectors.jsonl [options]',
+  summary: 'embed texts with an exported encoder folder',
+  options: {
+    encoder: { type: 'string', value: 'DIR', required: true, help: 'an exported encoder folder (model.onnx, tokenizer.json, reward_lens_encoder.json)' },
+    in: { type: 'string', value: 'FILE', required: true, help: 'texts.jsonl: one JSON string or {"text", "id"?} per line; - reads stdin' },
+    out: { type: 'string', value: 'FILE', required: true, help: 'vectors.jsonl: {"line", "id"?, "truncated", "vector"} per text' },
+    ...ENCODER_OPTIONS,
+    'batch-size': { type: 'string', value: 'N', help: 'texts per ONNX run (default 32)' },
+    quiet: { type: 'boolean', help: 'no JSON summary on stderr' },
+  },
+  notes: ['malformed input lines are counted and reported on stderr, never fatal'],
   async run(args) {
-    const { flags } = parseFlags(args, ['no-normalize', 'quiet']);
-    const dir = requireFlag(flags, 'encoder');
-    const input = requireFlag(flags, 'in');
-    const output = requireFlag(flags, 'out');
-    const options = encoderOptionsFromFlags(flags);
-    const batchFlag = flags.get('batch-size');
-    const batchSize = typeof batchFlag === 'string' ? Number(batchFlag) : 32;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch-size must be a positive integer`);
+    const dir = required(args, 'encoder');
+    const input = required(args, 'in');
+    const output = required(args, 'out');
+    const options = encoderOptionsFromArgs(args);
+    const batchSize = intFlag(args, 'batch-size', 1) ?? 32;
     const { texts, malformed } = await readTexts(input);
     const client = await EncoderClient.start(dir, options);
     try {
@@ -124,7 +124,7 @@ export const embedCommand: CliCommand = {
       };
       for (const m of malformed.slice(0, 20)) process.stderr.write(`reward-lens embed: ${input}:${m.line}: skipped, ${m.reason}\n`);
       if (malformed.length > 20) process.stderr.write(`reward-lens embed: ... and ${malformed.length - 20} more malformed lines\n`);
-      if (flags.get('quiet') !== true) process.stderr.write(JSON.stringify(summary) + '\n');
+      if (!flag(args, 'quiet')) process.stderr.write(JSON.stringify(summary) + '\n');
       return 0;
     } finally {
       await client.dispose();

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { ingestFile, type IngestSummary } from '../ingest/ingest';
 import { RunStore } from '../store/store';
 import type { MalformedInput } from '../store/writer';
-import { parseFlags, requireFlag, type CliCommand } from './types';
+import { UsageError, flag, required, type CliCommand } from './command';
 
 /** Malformed lines go to stderr as FILE:LINE: reason, the format editors and grep understand. */
 export function reportMalformed(file: string, malformed: readonly MalformedInput[]): void {
@@ -28,10 +28,16 @@ export const ingestCommand: CliCommand = {
   name: 'ingest',
   usage: 'ingest EVENTS... --db DB [--json]',
   summary: 'ingest events.jsonl files into a store (resumable; bad lines reported, not fatal)',
+  positionals: 'EVENTS...  one or more events.jsonl files (protocol v1)',
+  options: {
+    db: { type: 'string', value: 'DB', required: true, help: 'the run store (SQLite); created when missing' },
+    json: { type: 'boolean', help: 'print the summary as JSON (one object per file)' },
+  },
+  notes: ['malformed lines are reported on stderr as FILE:LINE: reason and do not fail the command'],
   async run(args) {
-    const { flags, positional } = parseFlags(args, ['json']);
-    const db = requireFlag(flags, 'db');
-    if (positional.length === 0) throw new Error('give at least one events.jsonl file');
+    const positional = args.positionals;
+    const db = required(args, 'db');
+    if (positional.length === 0) throw new UsageError('give at least one events.jsonl file');
     for (const f of positional) if (!existsSync(f)) throw new Error(`no such file: ${f}`);
     const store = await RunStore.open(db);
     const results: IngestSummary[] = [];
@@ -40,7 +46,7 @@ export const ingestCommand: CliCommand = {
         const s = await ingestFile(store, file);
         results.push(s);
         reportMalformed(file, s.malformed);
-        if (!flags.has('json')) {
+        if (!flag(args, 'json')) {
           process.stdout.write(
             `${file}: ${s.events} events (${s.groups} new groups, ${s.trajectories} trajectories, ${s.duplicates} already stored), ` +
               `${s.bytes} bytes, ${s.malformed.length} malformed line${s.malformed.length === 1 ? '' : 's'}` +
@@ -51,7 +57,7 @@ export const ingestCommand: CliCommand = {
     } finally {
       await store.close();
     }
-    if (flags.has('json')) {
+    if (flag(args, 'json')) {
       const out = results.map(summaryJson);
       process.stdout.write(JSON.stringify(out.length === 1 ? out[0] : out) + '\n');
     }

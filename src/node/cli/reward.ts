@@ -1,6 +1,8 @@
+// reward-lens reward: the reward maths on one case or an array of cases (the JSON contract in
+// docs/protocol.md; `python -m reward_lens.reward` speaks the same one).
 import { readFile } from 'node:fs/promises';
 import { CaseError, evaluateRewardInput } from '../../core/rewardCase';
-import { parseFlags, type CliCommand } from './types';
+import { required, type CliCommand } from './command';
 
 async function readInput(path: string): Promise<string> {
   if (path === '-') {
@@ -15,10 +17,12 @@ export const rewardCommand: CliCommand = {
   name: 'reward',
   usage: 'reward --in FILE|-',
   summary: 'score one case or a JSON array of cases (OGER/LUFFY/GRPO) and print JSON',
+  options: {
+    in: { type: 'string', value: 'FILE', required: true, help: 'the case(s) as JSON; - reads stdin' },
+  },
+  notes: ['exit codes: 0 scored, 1 unreadable input, 2 a bad case (the message names the field and value)'],
   async run(args) {
-    const { flags } = parseFlags(args);
-    const path = flags.get('in');
-    if (typeof path !== 'string') throw new Error('--in FILE is required (use - for stdin)');
+    const path = required(args, 'in');
     let input: unknown;
     try {
       input = JSON.parse(await readInput(path));

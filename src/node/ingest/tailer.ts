@@ -43,9 +43,9 @@ export class IngestTailer extends EventEmitter<TailerEvents> {
     this.watchFile();
     this.timer = setInterval(() => {
       if (!this.watcher) this.watchFile();
-      this.trigger();
+      void this.trigger();
     }, this.options.pollMs ?? 1000);
-    this.trigger();
+    void this.trigger();
   }
 
   private watchFile(): void {
@@ -70,7 +70,7 @@ export class IngestTailer extends EventEmitter<TailerEvents> {
     if (this.debounce || this.stopped) return;
     this.debounce = setTimeout(() => {
       this.debounce = null;
-      this.trigger();
+      void this.trigger();
     }, this.options.debounceMs ?? 50);
   }
 

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, resolve as resolvePath } from 'node:path';
 import { cpus } from 'node:os';
 import { VerdictDiffBuilder, verdictOfResult, type DiffGroupInput, type VerdictDiff, type VerdictLike } from '../../core/verdictDiff';
-import type { GroupDetail, RunStoreApi, VerdictInput, VerifierVersion, VerifyGroup, VerifyMember } from '../store/types';
+import type { RunStoreApi, VerdictInput, VerifierVersion, VerifyGroup, VerifyMember } from '../store/types';
 import { VerifyProcess, type VerifyItem, type VerifyResult } from './verifyProcess';
 
 export interface ReverifyProgress {

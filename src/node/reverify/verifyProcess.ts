@@ -51,7 +51,6 @@ const MAX_RESULT_CHARS = 1 << 20;
 
 export class VerifyProcess {
   private child: ChildProcess | null = null;
-  private splitter: LineSplitter | null = null;
   private readonly pending: Array<Pending | ControlWaiter> = [];
   private lastOutput = Date.now();
   private watchdog: NodeJS.Timeout | null = null;
@@ -96,7 +95,6 @@ export class VerifyProcess {
         if (this.child !== child) return resolve();
         splitter.end();
         this.child = null;
-        this.splitter = null;
         const how = signal instanceof Error ? `could not start: ${signal.message}` : signal ? `killed by ${signal}` : `exited with code ${code}`;
         const tail = this.stderrTail.slice(-3).join(' | ');
         this.failPending(`error: crashed (verifier process ${how}${tail ? `: ${tail}` : ''})`);
@@ -106,7 +104,6 @@ export class VerifyProcess {
       child.once('error', (e) => onGone(null, e));
     });
     this.child = child;
-    this.splitter = splitter;
     this.lastOutput = Date.now();
     if (!this.watchdog) {
       this.watchdog = setInterval(() => this.checkStall(), 500);

@@ -34,7 +34,7 @@ export function tokenize(text: string): string[] {
 
 function fold(token: string): string {
   const lower = token.toLowerCase();
-  // eslint-disable-next-line no-control-regex
+   
   return /^[\x00-\x7f]*$/.test(lower) ? lower : lower.normalize('NFD').replace(MARKS, '');
 }
 
@@ -275,7 +275,7 @@ export function matchesTokens(n: QueryNode, tokens: readonly string[]): boolean 
  * runs of [a-z0-9]) at a fraction of the cost; anything else is tokenised.
  */
 export function matchesText(n: QueryNode, text: string): boolean {
-  // eslint-disable-next-line no-control-regex
+   
   if (!hasNear(n) && !/[^\x00-\x7f]/.test(text)) return matchesAscii(n, text.toLowerCase());
   return matchesTokens(n, tokenize(text));
 }
@@ -374,7 +374,7 @@ export interface RankInput {
 
 /** A text's length in tokens and how often each ranking term (see positiveTerms) occurs in it. */
 export function termStats(text: string, terms: readonly string[]): { length: number; tf: number[] } {
-  // eslint-disable-next-line no-control-regex
+   
   if (!/[^\x00-\x7f]/.test(text)) {
     // ASCII: tokens are runs of [a-z0-9]; counted without making a string per token.
     const lower = text.toLowerCase();

@@ -1,0 +1,170 @@
+// The webview bundles in a real browser (Debian's Chromium, which setup installs for the e2e suite),
+// under the production CSP, with the host replaced by a page script that posts prepared messages
+// and records what the page posts. Covers what only a browser can show: hostile text stays text,
+// no CSP violation, the keyboard relabel flow, and the dashboard click-through. Seconds, not minutes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import { clickChartStep, harnessHtml, pickChartStepByKeyboard, sampleGroup, sampleSeries, sampleStep, HOSTILE_TEXT } from '../kit/ui';
+import { whatIfGroup } from '../../src/core/rescore';
+import type { HostToDashboard, HostToInspector } from '../../src/core/messages';
+import { toSeriesColumns } from '../../src/core/messages';
+import { CSP_RECORDER, startBrowserHarness, type BrowserHarness } from './browserHarness';
+
+let h: BrowserHarness;
+
+before(async () => {
+  h = await startBrowserHarness({ inspector: 'webview/inspector/main.ts', dashboard: 'webview/dashboard/main.ts' });
+});
+
+after(async () => {
+  await h?.close();
+});
+
+async function open(name: string, view: 'inspector' | 'dashboard', messages: Array<HostToInspector | HostToDashboard>, initialMessage?: HostToDashboard): Promise<Page> {
+  h.pages.set(`/${name}.html`, harnessHtml({ view, theme: 'dark', origin: h.origin, scriptUri: `${h.origin}/${view}.js`, messages, initialMessage, preludeScripts: [CSP_RECORDER] }));
+  const page = await h.browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  (page as Page & { __errors?: string[] }).__errors = errors;
+  await page.goto(`${h.origin}/${name}.html`);
+  return page;
+}
+
+const posted = (page: Page) => page.evaluate('window.__posted') as Promise<Array<Record<string, unknown>>>;
+const cspViolations = (page: Page) => page.evaluate('window.__csp') as Promise<string[]>;
+
+test('inspector: hostile trace text renders as text, no script runs, no CSP violation', async () => {
+  const g = sampleGroup({ groupId: 3, chars: 500, hostile: true });
+  const hostile = g.trajectories.find((t) => t.event.text === HOSTILE_TEXT)!;
+  const page = await open('hostile', 'inspector', [{ type: 'group', group: g, focusTrajectoryKey: hostile.trajectoryKey }]);
+  await page.waitForSelector('[data-testid="trace-body"]');
+  await page.click('[data-testid="think-toggle"]');
+  await page.waitForSelector('[data-testid="think-body"] .chunk');
+  const text = await page.locator('[data-testid="trace-body"]').textContent();
+  assert.ok(text?.includes('<script>window.__pwned = "script";</script>'), 'markup is shown literally');
+  assert.ok(text?.includes('<img src=x onerror='));
+  // only our own elements exist inside the trace: nothing the text could have created
+  const tags = await page.$$eval('[data-testid="trace-body"] *', (els) => [...new Set(els.map((e) => e.tagName.toLowerCase()))].sort());
+  assert.deepEqual(tags.filter((t) => !['details', 'div', 'mark', 'span', 'summary'].includes(t)), []);
+  assert.ok((await page.locator('[data-testid="control-char"]').count()) >= 3, 'bidi controls are shown');
+  assert.doesNotMatch(text ?? '', /[\u202A-\u202E\u2066-\u2069]/, 'and removed from the text');
+  assert.equal(await page.locator('[data-testid="answer-span"]').textContent(), '<b>42</b>');
+  assert.equal(await page.evaluate('window.__pwned'), undefined);
+  assert.deepEqual(await cspViolations(page), []);
+  assert.deepEqual((page as Page & { __errors?: string[] }).__errors, []);
+  // Control: the recorder does see violations, and the CSP (not only escaping) stops inline handlers.
+  await page.evaluate(() => document.body.insertAdjacentHTML('beforeend', '<div style="color:red"></div><img src="data:," onload="window.__pwned=1">'));
+  await page.waitForFunction(() => ((window as unknown as { __csp: string[] }).__csp).length >= 2);
+  assert.ok((await cspViolations(page)).some((v) => v.startsWith('style-src-attr')));
+  assert.ok((await cspViolations(page)).some((v) => v.startsWith('script-src-attr')));
+  assert.equal(await page.evaluate('window.__pwned'), undefined);
+  await page.close();
+});
+
+test('inspector: j moves, w relabels at once (pending), the what-if badges match whatIfGroup, the stored state clears pending', async () => {
+  const g = sampleGroup({ groupId: 5, chars: 800, seed: 4 });
+  const page = await open('keys', 'inspector', [{ type: 'group', group: g, focusTrajectoryKey: null }]);
+  await page.waitForSelector('[data-testid="member-0"][aria-selected="true"]');
+  await page.keyboard.press('j');
+  await page.waitForSelector('[data-testid="member-1"][aria-selected="true"]');
+  const key = Number(await page.getAttribute('[data-testid="member-1"]', 'data-trajectory-key'));
+  const member = g.trajectories.find((t) => t.trajectoryKey === key)!;
+  const target = member.event.verdict === 'correct' ? 'wrong' : 'correct';
+  await page.keyboard.press(target === 'wrong' ? 'w' : 'c');
+  const badge = page.locator('[data-testid="member-1"] [data-testid="badge-verdict"]');
+  assert.equal(await badge.getAttribute('data-verdict'), target);
+  assert.equal(await badge.getAttribute('data-pending'), 'true');
+  const sent = (await posted(page)).filter((m) => m.type === 'relabel');
+  assert.deepEqual(sent, [{ type: 'relabel', groupId: 5, trajectoryKey: key, label: target }]);
+  const want = whatIfGroup(g.trajectories.map((t) => t.event), g.reward, { verdicts: new Map([[member.event.id, target]]) });
+  const flips = want.members.filter((m) => m.signFlip).length;
+  assert.equal(await page.getAttribute('[data-testid="whatif-summary"]', 'data-sign-flips'), String(flips));
+  for (const m of want.members) {
+    if (m.after.advantage === null || m.before.advantage === null || Math.abs(m.after.advantage - m.before.advantage) < 1e-9) continue;
+    const shown = await page.getAttribute(`[data-trajectory-id="${m.id}"] [data-testid="badge-advantage-whatif"]`, 'data-value');
+    assert.ok(Math.abs(Number(shown) - m.after.advantage) < 1e-12, `${m.id}: ${shown} vs ${m.after.advantage}`);
+  }
+  const stored = { current: { id: 9, label: target, note: null, author: 'tester', createdAt: '2026-11-23T00:00:00Z', supersedes: null }, notes: [], history: [] };
+  await page.evaluate((m) => window.postMessage(m, '*'), { type: 'labelSaved', trajectoryKey: key, label: stored } as HostToInspector);
+  await page.waitForSelector('[data-testid="member-1"] [data-testid="badge-verdict"][data-pending="false"]');
+  // n opens the note box; Enter sends the note; typing there does not relabel
+  await page.keyboard.press('n');
+  await page.waitForSelector('[data-testid="note-editor"]:not([hidden])');
+  await page.locator('[data-testid="note-input"]').click();
+  await page.keyboard.type('w looks copied');
+  await page.keyboard.press('Enter');
+  const after = await posted(page);
+  assert.equal(after.filter((m) => m.type === 'relabel').length, 1);
+  assert.deepEqual(after.filter((m) => m.type === 'note'), [{ type: 'note', groupId: 5, trajectoryKey: key, text: 'w looks copied' }]);
+  assert.deepEqual(await cspViolations(page), []);
+  await page.close();
+});
+
+test('inspector: heatmap and diff toggles render and report their timings', async () => {
+  const g = sampleGroup({ groupId: 6, chars: 20_000, seed: 8, online: 3, offline: 2 });
+  const page = await open('toggles', 'inspector', [{ type: 'group', group: g, focusTrajectoryKey: null }]);
+  await page.waitForSelector('[data-testid="trace-body"]');
+  await page.click('[data-testid="think-toggle-all"]');
+  await page.click('[data-testid="heatmap-toggle"]');
+  await page.waitForSelector('[data-testid="heatmap-legend"]');
+  assert.ok((await page.locator('[data-testid="trace-body"] .heat').count()) > 50);
+  await page.click('[data-testid="diff-toggle"]');
+  await page.waitForSelector('[data-testid="diff-summary"]');
+  await page.waitForFunction(() => ((window as unknown as { __rewardLensPerf?: Array<{ what: string }> }).__rewardLensPerf ?? []).some((e) => e.what === 'diff'));
+  const whats = new Set((await posted(page)).filter((m) => m.type === 'rendered').map((m) => m.what));
+  for (const w of ['group', 'trace', 'heatmap', 'diff', 'traceComplete']) assert.ok(whats.has(w), `rendered ${w}`);
+  await page.close();
+});
+
+test('dashboard: a 2,000-step chart has no marker elements; a click picks the nearest step and the keyboard picks exactly', async () => {
+  const series = sampleSeries(2000);
+  const page = await open('dash-dense', 'dashboard', [{ type: 'series', runId: 'sample-run', variant: 'oger', series: toSeriesColumns(series), selectedStep: null }]);
+  await page.waitForSelector('[data-testid="chart-accuracy"] svg');
+  assert.equal(await page.locator('[data-testid^="point-step-"]').count(), 0);
+  const selected = async () => (await posted(page)).filter((m) => m.type === 'selectStep').map((m) => (m as { step: number }).step);
+  const tolerance = await clickChartStep(page, 'accuracy', 1234);
+  const [clicked] = await selected();
+  assert.ok(clicked !== undefined && Math.abs(clicked - 1234) <= tolerance, `clicked near step 1234 (±${tolerance}), picked ${clicked}`);
+  await pickChartStepByKeyboard(page, 'accuracy', 137);
+  assert.equal((await selected()).at(-1), 137);
+  const svg = page.locator('[data-testid="chart-accuracy"] svg');
+  await svg.press('End');
+  assert.match((await page.locator('[data-testid="readout-accuracy"]').textContent()) ?? '', /step 1999:/);
+  await svg.press('ArrowLeft');
+  await svg.press('Enter');
+  assert.equal((await selected()).at(-1), 1998);
+  assert.deepEqual(await cspViolations(page), []);
+  await page.close();
+});
+
+test('dashboard: a page created with its series renders before any host message, and hostile run text in it stays text', async () => {
+  const runId = '</script><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">';
+  const page = await open('dash-seeded', 'dashboard', [], { type: 'series', runId, variant: 'oger', series: toSeriesColumns(sampleSeries(30)), selectedStep: null });
+  await page.waitForSelector('body[data-rendered-series]');
+  assert.equal(await page.locator('[data-testid="run-id"]').textContent(), runId);
+  assert.equal(await page.locator('[data-testid="step-count"]').getAttribute('data-value'), '30');
+  assert.equal(await page.evaluate('window.__pwned'), undefined);
+  assert.equal(await page.locator('#reward-lens-initial-message').count(), 0, 'the data block is taken once');
+  assert.ok((await posted(page)).some((m) => m.type === 'ready'), 'the page still says ready');
+  assert.deepEqual(await cspViolations(page), []);
+  await page.close();
+});
+
+test('dashboard: a step point selects the step, its groups open through the host', async () => {
+  const series = sampleSeries(60);
+  const page = await open('dash', 'dashboard', [{ type: 'series', runId: 'sample-run', variant: 'oger', series: toSeriesColumns(series), selectedStep: null }]);
+  await page.waitForSelector('[data-testid="point-step-10"]');
+  assert.equal(await page.locator('[data-testid^="point-step-"]').count(), 60);
+  assert.equal(await page.locator('[data-testid="chart-entropy"] path.series').count(), 1, 'one path per series');
+  await page.locator('[data-testid="point-step-10"]').click({ force: true });
+  assert.deepEqual((await posted(page)).filter((m) => m.type === 'selectStep'), [{ type: 'selectStep', runId: 'sample-run', step: 10 }]);
+  const step = sampleStep(10, 3, 4);
+  await page.evaluate((m) => window.postMessage(m, '*'), { type: 'step', runId: 'sample-run', step: 10, ...step } as HostToDashboard);
+  const gid = step.groups[1]!.groupId;
+  await page.click(`[data-testid="group-${gid}"]`);
+  assert.deepEqual((await posted(page)).filter((m) => m.type === 'openGroup'), [{ type: 'openGroup', groupId: gid, focusTrajectoryKey: null }]);
+  assert.equal(await page.locator('[data-testid="histogram"] rect.bar').count() > 0, true);
+  assert.deepEqual(await cspViolations(page), []);
+  await page.close();
+});
