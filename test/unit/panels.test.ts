@@ -49,6 +49,8 @@ function inspectorEnv(store: RunStore | undefined) {
     },
     openTrajectoryDocument: async (k: number) => { opened.push(String(k)); },
     setTitle: (t: string) => { title = t; },
+    reasoningSetting: () => 'auto' as const,
+    options: () => ({ renderMarkdown: false }),
   };
   return { env, posted, logs, opened, title: () => title };
 }
