@@ -9,6 +9,7 @@ import { h } from '../shared/dom';
 import { reportAfterPaint } from '../shared/perf';
 import { rangeInChunk, rangeOfNth, type ChunkRef, type TraceHandle } from './trace';
 import type { PosBar, PosMark } from './posbar';
+import { scrollIntoScroller } from './scrolling';
 
 export interface FindContext {
   text(): string;
@@ -175,16 +176,12 @@ export class FindBar {
     const c = handle.reveal(hit.start);
     if (!c) return;
     const range = this.rangeFor(c, hit, this.current);
-    const centre = () => {
+    // The chunk may be skipped content (content-visibility): placed over a few frames as the
+    // chunks around it take their real sizes.
+    scrollIntoScroller(scroller, () => {
       const target = range?.getBoundingClientRect();
-      const sr = scroller.getBoundingClientRect();
-      if (target && (target.height > 0 || target.width > 0)) scroller.scrollTop += target.top - sr.top - sr.height / 3;
-      else scroller.scrollTop += c.el.getBoundingClientRect().top - sr.top - sr.height / 3;
-    };
-    // The chunk may be skipped content (content-visibility): bring it on screen, then place the
-    // hit exactly once the frame has laid it out.
-    centre();
-    requestAnimationFrame(centre);
+      return target && (target.height > 0 || target.width > 0) ? target : c.el.getBoundingClientRect();
+    });
   }
 
   private clearPaint(): void {

@@ -29,6 +29,7 @@ import { explain, explanationShown, hideExplanation } from './popover';
 import { FindBar } from './find';
 import { createPosBar, type PosBar } from './posbar';
 import { loadRenderer } from './renderLoader';
+import { scrollIntoScroller } from './scrolling';
 import type { TraceRenderer } from '../shared/renderer';
 
 installStyles(baseCss + inspectorCss);
@@ -342,16 +343,11 @@ function jumpTo(offset: number): void {
   if (!traceHandle || !traceScroller) return;
   const c = traceHandle.reveal(offset);
   if (!c) return;
-  const scroller = traceScroller;
-  const place = () => {
-    const sr = scroller.getBoundingClientRect();
+  scrollIntoScroller(traceScroller, () => {
     const r = c.el.getBoundingClientRect();
     const within = r.height > 0 ? ((offset - c.start) / Math.max(1, c.end - c.start)) * r.height : 0;
-    scroller.scrollTop += r.top + within - sr.top - sr.height / 3;
-    updateViewport();
-  };
-  place();
-  requestAnimationFrame(place);
+    return new DOMRect(r.left, r.top + within, r.width, 1);
+  }, updateViewport);
 }
 
 function positionMarks(row: MemberRow, handle: TraceHandle, answer: { start: number; end: number } | null): void {
@@ -424,6 +420,12 @@ function fillTrace(wrap: HTMLElement, row: MemberRow): void {
   if (state.heatmap) scroller.appendChild(heatLegend(handle.droppedEntropies, !!te && Array.isArray(te.offsets) && te.offsets.length > 0));
   if (state.render && !state.heatmap && !renderer) scroller.appendChild(h('p', { class: 'muted', 'data-testid': 'render-loading' }, 'Loading the Markdown/LaTeX renderer…'));
   scroller.appendChild(handle.element);
+  if (handle.unclosed && handle.reasoning && handle.reasoning.end >= text.length) {
+    // Nothing follows the fold: say why, and offer the end, where a cut-off response is read first.
+    const end = h('button', { type: 'button', class: 'link', 'data-testid': 'jump-to-end' }, 'Show where it was cut off');
+    end.addEventListener('click', () => jumpTo(text.length - 1));
+    scroller.appendChild(h('p', { class: 'muted cut-note', 'data-testid': 'cut-note' }, `The response ends inside its reasoning: it was cut off after ${fmtCount(text.length)} characters, before it answered. `, end));
+  }
   if (text.length > 0) {
     posbar = createPosBar(text.length, jumpTo);
     wrap.appendChild(posbar.element);

@@ -166,7 +166,8 @@ function renderTokens(root: HTMLElement, tokens: readonly Token[]): void {
     } else if (t.type in BLOCK_TAGS) {
       const el = document.createElement(BLOCK_TAGS[t.type] as string);
       if (t.type === 'ordered_list_open') {
-        const start = Number(t.attrGet('start'));
+        const raw = t.attrGet('start');
+        const start = raw === null ? NaN : Number(raw);
         if (Number.isSafeInteger(start) && start >= 0) el.setAttribute('start', String(start));
       }
       top().appendChild(el);

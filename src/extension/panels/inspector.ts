@@ -50,7 +50,8 @@ export class InspectorPanel extends WebviewPanelHost<HostToInspector, InspectorC
             now: () => performance.now(),
             author: labelAuthor,
             addLabel: (label) => deps.addLabel(label),
-            openTrajectoryDocument: (key) => deps.openTrajectoryDocument(key),
+            // in the inspector's own column, not a third one
+            openTrajectoryDocument: (key) => deps.openTrajectoryDocument(key, InspectorPanel.current?.panel.viewColumn),
             setTitle: channel.setTitle,
             reasoningSetting: () => settings.reasoningFormat(),
             options: () => ({ renderMarkdown: settings.renderMarkdown() }),
