@@ -215,7 +215,8 @@ test('Markdown/LaTeX rendering: formulas typeset with KaTeX, hostile text stays 
   assert.deepEqual(missing, [], 'every payload is visible as its literal characters');
   assert.ok((await page.locator('[data-testid="trace-body"] .katex').count()) >= 2, 'inline and display maths typeset');
   assert.ok((await page.locator('[data-testid="trace-body"] strong').count()) >= 1, 'Markdown emphasis');
-  assert.ok((await page.locator('[data-testid="math-raw"]').count()) >= 1, '\\href is not trusted: shown as its source');
+  assert.ok((await page.locator('[data-testid="math-raw"]').count()) >= 2, '\\href and \\htmlData are not trusted: shown as their source');
+  assert.ok(text.includes(String.raw`\(\htmlData{x=1}{y}\)`), 'with the delimiters as written');
   const tags = await page.$$eval('[data-testid="trace-body"] *', (els) => [...new Set(els.map((e) => e.tagName.toLowerCase()))]);
   for (const bad of ['a', 'img', 'script', 'iframe', 'svg', 'style', 'link', 'b']) assert.ok(!tags.includes(bad), `no <${bad}> from the text`);
   const handlers = await page.$$eval('[data-testid="trace-body"] *', (els) => els.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name) || a.name === 'href' || a.name === 'src').map((a) => a.name)));
@@ -227,6 +228,7 @@ test('Markdown/LaTeX rendering: formulas typeset with KaTeX, hostile text stays 
   await page.locator('[data-testid="render-toggle"]').click();
   await page.waitForSelector('[data-testid="trace-body"]:not(.rendered)');
   assert.equal(await page.evaluate('window.__pwned'), undefined);
+  assert.equal(await page.locator('#reward-lens-assets').count(), 0, 'the assets data block is taken once: no script element but the page\'s own remains');
   assert.deepEqual(await cspViolations(page), []);
   assert.deepEqual(errorsOf(page), []);
   // the sample hostile trace too

@@ -1,16 +1,17 @@
 // Loads the Markdown/LaTeX renderer (dist/webview/render.js) and KaTeX's stylesheet the first time
 // rendering is turned on. The script carries this page's nonce (the CSP allows nothing else); the
 // stylesheet and its fonts come from the extension's own resources, which the CSP allows.
-import { readAssets } from '../shared/vscode';
+import { takeAssets } from '../shared/vscode';
 import type { TraceRenderer } from '../shared/renderer';
 
 const nonce = (document.currentScript as HTMLScriptElement | null)?.nonce ?? document.querySelector<HTMLScriptElement>('script[nonce]')?.nonce ?? '';
+// Read when the bundle starts, so the data block is gone before anything else runs.
+const assets = takeAssets();
 let loading: Promise<TraceRenderer | null> | null = null;
 
 export function loadRenderer(): Promise<TraceRenderer | null> {
   if (window.__rewardLensRenderer) return Promise.resolve(window.__rewardLensRenderer);
   loading ??= new Promise((resolve) => {
-    const assets = readAssets();
     if (!assets.renderScript) return resolve(null);
     if (assets.katexCss) {
       const link = document.createElement('link');

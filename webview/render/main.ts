@@ -87,6 +87,7 @@ function mathBlock(state: StateBlock, startLine: number, endLine: number, silent
   const tok = state.push('math_block', 'math', 0);
   tok.block = true;
   tok.content = body;
+  tok.markup = close === '$$' ? '$$' : '\\[';
   tok.map = [startLine, state.line];
   tok.meta = { display: true };
   return true;
@@ -96,7 +97,7 @@ md.inline.ruler.before('escape', 'math_inline', mathInline);
 md.block.ruler.before('fence', 'math_block', mathBlock, { alt: ['paragraph', 'reference', 'blockquote', 'list'] });
 
 /** Commands KaTeX only runs when trusted; an expression that asks for one is shown as source. */
-function renderMath(parent: HTMLElement, tex: string, display: boolean): void {
+function renderMath(parent: HTMLElement, tex: string, display: boolean, open: string): void {
   const holder = document.createElement(display ? 'div' : 'span');
   holder.className = display ? 'math math-display' : 'math math-inline';
   let untrusted = '';
@@ -121,8 +122,9 @@ function renderMath(parent: HTMLElement, tex: string, display: boolean): void {
     holder.className = 'math-raw';
     holder.setAttribute('data-testid', 'math-raw');
     holder.title = `Not rendered: ${(e as Error).message.slice(0, 200)}`;
-    const delim = display ? ['$$', '$$'] : ['$', '$'];
-    appendText(holder, `${delim[0]}${tex}${delim[1]}`);
+    // the source as written, delimiters included
+    const close = open === '\\(' ? '\\)' : open === '\\[' ? '\\]' : open;
+    appendText(holder, `${open}${tex}${close}`);
   }
   parent.appendChild(holder);
 }
@@ -149,7 +151,7 @@ function renderInline(parent: HTMLElement, children: readonly Token[]): void {
       const c = document.createElement('code');
       appendText(c, t.content);
       top().appendChild(c);
-    } else if (t.type === 'math_inline') renderMath(top(), t.content, (t.meta as { display?: boolean } | null)?.display === true);
+    } else if (t.type === 'math_inline') renderMath(top(), t.content, (t.meta as { display?: boolean } | null)?.display === true, t.markup);
     else appendText(top(), t.content || t.markup);
   }
 }
@@ -181,7 +183,7 @@ function renderTokens(root: HTMLElement, tokens: readonly Token[]): void {
       appendText(code, t.content);
       pre.appendChild(code);
       top().appendChild(pre);
-    } else if (t.type === 'math_block') renderMath(top(), t.content, true);
+    } else if (t.type === 'math_block') renderMath(top(), t.content, true, t.markup);
     else if (t.type === 'hr') top().appendChild(document.createElement('hr'));
     else if (t.content) appendText(top(), t.content);
   }

@@ -44,10 +44,15 @@ export function takeInitialMessage<T extends { type: string }>(): T | null {
   }
 }
 
-/** The URLs of the page's optional assets, from the host (see ASSETS_ELEMENT_ID); {} when none. */
-export function readAssets(): WebviewAssets {
+/**
+ * The URLs of the page's optional assets, from the host (see ASSETS_ELEMENT_ID); {} when none.
+ * Taken once, like the initial message: the data block leaves the page, which then holds no
+ * script element but its own.
+ */
+export function takeAssets(): WebviewAssets {
   const el = document.getElementById(ASSETS_ELEMENT_ID);
   if (!el) return {};
+  el.remove();
   try {
     const data: unknown = JSON.parse(el.textContent ?? '');
     if (typeof data !== 'object' || data === null) return {};
