@@ -179,6 +179,9 @@ export function hostileRun(runId: string): Record<string, unknown>[] {
  * finished ones and two teachers. Each response was graded against its own AIME problem; the group
  * borrows the first one's prompt.
  */
+/** The SkyThought run's one step: not one the ordinary run has, so its tree row is unambiguous. */
+export const SKY_STEP = 24;
+
 export function skyThoughtRun(runId: string): Record<string, unknown>[] {
   const traces = skyThoughtTraces();
   const pick = (i: number) => traces[i]!;
@@ -189,13 +192,13 @@ export function skyThoughtRun(runId: string): Record<string, unknown>[] {
   };
   return [
     runStart(runId),
-    stepEvent(runId, 0),
+    stepEvent(runId, SKY_STEP),
     groupEvent(runId, {
-      step: 0, promptId: `aime24-${first.idx}`, prompt: first.question, gold: first.gold,
+      step: SKY_STEP, promptId: `aime24-${first.idx}`, prompt: first.question, gold: first.gold,
       // online #1 is the closest to the teachers, so the teacher takes its slot
       online: [member(21, 0.45), member(0, 0.12), member(6, 0.3), member(2, 0.25), member(29, 0.5)],
       offline: [member(7, undefined, 'Sky-T1-32B'), member(9, undefined, 'QwQ-32B')],
     }),
-    { v: 1, type: 'run_end', run_id: runId, status: 'completed', reason: 'fixture written in full', step: 0 },
+    { v: 1, type: 'run_end', run_id: runId, status: 'completed', reason: 'fixture written in full', step: SKY_STEP },
   ];
 }

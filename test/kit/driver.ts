@@ -43,9 +43,14 @@ export async function openStore(page: Page, db: string): Promise<void> {
 export async function showRunsView(page: Page): Promise<void> {
   const container = page.locator('.part.activitybar .action-item a[aria-label^="Reward Lens"]');
   await container.waitFor({ state: 'visible', timeout: 30_000 });
-  const checked = await container.getAttribute('aria-expanded').catch(() => null);
-  if (checked !== 'true') await container.click();
-  await page.locator('.part.sidebar .pane-header', { hasText: /^\s*Runs/i }).waitFor({ state: 'visible', timeout: 15_000 });
+  const header = page.locator('.part.sidebar .pane-header', { hasText: /^\s*Runs/i });
+  // Clicking the container while its view is shown hides the side bar, so click only when the
+  // Runs pane is not already on screen (aria-expanded is not always set on the item).
+  if (!(await header.isVisible())) {
+    const checked = await container.getAttribute('aria-expanded').catch(() => null);
+    if (checked !== 'true') await container.click();
+  }
+  await header.waitFor({ state: 'visible', timeout: 15_000 });
 }
 
 /** A row of the Runs tree whose label matches. */

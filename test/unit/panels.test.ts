@@ -360,9 +360,9 @@ test('a flood of refused messages is logged as a burst and then a count, not lin
 
 test('inspector history: back/forward as a browser\'s (a new open drops what was ahead; the selected member is where an entry returns)', () => {
   const h = new InspectorHistoryStack(3);
-  const a = 'a' as GroupId;
-  const b = 'b' as GroupId;
-  const c = 'c' as GroupId;
+  const a = storeGroupId(1);
+  const b = storeGroupId(2);
+  const c = storeGroupId(3);
   assert.equal(h.canGo('back'), false);
   h.push({ groupId: a, trajectoryKey: null });
   h.push({ groupId: a, trajectoryKey: null }); // the same place again is not a new entry
