@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { scoreGroup } from '../../src/core/reward';
 import { ordinaryRun, skyThoughtRun, writeEvents } from './fixtures';
-import { currentFindHit, findInTrace, inViewport, ingest, inspectorFrame, openGroupFromTree, openStore, queryStore } from '../kit/driver';
+import { closeExplanation, currentFindHit, findInTrace, inViewport, ingest, inspectorFrame, openGroupFromTree, openStore, queryStore } from '../kit/driver';
 import { longestSkyThought } from '../kit/traces';
 import { runCommand, sleep, startRig, waitFor, webviewFrame, type Rig } from '../kit/rig';
 
@@ -128,12 +128,8 @@ test('inspector: open a group from the Runs tree; j/k move; c and w relabel; sto
   assert.equal(await outside.count(), 1);
   assert.equal(await outside.locator('[data-testid$=-whatif]').count(), 0, 'no arrow on the teacher outside the group');
   // The pointer still rests where member-0 was clicked; the re-rendered badges under it may have
-  // opened a formula popover over the trace's header. Escape closes it, as a reader would.
-  const pop = frame.locator('[data-testid=explain-popover]');
-  if (await pop.isVisible()) {
-    await page.keyboard.press('Escape');
-    await pop.waitFor({ state: 'hidden', timeout: 3_000 });
-  }
+  // opened a formula popover over the trace's header.
+  await closeExplanation(page, frame);
   await frame.locator('[data-testid=heatmap-toggle]').click();
   await sleep(400);
   await rig!.screenshot('inspector-relabelled-dark');
@@ -265,6 +261,7 @@ test('a real SkyThought trace: folded by its markers, searchable while folded, i
   const long = longestSkyThought();
   const frame = await openGroupFromTree(page, SKY, /step 24\b/i, /aime24-21/);
   await frame.locator('[data-trajectory-id="aime24-21-s24-on0"]').click();
+  await closeExplanation(page, frame);
   await waitFor('the 153,700-character trace', 15_000, async () => (await frame.locator('[data-testid=trace-body]').getAttribute('data-chars')) === String(long.text.length));
   assert.equal(await frame.locator('[data-testid=badge-format]').getAttribute('data-format'), 'skythought', 'the run\'s format was detected');
   assert.match((await frame.locator('[data-testid=think-toggle]').textContent()) ?? '', /Reasoning · 154K characters · never closed/);

@@ -159,3 +159,14 @@ export async function currentFindHit(frame: Frame): Promise<{ text: string; visi
     return { text: r.toString(), visible: !!pane && rect.height > 0 && rect.top >= pane.top && rect.bottom <= pane.bottom };
   });
 }
+
+/**
+ * Closes a formula popover left open by the pointer resting on a badge (a click on a row lands on
+ * one; a re-render can open it again under a still pointer): Escape, as a reader would.
+ */
+export async function closeExplanation(page: Page, frame: Frame): Promise<void> {
+  const pop = frame.locator('[data-testid=explain-popover]');
+  if (!(await pop.isVisible())) return;
+  await page.keyboard.press('Escape');
+  await pop.waitFor({ state: 'hidden', timeout: 3_000 });
+}
