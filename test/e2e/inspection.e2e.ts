@@ -189,7 +189,8 @@ test('inline view: a trajectory opens as a read-only document with its summary a
   // It opens in the inspector's own editor group, not a new column. Monaco renders spaces as NBSP.
   const editor = page.locator('.editor-group-container.active .monaco-editor').first();
   await waitFor(`the document for ${id}`, 15_000, async () => (await editor.locator('.view-lines').innerText().catch(() => '')).replace(/\u00a0/g, ' ').includes(`Trajectory ${id}`));
-  const decorations = await editor.evaluate((root) => {
+  // The decorations follow the text by a moment (they are set once the document is shown): poll.
+  const readDecorations = () => editor.evaluate((root) => {
     const texts: string[] = [];
     for (const el of Array.from(root.querySelectorAll('.view-lines span, .view-overlays div, .margin-view-overlays div'))) {
       for (const pseudo of ['::before', '::after']) {
@@ -199,6 +200,11 @@ test('inline view: a trajectory opens as a read-only document with its summary a
     }
     return texts;
   });
+  const head = (texts: string[]) => texts.some((t) => /R_total/.test(t) && /\bA\b/.test(t)) && texts.some((t) => /H̄ \d/.test(t));
+  const decorations = await waitFor('the document\'s decorations', 10_000, async () => {
+    const texts = await readDecorations();
+    return head(texts) ? texts : undefined;
+  }).catch(() => readDecorations());
   assert.ok(decorations.some((t) => /R_total/.test(t) && /\bA\b/.test(t)), `a head decoration with R_total and the advantage (saw ${decorations.slice(0, 6).join(' | ')})`);
   assert.ok(decorations.some((t) => /H̄ \d/.test(t)), 'per-paragraph mean entropy in the margin');
   // Hover over the first characters of a paragraph line (a line box is wider than its text).
