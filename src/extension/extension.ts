@@ -62,7 +62,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
       InspectorPanel.show(deps, groupId, focusTrajectoryId, placement);
     },
-    openTrajectoryDocument: (key) => docs.open(key, true),
+    openTrajectoryDocument: (key, column) => docs.open(key, column),
     addLabel: (label) => stores.addLabel(label),
     onDidChangeStore: stores.onDidChange,
     panels,
@@ -88,6 +88,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(
     vscode.workspace.registerTextDocumentContentProvider(TRAJECTORY_SCHEME, docs),
     vscode.languages.registerHoverProvider({ scheme: TRAJECTORY_SCHEME }, docs),
+    vscode.languages.registerFoldingRangeProvider({ scheme: TRAJECTORY_SCHEME }, docs),
   );
 
   const open = { group: (g: GroupId, t?: string) => deps.openGroup(g, t), document: deps.openTrajectoryDocument };
