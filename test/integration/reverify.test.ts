@@ -12,8 +12,8 @@ import { join, resolve } from 'node:path';
 import { RunStore } from '../../src/node/store';
 import type { GroupEvent, RolloutEvent, RunStartEvent, TrajectoryEvent, Verdict } from '../../src/core/protocol';
 import { VerifyProcess } from '../../src/node/reverify/verifyProcess';
-import { ReverifyCancelled, reverifyRun, verifierFileIdentity } from '../../src/node/reverify/reverify';
-import { RegressionRunner, currentLabels, exportLabelsJsonl, regressionCases, type RegressionCase } from '../../src/node/reverify/regression';
+import { answerPartDeclaration, ReverifyCancelled, reverifyRun, verifierFileIdentity } from '../../src/node/reverify/reverify';
+import { RegressionRunner, currentLabels, exportLabelsJsonl, exportedId, regressionCases, type RegressionCase } from '../../src/node/reverify/regression';
 import { loadScaledBound } from '../kit/load';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -200,6 +200,51 @@ test('reverifyRun writes a new verdict set under the file hash, leaves the activ
   }
 });
 
+test('a verifier that declares it reads only the answer part is called once per distinct (answer part, gold), with the same verdicts', async () => {
+  const dir = tempDir();
+  // twoStepRun repeats answers ("12" three times in one group, "0.5" in two groups of one gold), and
+  // every group's reasoning is the same text, so only the part after </think> tells them apart.
+  const store = await storeWith(join(dir, 'store.db'), twoStepRun('rd'));
+  try {
+    const calls = join(dir, 'calls.log');
+    const body = (declare: boolean) =>
+      `${declare ? 'REWARD_LENS_READS_AFTER = "</think>"  # only the answer part\n' : ''}` +
+      `from reward_lens.verifier.default import verify as _default\n\n\ndef verify(response, gold):\n` +
+      `    with open(${JSON.stringify(calls)}, "a") as f:\n        f.write("x\\n")\n    return _default(response, gold)\n`;
+    const whole = await reverifyRun(store, 'rd', { python: backendPython(), backendRoot: BACKEND_ROOT, verifierPath: writeVerifier(dir, body(false), 'whole.py'), timeoutS: 30 });
+    assert.equal(whole.readsAfter, null);
+    assert.equal(whole.verifierCalls, 16);
+    assert.equal(readFileSync(calls, 'utf8').length, 16 * 2);
+    rmSync(calls);
+    const deduped = await reverifyRun(store, 'rd', { python: backendPython(), backendRoot: BACKEND_ROOT, verifierPath: writeVerifier(dir, body(true), 'answer_only.py'), timeoutS: 30, batchSize: 3 });
+    assert.equal(deduped.readsAfter, '</think>');
+    const members = (await store.db.all<{ text: string; gold: string }>('SELECT t.id, g.gold, t.text FROM trajectories t JOIN groups g ON g.id = t.group_id WHERE t.run_id = ?', ['rd']));
+    const distinct = new Set(members.map((m) => `${m.gold}\u0000${m.text.includes('</think>') ? 'A' + m.text.split('</think>').slice(1).join('</think>') : 'T' + m.text}`)).size;
+    assert.ok(distinct < 16, `the run repeats answers (${distinct} distinct of 16)`);
+    assert.equal(deduped.verifierCalls, distinct);
+    assert.equal(readFileSync(calls, 'utf8').length, distinct * 2, 'the verifier itself ran once per distinct pair');
+    assert.equal(deduped.written, 16);
+    const a = await store.verdicts(whole.verifier.id, 'rd');
+    const b = await store.verdicts(deduped.verifier.id, 'rd');
+    assert.deepEqual(b.map(({ verifierId: _v, ...rest }) => rest), a.map(({ verifierId: _v, ...rest }) => rest));
+    assert.deepEqual(deduped.diff.flips, whole.diff.flips);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the answer-part declaration is read from the source, plain string literals only', () => {
+  assert.equal(answerPartDeclaration('x = 1\nREWARD_LENS_READS_AFTER = "</think>"\n'), '</think>');
+  assert.equal(answerPartDeclaration("REWARD_LENS_READS_AFTER: str = '<|end_of_thought|>'  # why\n"), '<|end_of_thought|>');
+  assert.equal(answerPartDeclaration('# REWARD_LENS_READS_AFTER = "</think>"\n'), null, 'a comment declares nothing');
+  assert.equal(answerPartDeclaration('    REWARD_LENS_READS_AFTER = "</think>"\n'), null, 'only at module level');
+  assert.equal(answerPartDeclaration('REWARD_LENS_READS_AFTER = "\\n"\n'), null, 'escapes are not interpreted');
+  assert.equal(answerPartDeclaration('REWARD_LENS_READS_AFTER = ""\n'), null);
+  assert.equal(answerPartDeclaration('REWARD_LENS_READS_AFTER = MARKER\n'), null);
+  assert.equal(answerPartDeclaration(readFileSync(join(BACKEND_ROOT, 'reward_lens', 'verifier', 'default.py'), 'utf8')), '</think>');
+});
+
 test('reverifyRun counts timeouts and crashes as errors in the diff and finishes', async () => {
   const dir = tempDir();
   const events: RolloutEvent[] = [runStartEvent('r2'), groupOf('r2', 0, 0, '5', [{ answer: '5', logged: 'correct' }, { answer: 'HANG', logged: 'wrong' }, { answer: 'CRASH', logged: 'wrong' }, { answer: 'RAISE', logged: 'wrong' }])];
@@ -267,6 +312,7 @@ test('relabels are regression cases; an edit that fixes the verifier clears the 
     await store.addLabel({ trajectoryKey: falseNeg!.trajectoryKey, label: 'correct', note: '0.5 is 1/2', author: 'me', supersedes: l1.id });
     await store.addLabel({ trajectoryKey: falsePos!.trajectoryKey, label: 'wrong', note: null, author: 'me' });
     await store.addLabel({ trajectoryKey: falsePos!.trajectoryKey, label: 'note', note: 'just a note', author: 'me' });
+    await store.addLabel({ trajectoryKey: falseNeg!.trajectoryKey, label: 'note', note: 'Math-Verify misses decimals vs fractions', author: 'me' });
     const current = currentLabels(await store.labels('r4'));
     assert.deepEqual(current.map((l) => l.label), ['correct', 'wrong']);
     const cases = await regressionCases(store, 'r4');
@@ -288,7 +334,12 @@ test('relabels are regression cases; an edit that fixes the verifier clears the 
     writeFileSync(labelsFile, exportLabelsJsonl(cases));
     const lines = readFileSync(labelsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(lines.map((l) => l.label), ['correct', 'wrong']);
-    assert.equal(lines[0]?.note, '0.5 is 1/2');
+    // Notes travel with the label: its own note, then the free-standing notes on that trajectory.
+    assert.equal(lines[0]?.note, '0.5 is 1/2\nMath-Verify misses decimals vs fractions');
+    assert.equal(lines[1]?.note, 'just a note');
+    // Round trip: each exported id names the stored trajectory once (run id not doubled).
+    assert.deepEqual(lines.map((l) => l.id), cases.map((c) => `r4/${c.trajectoryId}`));
+    assert.equal(exportedId({ runId: 'r4', trajectoryId: 'r4/s0/p1/on0' }), 'r4/s0/p1/on0');
     const run = (verifier: string) => spawnSync(backendPython(), ['-m', 'reward_lens.verify', '--test', labelsFile, '--verifier', verifier, '--workers', '1', '--timeout', '30'], { cwd: BACKEND_ROOT, encoding: 'utf8' });
     assert.equal(run(path).status, 0);
     const strictPath = writeVerifier(dir, 'def verify(response, gold):\n    return "boxed{" + gold + "}" in response\n', 'strict.py');
