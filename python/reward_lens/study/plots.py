@@ -75,9 +75,13 @@ def plot_all(res: dict, out_dir: Path) -> list[Path]:
     plt.close(fig)
 
     splits = list(res["pass_at_k"])
-    temps = list(res["pass_at_k"][splits[0]]) if splits else []
-    fig, axes = plt.subplots(len(splits), len(temps), figsize=(4.2 * max(1, len(temps)), 3.4 * max(1, len(splits))), squeeze=False)
+    # each split has its own temperature sweep (the longer sums are evaluated at T = 1 only)
+    width = max((len(res["pass_at_k"][s]) for s in splits), default=1)
+    fig, axes = plt.subplots(len(splits), width, figsize=(4.2 * max(1, width), 3.4 * max(1, len(splits))), squeeze=False)
     for i, split in enumerate(splits):
+        temps = list(res["pass_at_k"][split])
+        for j in range(len(temps), width):
+            axes[i][j].axis("off")
         for j, t in enumerate(temps):
             ax = axes[i][j]
             for arm, c in res["pass_at_k"][split][t].items():
