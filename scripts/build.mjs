@@ -17,6 +17,7 @@ const webEntries = [
   { in: 'webview/inspector/main.ts', out: 'inspector' },
   { in: 'webview/dashboard/main.ts', out: 'dashboard' },
   { in: 'webview/diff/main.ts', out: 'diff' },
+  { in: 'webview/compare/main.ts', out: 'compare' },
 ].filter((e) => existsSync(e.in));
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'info', legalComments: 'none' };

@@ -22,6 +22,7 @@ import { InspectorPanel } from './panels/inspector';
 import { DashboardPanel } from './panels/dashboard';
 import { activateVerifier } from './verifier/register';
 import { activateEncoder } from './encoder/register';
+import { activateCompare } from './compare/command';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Reward Lens');
@@ -67,7 +68,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   };
 
   const tree = new RunsTreeProvider(stores);
-  const treeView = vscode.window.createTreeView<RunsNode>('rewardLens.runs', { treeDataProvider: tree, showCollapseAll: true });
+  const treeView = vscode.window.createTreeView<RunsNode>('rewardLens.runs', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   context.subscriptions.push(
     training,
     tree,
@@ -145,10 +146,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     panels,
   });
 
+  const compareCommands = activateCompare({ ...deps, getStore: () => stores.get() });
+
   const encoderCommands = activateEncoder(context, { getStore: () => stores.get(), activeRunId, selectedNode: () => treeView.selection[0], openGroup: (g, t) => deps.openGroup(g, t), output });
 
   context.subscriptions.push(
-    ...registerCommands([...runsCommands, ...verifierCommands, ...encoderCommands], {
+    ...registerCommands([...runsCommands, ...verifierCommands, ...encoderCommands, ...compareCommands], {
       registerCommand: (id, handler) => vscode.commands.registerCommand(id, handler),
       reportError: async (id: CommandId, e: unknown) => {
         const err = e instanceof Error ? e : new Error(String(e));

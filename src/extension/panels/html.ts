@@ -4,7 +4,7 @@
 import { escapeHtml } from '../../core/formatText';
 import { INITIAL_MESSAGE_ELEMENT_ID, jsonForHtmlDataBlock } from '../../core/messages';
 
-export type WebviewName = 'inspector' | 'dashboard' | 'diff';
+export type WebviewName = 'inspector' | 'dashboard' | 'diff' | 'compare';
 
 export interface ShellOptions {
   view: WebviewName;
