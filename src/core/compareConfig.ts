@@ -51,16 +51,22 @@ function json(v: unknown): string {
   }
 }
 
-/** Leaves of one run's settings: path → JSON of the value. Arrays and deep objects are one leaf each. */
-export function flattenSettings(s: RunSettings): { leaves: Map<string, string>; truncated: boolean } {
+/**
+ * Leaves of one run's settings: path → JSON of the value. Arrays and deep objects are one leaf
+ * each, and so is any path in `whole` (where another run has a plain value: `encoder: null` in one
+ * run against an encoder object in another reads best as one row, not as one row per field).
+ */
+export function flattenSettings(s: RunSettings, whole: ReadonlySet<string> = new Set()): { leaves: Map<string, string>; objects: Set<string>; truncated: boolean } {
   const leaves = new Map<string, string>();
+  const objects = new Set<string>();
   let truncated = false;
   const walk = (v: unknown, path: string, depth: number): void => {
     if (leaves.size >= CONFIG_LIMITS.leaves) {
       truncated = true;
       return;
     }
-    if (isPlainObject(v) && depth < CONFIG_LIMITS.depth) {
+    if (isPlainObject(v) && depth < CONFIG_LIMITS.depth && !whole.has(path)) {
+      objects.add(path);
       const keys = Object.keys(v).sort();
       // An empty object is a value of its own ({} differs from absent).
       if (keys.length === 0) leaves.set(path, '{}');
@@ -70,7 +76,7 @@ export function flattenSettings(s: RunSettings): { leaves: Map<string, string>; 
     leaves.set(path, json(v));
   };
   for (const section of SECTIONS) walk(s[section], section, 0);
-  return { leaves, truncated };
+  return { leaves, objects, truncated };
 }
 
 /** Paths in section order (variant, model, config, reward, encoder, verifier), then alphabetically. */
@@ -82,7 +88,11 @@ function pathOrder(a: string, b: string): number {
 
 /** The settings that differ between the runs (a path some runs lack differs too). */
 export function diffSettings(runs: readonly RunSettings[]): ConfigDiff {
-  const flat = runs.map(flattenSettings);
+  const first = runs.map((r) => flattenSettings(r));
+  // Paths that are an object in one run and a plain value (null, a number) in another.
+  const whole = new Set<string>();
+  for (const f of first) for (const p of f.objects) if (first.some((g) => g.leaves.has(p))) whole.add(p);
+  const flat = whole.size ? runs.map((r) => flattenSettings(r, whole)) : first;
   const paths = new Set<string>();
   for (const f of flat) for (const p of f.leaves.keys()) paths.add(p);
   const rows: ConfigDiffRow[] = [];

@@ -42,7 +42,7 @@ test('the page draws every run: legend, one curve per run on each chart, the set
   for (const id of ['accuracy', 'entropy', 'roger', 'failed', 'length', 'offline-advantage']) {
     assert.equal(await page.locator(`[data-testid=chart-${id}] path.series`).count(), 3, `three curves on ${id}`);
   }
-  assert.deepEqual(await page.locator('[data-testid=config-row]').evaluateAll((els) => els.map((e) => e.getAttribute('data-path'))), ['variant', 'config.lr', 'reward.replace', 'reward.variant', 'encoder', 'encoder.id', 'encoder.strategy']);
+  assert.deepEqual(await page.locator('[data-testid=config-row]').evaluateAll((els) => els.map((e) => e.getAttribute('data-path'))), ['variant', 'config.lr', 'reward.replace', 'reward.variant', 'encoder']);
   assert.equal(await page.locator('[data-testid=prompt-row]').count(), 40);
   assert.match((await page.locator('[data-testid=table-run-1]').textContent()) ?? '', /study-luffy-s1 · step 279/, 'each run says which step its cells are from');
   assert.equal(await page.locator('[data-testid=table-count]').textContent(), '40 prompts');

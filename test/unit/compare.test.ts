@@ -9,7 +9,7 @@ import {
 import { CONFIG_LIMITS, diffSettings, type RunSettings } from '../../src/core/compareConfig';
 import { validateCompareMessage } from '../../src/core/compareMessages';
 import { MESSAGE_LIMITS, type ViewStepSeriesPoint } from '../../src/core/messages';
-import { compareRunIdsArg, selectionProblem } from '../../src/extension/compare/args';
+import { compareOrder, compareRunIdsArg, selectionProblem } from '../../src/extension/compare/args';
 
 function choose(n: number, k: number): number {
   let r = 1;
@@ -179,11 +179,11 @@ test('diffSettings lists only what differs, nested paths and absent fields inclu
     settings({ variant: 'grpo', config: { lr: 1e-6, batch: 64, sampler: { top_p: 1 }, seed: 3 }, reward: { variant: 'grpo', replace: 0, advantage: { std: 'sample', eps: 1e-6 } }, encoder: null }),
     settings({ config: { lr: 1e-6, batch: 128, sampler: { top_p: 0.9 } } }),
   ]);
-  assert.deepEqual(d.rows.map((r) => r.path), ['variant', 'config.batch', 'config.sampler.top_p', 'config.seed', 'reward.replace', 'reward.variant', 'encoder', 'encoder.id', 'encoder.strategy']);
+  assert.deepEqual(d.rows.map((r) => r.path), ['variant', 'config.batch', 'config.sampler.top_p', 'config.seed', 'reward.replace', 'reward.variant', 'encoder']);
   const row = (p: string) => d.rows.find((r) => r.path === p)?.values;
   assert.deepEqual(row('variant'), ['"oger"', '"grpo"', '"oger"']);
   assert.deepEqual(row('config.seed'), [null, '3', null], 'a field one run lacks is absent, not equal');
-  assert.deepEqual(row('encoder'), [null, 'null', null]);
+  assert.deepEqual(row('encoder'), ['{"id":"bge","strategy":"truncate"}', 'null', '{"id":"bge","strategy":"truncate"}'], 'an object against null is one row');
   assert.ok(d.same >= 6, 'model, lr, eps, std, verifier id and name are equal');
   assert.equal(d.truncated, false);
   assert.deepEqual(diffSettings([settings(), settings()]).rows, [], 'identical runs: nothing listed');
@@ -246,4 +246,6 @@ test('Compare Runs arguments: tree selections, strings and junk', () => {
   assert.match(selectionProblem(7) ?? '', /at most 6.*Unpick 1/);
   assert.equal(selectionProblem(2), null);
   assert.equal(selectionProblem(6), null);
+  const runs = [{ runId: 'oger', startedAt: '2026-01-03' }, { runId: 'grpo', startedAt: '2026-01-01' }, { runId: 'b', startedAt: null }, { runId: 'a', startedAt: null }];
+  assert.deepEqual(compareOrder(['oger', 'grpo', 'b', 'a'], runs), ['a', 'b', 'grpo', 'oger'], 'oldest first, however picked');
 });

@@ -227,7 +227,7 @@ test('a reused panel: a newer selection wins over a read still under way', async
     await c.handle({ type: 'ready' });
     void c.begin([RUNS[0] as string, RUNS[1] as string]);
     const second = c.deliver();
-    c.begin([RUNS[1] as string, RUNS[2] as string]);
+    void c.begin([RUNS[1] as string, RUNS[2] as string]);
     await Promise.all([second, c.deliver()]);
     const shown = posted.filter((m) => m.type === 'compare').at(-1);
     assert.ok(shown && shown.type === 'compare');

@@ -45,3 +45,12 @@ export function selectionProblem(count: number): string | null {
   if (count > MAX_COMPARE_RUNS) return `Compare Runs shows at most ${MAX_COMPARE_RUNS} runs side by side; ${count} are picked. Unpick ${count - MAX_COMPARE_RUNS}.`;
   return null;
 }
+
+/**
+ * The compared runs in one order however they were picked: by run_start time, oldest first (a
+ * study's baseline, trained first, is the first column), then by id.
+ */
+export function compareOrder(runIds: readonly string[], runs: ReadonlyArray<{ runId: string; startedAt: string | null }>): string[] {
+  const started = new Map(runs.map((r) => [r.runId, r.startedAt ?? '']));
+  return [...runIds].sort((a, b) => (started.get(a) ?? '').localeCompare(started.get(b) ?? '') || (a < b ? -1 : a > b ? 1 : 0));
+}

@@ -6,7 +6,7 @@ import { fmtPercent } from '../../core/format';
 import type { RunSummary } from '../../node/store/types';
 import { COMMANDS, type Command } from '../commandRegistry';
 import { sortRuns } from '../commands';
-import { compareRunIdsArg, selectionProblem } from './args';
+import { compareOrder, compareRunIdsArg, selectionProblem } from './args';
 import { ComparePanel, type CompareDeps } from './panel';
 
 type RunItem = vscode.QuickPickItem & { runId: string };
@@ -92,6 +92,7 @@ export function activateCompare(deps: CompareDeps): Command[] {
       runIds = await pickRuns(runs, preselected);
     }
     if (!runIds) return;
+    runIds = compareOrder(runIds, runs);
     lastCompared = runIds;
     ComparePanel.show(deps, runIds);
   };
