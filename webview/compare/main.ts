@@ -226,10 +226,28 @@ function sortHeader(label: string, column: SortColumn, t: CompareTableView, attr
   return th;
 }
 
+/** Rows drawn before the first frame; the rest follow in chunks (a screenful is about 15). */
+const FIRST_ROWS = 40;
+const ROW_CHUNK = 120;
+/** Column widths (em) of the fixed table layout: the layout then never measures every cell, and rows added later cannot move the columns. */
+const COL_EM = { prompt: 11, accuracy: 4, roger: 5.8, entropy: 4.8, pass: 5.2, spread: 5.6 } as const;
+let tableGen = 0;
+
 function renderTable(): HTMLElement {
   const t = state.table as CompareTableView;
   const wrap = h('div', { class: 'table-wrap' });
   const table = h('table', { class: 'prompts', 'data-testid': 'prompt-table', 'data-sort': `${t.sort.column} ${t.sort.dir}`, 'data-matched': t.matched, 'data-total': t.total });
+  const cols = h('colgroup');
+  const col = (em: number) => {
+    const c = h('col');
+    c.style.width = `${em}em`; // CSSOM, not a style attribute (the CSP forbids those)
+    cols.appendChild(c);
+  };
+  col(COL_EM.prompt);
+  for (let i = 0; i < state.runs.length; i++) for (const m of ['accuracy', 'roger', 'entropy', 'pass'] as const) col(COL_EM[m]);
+  col(COL_EM.spread);
+  table.style.width = `${COL_EM.prompt + COL_EM.spread + state.runs.length * (COL_EM.accuracy + COL_EM.roger + COL_EM.entropy + COL_EM.pass)}em`;
+  table.appendChild(cols);
   const head1 = h('tr');
   head1.appendChild(sortHeader('prompt', 'prompt', t, { rowspan: 2 }));
   state.runs.forEach((r, i) => {
@@ -247,7 +265,22 @@ function renderTable(): HTMLElement {
   });
   table.appendChild(h('thead', {}, head1, head2));
   const body = h('tbody');
-  for (const row of t.rows) body.appendChild(renderRow(row, t));
+  for (const row of t.rows.slice(0, FIRST_ROWS)) body.appendChild(renderRow(row, t));
+  // The rest after the first frame, a chunk per task, unless a newer table replaced this one.
+  const gen = ++tableGen;
+  const more = (from: number) => {
+    if (gen !== tableGen || from >= t.rows.length) return;
+    const frag = document.createDocumentFragment();
+    for (const row of t.rows.slice(from, from + ROW_CHUNK)) frag.appendChild(renderRow(row, t));
+    body.appendChild(frag);
+    setTimeout(() => more(from + ROW_CHUNK), 0);
+  };
+  if (t.rows.length > FIRST_ROWS) requestAnimationFrame(() => setTimeout(() => more(FIRST_ROWS), 0));
+  // Cell tooltips are built when pointed at, not for every cell of every table.
+  body.addEventListener('mouseover', (ev) => {
+    const td = (ev.target as Element).closest?.('td');
+    if (td && !td.title) td.title = cellTitle(td as HTMLTableCellElement, t);
+  });
   table.appendChild(body);
   wrap.appendChild(table);
   if (!t.rows.length) {
@@ -268,10 +301,7 @@ function renderRow(row: PromptRow, t: CompareTableView): HTMLElement {
     for (const metric of ['accuracy', 'roger', 'entropy', 'pass'] as const) {
       const v = cellValue(c, metric, t.k, t.entropyKind);
       const cls = ['num', metric === 'accuracy' ? 'run-start' : '', c === null ? 'missing' : '', metric === 'accuracy' && c ? (c.correct > 0 ? 'solved' : 'unsolved') : ''].filter(Boolean).join(' ');
-      const title = c === null
-        ? `${state.runs[i]?.runId ?? ''} has no group of this prompt at ${t.steps[i] === null ? 'this step' : `step ${t.steps[i]}`}`
-        : metric === 'accuracy' ? `${c.correct} of ${c.n} online responses correct at step ${c.step}` : `${metricTitle(metric, t)}; step ${c.step}`;
-      tr.appendChild(h('td', { class: cls, 'data-testid': `cell-${metric}-${i}`, 'data-value': v === null ? '' : v, title }, formatValue(metric, v)));
+      tr.appendChild(h('td', { class: cls, 'data-testid': `cell-${metric}-${i}`, 'data-value': v === null ? '' : v }, formatValue(metric, v)));
     }
   });
   const spread = rowSpread(row);
@@ -281,6 +311,19 @@ function renderRow(row: PromptRow, t: CompareTableView): HTMLElement {
     openPrompt(row.promptId);
   });
   return tr;
+}
+
+/** The tooltip of a table cell, from its position: which run, which figure, at which step. */
+function cellTitle(td: HTMLTableCellElement, t: CompareTableView): string {
+  const promptId = td.parentElement?.getAttribute('data-prompt-id');
+  const row = t.rows.find((r) => r.promptId === promptId);
+  const col = td.cellIndex - 1;
+  const run = Math.floor(col / 4);
+  const metric = (['accuracy', 'roger', 'entropy', 'pass'] as const)[col % 4];
+  if (!row || col < 0 || run >= state.runs.length || !metric) return '';
+  const c = row.cells[run] ?? null;
+  if (c === null) return `${state.runs[run]?.runId ?? ''} has no group of this prompt at ${t.steps[run] === null ? 'this step' : `step ${t.steps[run]}`}`;
+  return metric === 'accuracy' ? `${c.correct} of ${c.n} online responses correct at step ${c.step}` : `${metricTitle(metric, t)}; step ${c.step}`;
 }
 
 function renderTableSection(): HTMLElement {
