@@ -235,3 +235,30 @@ test('a reused panel: a newer selection wins over a read still under way', async
     assert.deepEqual(posted.filter((m) => m.type === 'empty'), [], 'the superseded read is dropped, not shown as cancelled');
   });
 });
+
+test('a live run: a store change re-reads in place, keeping the picked step, sort and filter; a hidden panel waits until shown', async () => {
+  await withStudy(async (store) => {
+    const { env: e, posted } = env(store);
+    const c = new CompareController(e, RUNS);
+    await c.begin(RUNS);
+    await c.handle({ type: 'ready' });
+    await c.handle({ type: 'selectStep', step: 1 });
+    await c.handle({ type: 'setTable', sort: { column: 'prompt', dir: 'desc' }, filter: { text: '', only: 'all' } });
+    const extra = [groupEvent(RUNS[2] as string, 2, 0, { textBytes: 300, seed: 3 }), stepEvent(RUNS[2] as string, 2)] as RolloutEvent[];
+    await store.writeBatch({ file: 'mem2', events: extra.map((event, i) => ({ line: i + 1, byteOffset: i, event })), malformed: [], endOffset: 2, endLine: 2 });
+    const shown = () => posted.filter((m) => m.type === 'compare').length;
+    const before = shown();
+    await c.onStoreChange({ runId: 'another-run' });
+    assert.equal(shown(), before, 'a change to a run not compared is ignored');
+    await c.setVisible(false);
+    await c.onStoreChange({ runId: RUNS[2] });
+    assert.equal(shown(), before, 'hidden: nothing redrawn yet');
+    await c.setVisible(true);
+    const m = last(posted, 'compare');
+    assert.equal(m.runs[2]?.lastStep, 2, 'the shorter run now has a group at step 2');
+    assert.equal(m.selectedStep, 1);
+    assert.deepEqual(m.table.steps, [1, 1, 1]);
+    assert.deepEqual(m.table.sort, { column: 'prompt', dir: 'desc' });
+    assert.deepEqual(m.table.rows.map((r) => r.promptId), ['p3', 'p2', 'p1', 'p0']);
+  });
+});
