@@ -131,6 +131,14 @@ test('a step picked on the curves moves every run there; sort and filter are the
     t = last(posted, 'table');
     assert.deepEqual(t.table.steps, [0, 0, 0]);
     assert.equal(await c.handle({ type: 'selectStep', step: 7 }), false, 'no run has step 7');
+    // A step a run logged metrics for but no groups (a curve point all the same): an empty table, not a refusal.
+    const metricsOnly = [stepEvent(RUNS[0] as string, 5)] as RolloutEvent[];
+    await store.writeBatch({ file: 'mem3', events: metricsOnly.map((event, i) => ({ line: i + 1, byteOffset: i, event })), malformed: [], endOffset: 1, endLine: 1 });
+    await c.onStoreChange({ runId: RUNS[0] });
+    assert.equal(await c.handle({ type: 'selectStep', step: 5 }), true);
+    t = last(posted, 'table');
+    assert.deepEqual([t.table.steps, t.table.total], [[null, null, null], 0]);
+    assert.equal(await c.handle({ type: 'selectStep', step: 0 }), true);
     assert.equal(await c.handle({ type: 'setTable', sort: { column: 'accuracy:1', dir: 'asc' }, filter: { text: '', only: 'all' } }), true);
     t = last(posted, 'table');
     const acc = t.table.rows.map((r) => cellAccuracy(r.cells[1] ?? null) as number);
@@ -141,7 +149,7 @@ test('a step picked on the curves moves every run there; sort and filter are the
     assert.equal(await c.handle({ type: 'setTable', sort: { column: 'pass:3', dir: 'asc' }, filter: { text: '', only: 'all' } }), false, 'only 3 runs');
     assert.equal(await c.handle({ type: 'selectStep', step: null }), true);
     assert.deepEqual(last(posted, 'table').table.steps, [2, 2, 1]);
-    assert.ok(logs.some((l) => /refused a webview message: selectStep names step 7/.test(l)));
+    assert.ok(logs.some((l) => /refused a webview message: selectStep names step 7, which none of the compared runs has/.test(l)));
   });
 });
 

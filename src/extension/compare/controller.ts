@@ -56,8 +56,8 @@ interface Loaded {
   summaries: RunSummary[];
   series: ViewStepSeriesPoint[][];
   runs: CompareRunView[];
-  /** steps at which some run logged groups: the steps the picker may select */
-  groupSteps: Set<number>;
+  /** every step of any run (the curves' x values): the steps the picker may select */
+  steps: Set<number>;
   /** per run, the steps at which it logged groups */
   runGroupSteps: Array<Set<number>>;
 }
@@ -180,9 +180,9 @@ export class CompareController {
         };
       });
       const runGroupSteps = series.map((s) => new Set(s.filter((p) => p.groupCount > 0).map((p) => p.step)));
-      const groupSteps = new Set<number>();
-      for (const set of runGroupSteps) for (const s of set) groupSteps.add(s);
-      const loaded: Loaded = { store, summaries: summaries as RunSummary[], series, runs, groupSteps, runGroupSteps };
+      const allSteps = new Set<number>();
+      for (const s of series) for (const p of s) allSteps.add(p.step);
+      const loaded: Loaded = { store, summaries: summaries as RunSummary[], series, runs, steps: allSteps, runGroupSteps };
       await this.readTable(loaded, { kind: 'last' }, check);
       check();
       this.loaded = loaded;
@@ -258,7 +258,7 @@ export class CompareController {
     }
     this.sort = sort;
     this.filter = filter;
-    if (scope.kind === 'step' && this.loaded.groupSteps.has(scope.step)) {
+    if (scope.kind === 'step' && this.loaded.steps.has(scope.step)) {
       await this.readTable(this.loaded, scope, () => undefined);
     }
     await this.env.post({ ...m, table: this.view(), selectedStep: this.selectedStep() });
@@ -305,8 +305,8 @@ export class CompareController {
           this.refuse('selectStep before the runs were shown');
           return false;
         }
-        if (m.step !== null && !loaded.groupSteps.has(m.step)) {
-          this.refuse(`selectStep names step ${m.step}, at which none of the compared runs logged groups`);
+        if (m.step !== null && !loaded.steps.has(m.step)) {
+          this.refuse(`selectStep names step ${m.step}, which none of the compared runs has`);
           return false;
         }
         this.tableAskedAt = this.env.now();
