@@ -163,6 +163,19 @@ test('light theme: the comparison follows it', { timeout: 90_000 }, async () => 
   const [r, g, b] = (bg.match(/\d+/g) ?? []).map(Number);
   assert.ok((r ?? 0) + (g ?? 0) + (b ?? 0) > 600, `the page follows the light theme (body background ${bg})`);
   await sleep(500);
+  // In these narrow columns texts overflow their excerpt box, cut at the top: the box must hold whole
+  // lines, or the top line shows sliced through its glyphs. A one-line probe gives the line height.
+  const cuts = await f.locator('[data-testid=slot-row] pre.excerpt').evaluateAll((els) => els.map((el) => {
+    const probe = el.cloneNode(false) as HTMLElement;
+    probe.textContent = 'x';
+    el.parentElement!.appendChild(probe);
+    const line = probe.getBoundingClientRect().height;
+    probe.remove();
+    return { overflows: el.scrollHeight > el.clientHeight + 1, lines: el.clientHeight / line };
+  }));
+  const cut = cuts.filter((c) => c.overflows);
+  assert.ok(cut.length > 0, 'some excerpt overflows in the narrow columns');
+  for (const c of cut) assert.ok(Math.abs(c.lines - Math.round(c.lines)) < 0.05, `an excerpt box is ${c.lines.toFixed(2)} lines high`);
   await rig!.screenshot('compare-groups-light');
   await f.locator('[data-testid=compare-header]').scrollIntoViewIfNeeded();
   await sleep(300);
