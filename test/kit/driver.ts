@@ -147,7 +147,14 @@ export async function setQuickPicks(page: Page, labels: readonly string[]): Prom
 /** "Reward Lens: Compare Runs…" with these runs picked in its quick pick; resolves the panel's frame. */
 export async function compareRuns(page: Page, runIds: readonly string[]): Promise<Frame> {
   await runCommand(page, 'Reward Lens: Compare Runs…');
-  const title = await setQuickPicks(page, runIds);
+  let title = await setQuickPicks(page, runIds);
+  // The title follows the picks one event-loop turn of the host later: on a loaded machine, later
+  // than setQuickPicks' pause (seen at a load of 10 on 2 cores).
+  const until = Date.now() + 10_000;
+  while (!title.includes(`${runIds.length} picked`) && Date.now() < until) {
+    await sleep(100);
+    title = ((await page.locator('.quick-input-widget .quick-input-title').textContent()) ?? '').trim();
+  }
   if (!title.includes(`${runIds.length} picked`)) throw new Error(`the Compare Runs pick did not take ${runIds.join(', ')}: its title reads "${title}"`);
   await page.locator('.quick-input-widget input.input').focus();
   await page.keyboard.press('Enter');
