@@ -28,6 +28,7 @@ export const COMMANDS = {
   auditDivergences: 'rewardLens.auditDivergences',
   encoderWhatIf: 'rewardLens.encoderWhatIf',
   compareRuns: 'rewardLens.compareRuns',
+  whatIfOverRun: 'rewardLens.whatIfOverRun',
   /** internal: a verifier diagnostic's link and quick fix open the trajectory it names */
   verifierOpenTrajectory: 'rewardLens.verifier.openTrajectory',
 } as const;
