@@ -72,7 +72,10 @@ def random_request(rng: random.Random) -> dict:
     for k in range(rng.randint(0, 120)):
         ppl = rng.choice([round(rng.uniform(lo - 0.5, hi + 0.5), 2), lo + rng.randint(0, 20) * w])  # many exactly on edges
         items.append({"id": f"r{k:03d}", "question": f"q{rng.randrange(questions)}", "ppl": ppl, "tokens": rng.choice([10, 20, 20, 30, rng.randint(1, 99)])})
-    return {"mu": rng.uniform(lo, hi), "sigma": rng.choice([0.1, 0.25, 0.5, 1.0]), "n": rng.randint(0, 60), "ppl_range": [lo, hi], "bin_width": w, "max_per_question": rng.randint(1, 3), "items": items}
+    return {
+        "mu": rng.uniform(lo, hi), "sigma": rng.choice([0.1, 0.25, 0.5, 1.0]), "n": rng.randint(0, 60),
+        "ppl_range": [lo, hi], "bin_width": w, "max_per_question": rng.randint(1, 3), "items": items,
+    }
 
 
 def test_agrees_with_naive_on_random_requests():
@@ -95,7 +98,12 @@ def test_bins_follow_the_written_edges():
     res = select_json(req)
     assert res.quota[3] == 1 and res.selected == ["a"]
     # hi is excluded, lo included; outside the range is discarded.
-    req = {"mu": 3, "sigma": 10, "n": 80, "items": [{"id": "lo", "question": 1, "ppl": 1.0, "tokens": 1}, {"id": "hi", "question": 2, "ppl": 5.0, "tokens": 1}, {"id": "out", "question": 3, "ppl": 0.99, "tokens": 1}]}
+    edge_items = [
+        {"id": "lo", "question": 1, "ppl": 1.0, "tokens": 1},
+        {"id": "hi", "question": 2, "ppl": 5.0, "tokens": 1},
+        {"id": "out", "question": 3, "ppl": 0.99, "tokens": 1},
+    ]
+    req = {"mu": 3, "sigma": 10, "n": 80, "items": edge_items}
     assert select_json(req).selected == ["lo"]
 
 

@@ -9,8 +9,8 @@ than the ratio bent. Token-budget micro-batching happens after this, on the step
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 
 @dataclass(frozen=True)
