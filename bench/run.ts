@@ -3,7 +3,7 @@
 // table and ends with one JSON line; this runner folds those lines into one JSON object, printed as
 // the LAST line of its output. Exit code 1 when any benchmark is missing or failed (after all ran).
 //
-// Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, ui, vscode-latency)
+// Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, trainer-memory, ui, vscode-latency)
 //          --quick               smaller sizes, for checking the runner itself (figures not comparable)
 //          --no-results          do not update bench/RESULTS.md (full runs update it by default)
 //          --record-from LOG     fold the final JSON line of an earlier run's log into bench/RESULTS.md
@@ -123,6 +123,23 @@ const jobs: Job[] = [
       return {
         file: python,
         args: ['-m', 'reward_lens.bench_overhead'],
+        env: { ...process.env, PYTHONPATH: [path.join(REPO_ROOT, 'python'), process.env.PYTHONPATH].filter(Boolean).join(':') },
+      };
+    },
+  },
+  {
+    // Peak memory of one policy update at Qwen2.5's vocabulary: the chunked log-prob path against
+    // the full-logits one, each side in its own subprocess (python/reward_lens/bench_memory.py).
+    name: 'trainer-memory',
+    command: 'npm run bench -- --only trainer-memory',
+    timeoutS: 5400,
+    start: async () => {
+      const python = findPython();
+      if (!python) return { missing: 'no Python: set REWARD_LENS_PYTHON or run scripts/setup.sh (.venv)' };
+      if (!existsSync(path.join(REPO_ROOT, 'python/reward_lens/bench_memory.py'))) return { missing: 'python/reward_lens/bench_memory.py is not in the tree' };
+      return {
+        file: python,
+        args: ['-m', 'reward_lens.bench_memory', ...(quick ? ['--response-tokens', '256'] : [])],
         env: { ...process.env, PYTHONPATH: [path.join(REPO_ROOT, 'python'), process.env.PYTHONPATH].filter(Boolean).join(':') },
       };
     },

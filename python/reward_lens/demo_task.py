@@ -82,7 +82,7 @@ def demo_config(out: Path, steps: int, sft_steps: int, variant: str = "oger", se
         "lr": 1e-4,
         "steps": steps,
         "batch_prompts": 8,
-        "micro_batch": 128,
+        "max_tokens_per_micro_batch": 16384,
         "entropy_coef": 0.01,
         "loss_agg": "seq-mean-token-sum-norm",
         "sft_steps": sft_steps,

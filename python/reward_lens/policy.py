@@ -1,20 +1,20 @@
-"""The policy: a causal LM with its tokenizer, prompt formatting, sampling and per-token statistics.
+"""The policy: a causal LM with its tokenizer, prompt formatting and sampling.
 
 `model` in the config is either a local path (loaded with transformers, nothing downloaded:
 HF_HUB_OFFLINE is honoured by transformers itself) or {"tiny": {...}}: a random Qwen2 or GPT-2
 created from a config with the character tokenizer of chartok.py (tests and the CPU demo).
+Log-probs and entropies of responses come from logprobs.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
 from typing import Any
 
 import torch
 
 from .chartok import CharTokenizer
 from .config import PAPER_PLAIN_TEMPLATE, TrainConfig
-from .loss import token_logprobs_and_entropy
 
 
 class TokenizerAdapter:
@@ -56,11 +56,42 @@ class TokenizerAdapter:
         # Subword decoding is not additive (merges, byte fallback): decode each prefix instead.
         return [len(self.tok.decode(ids[:p], skip_special_tokens=True)) for p in positions]
 
-    def format_prompt(self, question: str, system: str, template: str | None) -> str:
+    def entropy_offsets(self, ids: list[int], positions: list[int], text_len: int) -> tuple[list[int], list[int]]:
+        """(positions kept, their character offsets) for per-token entropies inside the text.
+
+        The viewer reads token i as covering [offsets[i], offsets[i+1]) and drops an offset outside
+        the text or not above the previous one. A token that decodes to nothing (EOS, a special
+        token) would sit at len(text), and byte-level tokens of one character share an offset: such
+        a token is placed on the text's last character, and where two kept tokens would share an
+        offset the later one stays (the last one is H_last's, the one OGER uses).
+        """
+        if text_len <= 0 or not positions:
+            return [], []
+        raw = [min(o, text_len - 1) for o in self.char_offsets(ids, positions)]
+        kept_pos: list[int] = []
+        kept_off: list[int] = []
+        for p, o in zip(reversed(positions), reversed(raw)):
+            if kept_off and o >= kept_off[-1]:
+                continue
+            kept_pos.append(p)
+            kept_off.append(o)
+        return kept_pos[::-1], kept_off[::-1]
+
+    def format_prompt(self, question: str, system: str, template: str | None, ends_with: str = "") -> str:
+        """The prompt text, ending with `ends_with` exactly once (LUFFY: the opening "<think>\\n").
+
+        Without a template and with a chat template, the chat template's generation prompt (its
+        assistant header) comes first; LUFFY's Qwen2.5-Math "-think" template already ends with the
+        opening tag, in which case nothing is added.
+        """
         if template is None and self.kind == "hf" and getattr(self.tok, "chat_template", None):
             msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
-            return self.tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-        return (template or PAPER_PLAIN_TEMPLATE).replace("{system}", system).replace("{question}", question)
+            text = self.tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        else:
+            text = (template or PAPER_PLAIN_TEMPLATE).replace("{system}", system).replace("{question}", question)
+        if ends_with and not text.endswith(ends_with):
+            text += ends_with
+        return text
 
 
 def _tiny_model(spec: dict, vocab_size: int, pad_id: int, eos_id: int):
@@ -116,7 +147,17 @@ def build_policy(cfg: TrainConfig, device: torch.device):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tok = TokenizerAdapter(AutoTokenizer.from_pretrained(cfg.model), "hf")
-        model = AutoModelForCausalLM.from_pretrained(cfg.model, torch_dtype=torch.float32)
+        # float32 master weights; bf16 comes from autocast on CUDA (`dtype=`: transformers >= 4.56).
+        model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch.float32)
+    if cfg.gradient_checkpointing:
+        # Non-reentrant checkpointing lets gradients reach parameters whose layer inputs do not
+        # require grad (LoRA adapters on a frozen base); the input-grad hook covers the reentrant
+        # variant and older transformers alike.
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "config"):
+            model.config.use_cache = False
+        if cfg.lora and hasattr(model, "enable_input_require_grads"):
+            model.enable_input_require_grads()
     if cfg.lora:
         try:
             from peft import LoraConfig, get_peft_model
@@ -130,10 +171,6 @@ def build_policy(cfg: TrainConfig, device: torch.device):
             task_type="CAUSAL_LM",
         )
         model = get_peft_model(model, lcfg)
-    if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-        if hasattr(model, "config"):
-            model.config.use_cache = False
     model.to(device)
     return model, tok
 
@@ -142,6 +179,31 @@ def autocast(cfg: TrainConfig, device: torch.device):
     if device.type == "cuda" and cfg.bf16:
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return torch.autocast("cpu", enabled=False)
+
+
+def _generation_owner(model):
+    get_base = getattr(model, "get_base_model", None)
+    return get_base() if callable(get_base) else model
+
+
+@contextlib.contextmanager
+def neutral_generation_config(model, tok: TokenizerAdapter):
+    """The model folder's generation_config set aside for one generate call.
+
+    transformers fills every setting a call leaves unset from `model.generation_config`: a
+    checkpoint's repetition_penalty, top_k, min_p, suppress_tokens or extra EOS ids would bend the
+    distribution we sample from, and H_last would no longer be its entropy. vLLM is started with
+    generation_config="vllm" for the same reason.
+    """
+    from transformers import GenerationConfig
+
+    owner = _generation_owner(model)
+    saved = getattr(owner, "generation_config", None)
+    owner.generation_config = GenerationConfig(bos_token_id=getattr(saved, "bos_token_id", None), eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    try:
+        yield
+    finally:
+        owner.generation_config = saved
 
 
 @torch.no_grad()
@@ -169,7 +231,7 @@ def sample(model, tok: TokenizerAdapter, prompts: list[list[int]], n: int, tempe
         kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
     else:
         kwargs.update(do_sample=False)
-    with autocast(cfg, device):
+    with autocast(cfg, device), neutral_generation_config(model, tok):
         out = model.generate(**kwargs)
     if was_training:
         model.train()
@@ -188,37 +250,3 @@ def sample(model, tok: TokenizerAdapter, prompts: list[list[int]], n: int, tempe
             group.append(resp)
         result.append(group)
     return result
-
-
-@dataclass
-class SeqStats:
-    logp: torch.Tensor  # (B, T) log-probs of response tokens at the temperature
-    entropy: torch.Tensor  # (B, T) entropy (nats) of each response position's distribution
-    mask: torch.Tensor  # (B, T) 1 on response tokens
-
-
-def response_stats(model, prompts: list[list[int]], responses: list[list[int]], temperature: float, pad_id: int, device, cfg: TrainConfig) -> SeqStats:
-    """Forward prompt+response (right-padded); statistics aligned to response tokens."""
-    seqs = [p + r for p, r in zip(prompts, responses)]
-    width = max(len(s) for s in seqs)
-    tmax = max(1, max(len(r) for r in responses))
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    attn = torch.zeros((len(seqs), width), dtype=torch.long)
-    gather_pos = torch.zeros((len(seqs), tmax), dtype=torch.long)
-    targets = torch.full((len(seqs), tmax), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), tmax))
-    for i, (p, r) in enumerate(zip(prompts, responses)):
-        s = p + r
-        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-        attn[i, : len(s)] = 1
-        if r:
-            # logits at position t predict token t+1: response token j sits at len(p)+j.
-            gather_pos[i, : len(r)] = torch.arange(len(p) - 1, len(p) - 1 + len(r))
-            targets[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-            mask[i, : len(r)] = 1
-    ids, attn, gather_pos, targets, mask = (x.to(device) for x in (ids, attn, gather_pos, targets, mask))
-    with autocast(cfg, device):
-        logits = model(input_ids=ids, attention_mask=attn).logits
-    picked = torch.gather(logits, 1, gather_pos.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
-    logp, entropy = token_logprobs_and_entropy(picked, targets, temperature)
-    return SeqStats(logp, entropy, mask)

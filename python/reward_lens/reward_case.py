@@ -121,8 +121,8 @@ def parse_reward_case(x: Any, where: str = "case") -> dict:
         if not isinstance(m, dict):
             raise CaseError(f"{w} must be an object")
         corr = m.get("correct", _MISSING)
-        # `correct ?? true` in TS: both a missing key and null mean a (kept, hence correct) teacher.
-        corr = True if corr is _MISSING or corr is None else corr
+        # A missing key is a kept (hence correct) teacher; null is a verifier error: R = 0, never correct.
+        corr = True if corr is _MISSING else corr
         offline.append({"embedding": _embedding(m.get("embedding"), f"{w}.embedding"), "correct": _correctness(corr, f"{w}.correct")})
     inserted = None
     if x.get("inserted_offline") is not None:

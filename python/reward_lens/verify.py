@@ -4,6 +4,8 @@ API
 - verify_batch(items, timeout_s=5.0, workers=None): items are {id, response, gold}; returns
   [{id, correct: True|False|None, reason, extracted}] in order, with the default verifier.
 - verify_one(response, gold, timeout_s=5.0): one item, same result shape without the id.
+- submit_one(response, gold, timeout_s=5.0, spec=None, workers=None): one item without blocking,
+  a Future of the same result shape. All of these are thread-safe: threads share a pool's workers.
 - load_verifier(spec=None, overrides=None): a callable with verify_batch's signature for any spec
   (None = default, "module:function", or a .py file's verify function); `overrides` is an exported
   labels JSONL whose correct/wrong labels win for matching (response, gold) pairs.
@@ -30,8 +32,10 @@ import json
 import queue
 import sys
 import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from .verifier.loader import error_result, verifier_identity
 from .verifier.pool import NOTHING_YET, VerifierPool, default_workers, end_marker
@@ -39,6 +43,7 @@ from .verifier.pool import NOTHING_YET, VerifierPool, default_workers, end_marke
 __all__ = [
     "verify_batch",
     "verify_one",
+    "submit_one",
     "load_verifier",
     "verifier_identity",
     "read_labels",
@@ -129,9 +134,11 @@ def _run(pool: VerifierPool, items: Sequence[dict[str, Any]], timeout_s: float, 
             results[position] = dict(hit)
         else:
             to_verify.append(position)
-    verified = pool.run(((items[p]["response"], items[p]["gold"]) for p in to_verify), timeout_s=timeout_s)
-    for position, result in zip(to_verify, verified):
-        results[position] = result
+    # submit(), not run(): the shared pool may be fed by several threads at once (verl calls the
+    # reward function from a thread pool), and every caller must get its own results back.
+    futures = [pool.submit(items[p]["response"], items[p]["gold"], timeout_s=timeout_s) for p in to_verify]
+    for position, future in zip(to_verify, futures):
+        results[position] = future.result()
     return [{"id": item.get("id"), **(result or error_result("error: no result"))} for item, result in zip(items, results)]
 
 
@@ -155,6 +162,17 @@ def verify_one(response: str, gold: str, timeout_s: float = 5.0) -> dict[str, An
     result = verify_batch([{"id": None, "response": response, "gold": gold}], timeout_s=timeout_s, workers=1)[0]
     result.pop("id", None)
     return result
+
+
+def submit_one(response: Any, gold: Any, timeout_s: float = 5.0, spec: str | None = None, workers: int | None = None) -> Future[dict[str, Any]]:
+    """One item to the shared pool of `spec` from any thread, without blocking: a Future of its
+    result dict (`asyncio.wrap_future` awaits it in an event loop). Thread-safe; concurrent callers
+    share the pool's workers."""
+    if not isinstance(response, str) or not isinstance(gold, str):
+        future: Future[dict[str, Any]] = Future()
+        future.set_result(error_result("error: response and gold must be strings"))
+        return future
+    return _shared_pool(spec, workers, timeout_s).submit(response, gold, timeout_s=timeout_s)
 
 
 # ----------------------------------------------------------------------------------------------

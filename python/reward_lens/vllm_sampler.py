@@ -3,7 +3,7 @@
 Used only when the config says `vllm: true` (config.py refuses that before anything starts when
 vLLM is not importable, CUDA is absent, or the model is a tiny character-tokenizer model). The
 sampler returns token ids only, in the shape of `policy.sample`; H_last, per-token entropies and
-log-probs are still computed by `policy.response_stats` with the trained model, so the reward
+log-probs are still computed by `logprobs.py` with the trained model, so the reward
 maths does not depend on which engine sampled.
 
 On-policy rollouts: the engine starts from the model folder, and the policy's current weights are

@@ -6,6 +6,9 @@ import pytest
 
 from reward_lens.config import ConfigError, from_dict, load
 
+# A tiny model has 512 positions unless its spec says otherwise: prompt + response must fit.
+FITS_512 = {"max_prompt_tokens": 256, "max_new_tokens": 256}
+
 
 @pytest.fixture
 def data_file(tmp_path):
@@ -15,7 +18,7 @@ def data_file(tmp_path):
 
 
 def test_valid_config_passes(data_file):
-    cfg = from_dict({"model": {"tiny": {"arch": "qwen2", "hidden_size": 32, "layers": 1, "heads": 2}}, "data": data_file, "replace": 2})
+    cfg = from_dict({"model": {"tiny": {"arch": "qwen2", "hidden_size": 32, "layers": 1, "heads": 2}}, "data": data_file, "replace": 2, **FITS_512})
     assert cfg.replace == 2 and cfg.advantage == {"std": "sample", "eps": 1e-6}
 
 
@@ -37,7 +40,7 @@ def test_valid_config_passes(data_file):
     ],
 )
 def test_errors_name_field_and_value(data_file, patch, message):
-    base = {"model": {"tiny": {}}, "data": data_file}
+    base = {"model": {"tiny": {}}, "data": data_file, **FITS_512}
     with pytest.raises(ConfigError) as e:
         from_dict({**base, **patch})
     assert message in str(e.value)
@@ -45,7 +48,7 @@ def test_errors_name_field_and_value(data_file, patch, message):
 
 def test_all_problems_reported_together(data_file):
     with pytest.raises(ConfigError) as e:
-        from_dict({"model": {"tiny": {}}, "data": data_file, "replace": -1, "steps": -3})
+        from_dict({"model": {"tiny": {}}, "data": data_file, "replace": -1, "steps": -3, **FITS_512})
     assert len(e.value.problems) == 2
 
 

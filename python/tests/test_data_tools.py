@@ -5,8 +5,8 @@ import json
 import math
 
 import pytest
-
 from conftest import REPO
+
 from reward_lens.chartok import CharTokenizer
 from reward_lens.config import PAPER_SYSTEM_PROMPT
 from reward_lens.data import load_prompts

@@ -1,8 +1,9 @@
 """Loss maths: LUFFY's off-policy shaping gradient against finite differences, clipping, aggregation."""
 
+import pytest
 import torch
 
-from reward_lens.loss import aggregate, off_policy_shaped_ratio, policy_loss, token_logprobs_and_entropy
+from reward_lens.loss import LossNorm, aggregate, off_policy_shaped_ratio, policy_loss, token_logprobs_and_entropy
 
 
 def test_shaping_gradient_matches_finite_differences():
@@ -78,3 +79,76 @@ def test_entropy_bonus_lowers_loss_and_entropy_is_in_nats():
     with_bonus = policy_loss(logp, logp, torch.tensor([1.0]), torch.ones(1, 3), torch.tensor([False]), ent, entropy_coef=0.01)
     without = policy_loss(logp, logp, torch.tensor([1.0]), torch.ones(1, 3), torch.tensor([False]), ent, entropy_coef=0.0)
     assert float(with_bonus.loss) < float(without.loss)
+
+
+def luffy_reference(log_prob, old_log_prob, advantages, eos_mask, prefix_mask, entropy, entropy_coeff, gamma=0.1):
+    """LUFFY's own arithmetic for its published run (mix_core_alg.compute_token_on_off_policy_loss
+    and mix_actor.update_policy with loss_remove_token_mean=True, loss_remove_clip=True,
+    off_policy_reshape="p_div_p_0.1"), written out naively on one micro-batch of (bs, L) tensors."""
+    adv = advantages[:, None].expand_as(log_prob)
+    on_pg_losses = -adv * torch.exp(log_prob - old_log_prob)
+    p = torch.exp(log_prob)
+    off_pg_losses = -adv * (p / (p + gamma))
+    prefix = prefix_mask.to(log_prob.dtype)
+    pg_losses = off_pg_losses * prefix + on_pg_losses * (1 - prefix)
+    pg_loss = (pg_losses * eos_mask).sum() / eos_mask.shape[-1]  # sum over tokens AND sequences / L
+    entropy_loss = (entropy * eos_mask).sum() / eos_mask.sum()  # verl_F.masked_mean
+    return pg_loss - entropy_loss * entropy_coeff
+
+
+def luffy_batch(seed=0, rows=6, width=9):
+    g = torch.Generator().manual_seed(seed)
+    logp = -torch.rand(rows, width, generator=g, dtype=torch.float64) * 3
+    old = logp + 0.1 * torch.randn(rows, width, generator=g, dtype=torch.float64)
+    lens = torch.tensor([9, 3, 5, 1, 7, 4])[:rows]
+    mask = (torch.arange(width)[None, :] < lens[:, None]).to(torch.float64)
+    adv = torch.randn(rows, generator=g, dtype=torch.float64)
+    off = torch.tensor([True, False, False, True, False, False])[:rows]
+    ent = torch.rand(rows, width, generator=g, dtype=torch.float64) * 2
+    return logp, old, adv, mask, off, ent
+
+
+def test_token_sum_norm_is_luffys_loss_exactly():
+    logp, old, adv, mask, off, ent = luffy_batch()
+    logp.requires_grad_(True)
+    ent.requires_grad_(True)
+    ours = policy_loss(logp, old, adv, mask, off, ent, agg="token-sum-norm", max_len=9, entropy_coef=0.01)
+    ref = luffy_reference(logp, old, adv, mask, off[:, None].expand_as(logp), ent, 0.01)
+    assert abs(float(ours.loss.detach()) - float(ref.detach())) < 1e-12
+    g_ours = torch.autograd.grad(ours.loss, (logp, ent))
+    g_ref = torch.autograd.grad(ref, (logp, ent))
+    assert all(torch.allclose(a, b, atol=1e-14) for a, b in zip(g_ours, g_ref))
+    # It is not a mean over sequences: verl's seq-mean-token-sum-norm is the same sum divided by B.
+    verl = policy_loss(logp, old, adv, mask, off, agg="seq-mean-token-sum-norm", max_len=9)
+    assert abs(float(verl.pg_loss) * logp.shape[0] - float(ours.pg_loss)) < 1e-12
+    # LUFFY's logged parts: token means over on-policy and teacher tokens.
+    logp = logp.detach()
+    on_mask, off_mask = mask * (~off)[:, None], mask * off[:, None]
+    assert abs(float(ours.on_pg_loss) - float((-adv[:, None] * torch.exp(logp - old) * on_mask).sum() / on_mask.sum())) < 1e-12
+    p = torch.exp(logp)
+    assert abs(float(ours.off_pg_loss) - float((-adv[:, None] * p / (p + 0.1) * off_mask).sum() / off_mask.sum())) < 1e-12
+
+
+@pytest.mark.parametrize("agg", ["token-sum-norm", "token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"])
+def test_micro_batches_add_up_to_the_mini_batch(agg):
+    """With the mini-batch's LossNorm, any split into micro-batches gives the same loss, gradient
+    and logged parts (the trainer cuts micro-batches by a token budget)."""
+    logp, old, adv, mask, off, ent = luffy_batch(seed=3)
+    logp.requires_grad_(True)
+    kw = dict(agg=agg, max_len=9, entropy_coef=0.01, clip_low=0.2, clip_high=0.28)
+    whole = policy_loss(logp, old, adv, mask, off, ent, **kw)
+    (g_whole,) = torch.autograd.grad(whole.loss, logp)
+    norm = LossNorm.of(mask, off, 9)
+    total = torch.zeros((), dtype=torch.float64)
+    parts = {"pg": 0.0, "on": 0.0, "off": 0.0, "ent": 0.0, "ratio": 0.0, "clip": 0.0}
+    for rows in ([0, 4], [1], [2, 3, 5]):
+        r = torch.tensor(rows)
+        pp = policy_loss(logp[r], old[r], adv[r], mask[r], off[r], ent[r], norm=norm, **kw)
+        total = total + pp.loss
+        for k, v in (("pg", pp.pg_loss), ("on", pp.on_pg_loss), ("off", pp.off_pg_loss), ("ent", pp.entropy), ("ratio", pp.off_ratio_mean), ("clip", pp.clip_frac)):
+            parts[k] += float(v)
+    (g_split,) = torch.autograd.grad(total, logp)
+    assert abs(float(total.detach()) - float(whole.loss.detach())) < 1e-12
+    assert torch.allclose(g_split, g_whole, atol=1e-14)
+    for k, v in (("pg", whole.pg_loss), ("on", whole.on_pg_loss), ("off", whole.off_pg_loss), ("ent", whole.entropy), ("ratio", whole.off_ratio_mean), ("clip", whole.clip_frac)):
+        assert abs(parts[k] - float(v)) < 1e-12, k

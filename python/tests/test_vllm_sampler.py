@@ -83,13 +83,13 @@ def test_vllm_on_a_cpu_device_is_refused_even_with_cuda(data_file, monkeypatch):
 
 def test_vllm_with_a_tiny_model_is_refused(data_file, monkeypatch):
     probes(monkeypatch, importable=True, cuda=True)
-    problems = problems_of({"model": {"tiny": {}}, "data": data_file, "vllm": True})
+    problems = problems_of({"model": {"tiny": {"max_positions": 2048}}, "data": data_file, "vllm": True})
     assert len(problems) == 1 and problems[0].startswith(TINY)
 
 
 def test_every_vllm_problem_is_reported_together(data_file, monkeypatch):
     probes(monkeypatch, importable=False, cuda=False)
-    problems = problems_of({"model": {"tiny": {}}, "data": data_file, "vllm": True, "replace": -1})
+    problems = problems_of({"model": {"tiny": {"max_positions": 2048}}, "data": data_file, "vllm": True, "replace": -1})
     assert NOT_INSTALLED in problems
     assert any(p.startswith(NO_CUDA) for p in problems)
     assert any(p.startswith(TINY) for p in problems)
@@ -109,13 +109,13 @@ def test_vllm_false_never_probes_the_environment(data_file, monkeypatch):
 
     monkeypatch.setattr(config_mod, "_vllm_importable", boom)
     monkeypatch.setattr(config_mod, "_cuda_available", boom)
-    cfg = from_dict({"model": {"tiny": {}}, "data": data_file})
+    cfg = from_dict({"model": {"tiny": {"max_positions": 2048}}, "data": data_file})
     assert cfg.vllm is False and cfg.vllm_gpu_memory_utilization == 0.3
 
 
 @pytest.mark.parametrize("value", [0, 1, 1.5, -0.2, "0.3", True, None, float("nan")])
 def test_gpu_memory_utilization_must_be_strictly_between_0_and_1(data_file, value):
-    problems = problems_of({"model": {"tiny": {}}, "data": data_file, "vllm_gpu_memory_utilization": value})
+    problems = problems_of({"model": {"tiny": {"max_positions": 2048}}, "data": data_file, "vllm_gpu_memory_utilization": value})
     assert len(problems) == 1
     assert problems[0].startswith(f"config.vllm_gpu_memory_utilization = {json.dumps(value)}: must be a number strictly between 0 and 1")
 

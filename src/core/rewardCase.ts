@@ -92,7 +92,8 @@ export function parseRewardCase(x: unknown, where = 'case'): RewardCase {
   const offline = offIn.map((m: unknown, j: number) => {
     const w = `${where}.offline[${j}]`;
     if (!isObject(m)) throw new CaseError(`${w} must be an object`);
-    return { embedding: embedding(m.embedding, `${w}.embedding`), correct: correctness(m.correct ?? true, `${w}.correct`) };
+    // A missing key is a kept (hence correct) teacher; null is a verifier error: R = 0, never correct.
+    return { embedding: embedding(m.embedding, `${w}.embedding`), correct: correctness(m.correct === undefined ? true : m.correct, `${w}.correct`) };
   });
   let inserted: number[] | undefined;
   if (x.inserted_offline !== undefined && x.inserted_offline !== null) {

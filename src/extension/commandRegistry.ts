@@ -11,6 +11,7 @@ export const COMMANDS = {
   stopRun: 'rewardLens.stopRun',
   openStore: 'rewardLens.openStore',
   importRollouts: 'rewardLens.importRollouts',
+  watchRunDirectory: 'rewardLens.watchRunDirectory',
   findTrajectories: 'rewardLens.findTrajectories',
   openDashboard: 'rewardLens.openDashboard',
   exportLabels: 'rewardLens.exportLabels',

@@ -22,6 +22,7 @@ import { InspectorPanel } from './panels/inspector';
 import { DashboardPanel } from './panels/dashboard';
 import { activateVerifier } from './verifier/register';
 import { activateEncoder } from './encoder/register';
+import { watchRunDirectoryCommand } from './watchRunDirectory';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Reward Lens');
@@ -94,6 +95,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     { id: COMMANDS.stopRun, execute: () => training.stop() },
     { id: COMMANDS.openStore, execute: (arg) => openStoreCommand(stores, arg) },
     { id: COMMANDS.importRollouts, execute: () => importRolloutsCommand(stores, output) },
+    { id: COMMANDS.watchRunDirectory, execute: (arg) => watchRunDirectoryCommand(stores, output, arg) },
     { id: COMMANDS.findTrajectories, execute: () => findTrajectoriesCommand(stores, open) },
     {
       id: COMMANDS.openDashboard,
@@ -166,10 +168,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // Open the workspace's store when there is one: the common case is "reopen the folder, see my runs".
   const def = settings.storePath();
   if (def && existsSync(def)) {
-    await stores.open(def).catch((e: Error) => {
+    const store = await stores.open(def).catch((e: Error) => {
       output.appendLine(`[store] ${e.message}`);
       void vscode.window.showErrorMessage(`Reward Lens: ${e.message}`);
+      return undefined;
     });
+    // A folder made to show one run (the demo's) asks for its dashboard, so the first screen is the run.
+    if (store && settings.openDashboardOnStart()) {
+      const newest = (await store.listRuns()).sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''))[0];
+      if (newest) {
+        await vscode.commands.executeCommand('workbench.view.extension.rewardLens');
+        await openDashboard(newest.runId);
+      }
+    }
   }
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration(async (e) => {

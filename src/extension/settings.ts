@@ -30,6 +30,7 @@ export const settings = {
   encoderFolder: () => (cfg().get<string>('encoder.folder') ?? '').trim(),
   liveRefreshMs: () => Math.max(200, cfg().get<number>('liveRefreshMs') ?? 1000),
   hangTimeoutMs: () => Math.max(0, cfg().get<number>('training.hangTimeoutSeconds') ?? 600) * 1000,
+  openDashboardOnStart: () => cfg().get<boolean>('openDashboardOnStart') === true,
   stopGraceMs: () => Math.max(1, cfg().get<number>('training.stopGraceSeconds') ?? 120) * 1000,
   affects: (e: vscode.ConfigurationChangeEvent, key: string) => e.affectsConfiguration(`${SECTION}.${key}`),
 };

@@ -35,10 +35,10 @@ test('reward-lens ingest / stats / import', () => {
     assert.match(plain.stdout, /0 events \(0 new groups/);
     const imp = cli('import', '--verl', join(repo, 'test', 'fixtures', 'verl', 'rollout'), '--db', db, '--json');
     assert.equal(imp.code, 0, imp.stderr);
-    assert.equal(JSON.parse(imp.stdout).groups, 3);
+    assert.equal(JSON.parse(imp.stdout).groups, 4);
     const stats = cli('stats', '--db', db, '--json');
     assert.equal(stats.code, 0, stats.stderr);
-    assert.deepEqual(JSON.parse(stats.stdout), { runs: 2, steps: 3, groups: 4, trajectories: 18, labels: 0, malformedLines: 3 });
+    assert.deepEqual(JSON.parse(stats.stdout), { runs: 2, steps: 3, groups: 5, trajectories: 21, labels: 0, malformedLines: 2 });
     const missing = cli('stats', '--db', join(dir, 'nope.db'), '--json');
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no store at/);

@@ -13,7 +13,7 @@ import { RunStore } from '../../src/node/store';
 import type { GroupEvent, RolloutEvent, RunStartEvent, TrajectoryEvent, Verdict } from '../../src/core/protocol';
 import { VerifyProcess } from '../../src/node/reverify/verifyProcess';
 import { ReverifyCancelled, reverifyRun, verifierFileIdentity } from '../../src/node/reverify/reverify';
-import { RegressionRunner, currentLabels, exportLabelsJsonl, regressionCases, type RegressionCase } from '../../src/node/reverify/regression';
+import { RegressionRunner, currentLabels, exportLabelsJsonl, exportedId, regressionCases, type RegressionCase } from '../../src/node/reverify/regression';
 import { loadScaledBound } from '../kit/load';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -267,6 +267,7 @@ test('relabels are regression cases; an edit that fixes the verifier clears the 
     await store.addLabel({ trajectoryKey: falseNeg!.trajectoryKey, label: 'correct', note: '0.5 is 1/2', author: 'me', supersedes: l1.id });
     await store.addLabel({ trajectoryKey: falsePos!.trajectoryKey, label: 'wrong', note: null, author: 'me' });
     await store.addLabel({ trajectoryKey: falsePos!.trajectoryKey, label: 'note', note: 'just a note', author: 'me' });
+    await store.addLabel({ trajectoryKey: falseNeg!.trajectoryKey, label: 'note', note: 'Math-Verify misses decimals vs fractions', author: 'me' });
     const current = currentLabels(await store.labels('r4'));
     assert.deepEqual(current.map((l) => l.label), ['correct', 'wrong']);
     const cases = await regressionCases(store, 'r4');
@@ -288,7 +289,12 @@ test('relabels are regression cases; an edit that fixes the verifier clears the 
     writeFileSync(labelsFile, exportLabelsJsonl(cases));
     const lines = readFileSync(labelsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(lines.map((l) => l.label), ['correct', 'wrong']);
-    assert.equal(lines[0]?.note, '0.5 is 1/2');
+    // Notes travel with the label: its own note, then the free-standing notes on that trajectory.
+    assert.equal(lines[0]?.note, '0.5 is 1/2\nMath-Verify misses decimals vs fractions');
+    assert.equal(lines[1]?.note, 'just a note');
+    // Round trip: each exported id names the stored trajectory once (run id not doubled).
+    assert.deepEqual(lines.map((l) => l.id), cases.map((c) => `r4/${c.trajectoryId}`));
+    assert.equal(exportedId({ runId: 'r4', trajectoryId: 'r4/s0/p1/on0' }), 'r4/s0/p1/on0');
     const run = (verifier: string) => spawnSync(backendPython(), ['-m', 'reward_lens.verify', '--test', labelsFile, '--verifier', verifier, '--workers', '1', '--timeout', '30'], { cwd: BACKEND_ROOT, encoding: 'utf8' });
     assert.equal(run(path).status, 0);
     const strictPath = writeVerifier(dir, 'def verify(response, gold):\n    return "boxed{" + gold + "}" in response\n', 'strict.py');

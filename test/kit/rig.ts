@@ -30,6 +30,11 @@ export interface RigOptions {
   settings?: Record<string, unknown>;
   /** label used in artifact names and logs */
   name: string;
+  /**
+   * Starts the server instead of the rig (e.g. the demo's own scripts/demo-open.sh), listening on
+   * the given port in its own process group; the rig's settings and extension install are skipped.
+   */
+  serve?: (port: number) => ChildProcess;
 }
 
 export interface Rig {
@@ -153,12 +158,12 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     ...options.settings,
   };
   writeFileSync(join(root, 'user', 'User', 'settings.json'), JSON.stringify(settings, null, 2));
-  installExtension(root, vsix);
+  if (!options.serve) installExtension(root, vsix);
 
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   let log = '';
-  const server = spawn(codeServerBin, [
+  const server = options.serve ? options.serve(port) : spawn(codeServerBin, [
     '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check',
     '--disable-workspace-trust', '--user-data-dir', join(root, 'user'), '--extensions-dir', join(root, 'ext'),
     '--config', join(root, 'config.yaml'), folder,
@@ -180,7 +185,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     rmSync(root, { recursive: true, force: true, maxRetries: 3 });
   };
   try {
-    await waitFor('code-server /healthz', 30_000, async () => {
+    await waitFor('code-server /healthz', options.serve ? 120_000 : 30_000, async () => {
       if (server.exitCode !== null) throw new Error(`code-server exited ${server.exitCode}:\n${log}`);
       const res = await fetch(`${baseUrl}/healthz`).catch(() => undefined);
       return res?.ok === true;

@@ -188,6 +188,17 @@ def cases():
     online, offline = make_group(rng, correct=[True] * 8, entropies=[12.0, 0.0, 5.0, 0.01, 9.0, 2.0, 0.5, 7.5])
     out.append(("oger entropy damping extremes", {"variant": "oger", "online": online, "offline": offline,
                                                   "inserted_offline": [2]}))
+    # A teacher whose verdict errored (correct = null) scores 0 like any verifier error; a teacher
+    # with no `correct` key is a kept (hence correct) one.
+    online, offline = make_group(rng, correct=[False, True, False, False, True, False, False, False])
+    offline[0]["correct"] = None
+    out.append(("luffy inserted teacher with a verifier error", {"variant": "luffy", "online": online, "offline": offline,
+                                                                 "inserted_offline": [0]}))
+    online, offline = make_group(rng)
+    for o in offline:
+        del o["correct"]
+    out.append(("oger teachers without a verdict are kept ones", {"variant": "oger", "online": online, "offline": offline,
+                                                                  "inserted_offline": [1]}))
     return out
 
 

@@ -6,6 +6,12 @@ worker holds one item at a time; a worker past its deadline is killed and replac
 becomes `error: timeout after Xs`; a worker that dies becomes `error: crashed (...)`. Nothing is
 ever reported as a silent "wrong".
 
+Thread safety: the pool's workers belong to one driving loop at a time. `run`/`run_source` hold
+the pool for the whole pass (a second thread waits for it). `submit` is the concurrent entry: any
+number of threads (verl calls a synchronous reward function from a thread pool over the whole
+batch) hand in items and get a `concurrent.futures.Future` each; one dispatcher thread feeds them
+all through the same workers, so every worker stays busy and no caller's result is lost.
+
 Workers are fresh interpreters (`python -m reward_lens.verifier.worker`), not forks: the caller may
 be a training process holding threads and CUDA state, and multiprocessing's spawn/forkserver would
 re-execute the caller's unguarded top-level script code in every worker.
@@ -15,19 +21,24 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import selectors
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from .loader import error_result
 
 _END = object()
 NOTHING_YET = object()
+_STOP = object()
 
 # The folder holding the reward_lens package, so workers import this very copy of it.
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
@@ -51,6 +62,7 @@ class _Worker:
     ready: bool = False
     index: int | None = None
     deadline: float = 0.0
+    limit: float = 0.0
     spawned: float = 0.0
 
 
@@ -67,6 +79,11 @@ class VerifierPool:
         self._selector = selectors.DefaultSelector()
         self.restarts = 0
         self._closed = False
+        # Held by whichever loop drives the workers: a run()/run_source() pass or the dispatcher.
+        self._drive_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._dispatcher: threading.Thread | None = None
 
     # -- worker lifecycle -------------------------------------------------------------------
     def _spawn(self) -> _Worker:
@@ -117,9 +134,31 @@ class VerifierPool:
         self.restarts += 1
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        with self._state_lock:
+            if self._closed:
+                return
+            self._closed = True
+            dispatcher = self._dispatcher
+        if dispatcher is not None:
+            self._inbox.put(_STOP)
+            if dispatcher is not threading.current_thread():
+                dispatcher.join(timeout=max(5.0, 2 * self.timeout_s))
+        # Items handed in but never started (closed mid-run) are answered, never dropped.
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                _settle(item[3], error_result("error: verifier pool closed before this item ran"))
+        if not self._drive_lock.acquire(timeout=max(5.0, 2 * self.timeout_s)):
+            return  # a pass is still running in another thread; its own exit path cleans up
+        try:
+            self._close_workers()
+        finally:
+            self._drive_lock.release()
+
+    def _close_workers(self) -> None:
         for worker in self._workers:
             try:
                 if worker.process.stdin is not None:
@@ -136,7 +175,7 @@ class VerifierPool:
         self._workers = []
         self._selector.close()
 
-    def __enter__(self) -> "VerifierPool":
+    def __enter__(self) -> VerifierPool:
         return self
 
     def __exit__(self, *_: Any) -> None:
@@ -152,7 +191,8 @@ class VerifierPool:
         """Starts the workers now (their interpreter start overlaps with whatever comes next)."""
         if self._closed:
             raise RuntimeError("the pool is closed")
-        self._ensure_workers()
+        with self._drive_lock:
+            self._ensure_workers()
 
     def reload(self, spec: str | None) -> None:
         """Switches every worker to another verifier (or a new version of the same file) without
@@ -160,6 +200,10 @@ class VerifierPool:
         the start timeout is replaced (a fresh one loads the new spec)."""
         if self._closed:
             raise RuntimeError("the pool is closed")
+        with self._drive_lock:
+            self._reload(spec)
+
+    def _reload(self, spec: str | None) -> None:
         self.spec = spec
         self._ensure_workers()
         waiting: dict[int, _Worker] = {}
@@ -238,12 +282,80 @@ class VerifierPool:
 
     def run_source(self, poll: Callable[[], Any], timeout_s: float | None = None) -> Iterator[dict[str, Any]]:
         """Like run, but `poll()` returns the next (response, gold), NOTHING_YET when none is ready
-        yet (a streaming reader), or `end_marker()` when the input is over."""
+        yet (a streaming reader), or `end_marker()` when the input is over. The pass holds the pool:
+        another thread's pass, or the submit() dispatcher, waits until it is over."""
         if self._closed:
             raise RuntimeError("the pool is closed")
+        with self._drive_lock:
+            yield from self._drive(poll, timeout_s)
+
+    # -- concurrent submission ------------------------------------------------------------------
+    def submit(self, response: Any, gold: Any, timeout_s: float | None = None) -> Future[dict[str, Any]]:
+        """Queues one item from any thread; the future's result is its verdict dict (never an
+        exception: a timeout, crash or closed pool is an `error: ...` result). Await it from asyncio
+        with `asyncio.wrap_future`."""
+        future: Future[dict[str, Any]] = Future()
+        limit = self.timeout_s if timeout_s is None else float(timeout_s)
+        with self._state_lock:
+            if self._closed:
+                future.set_result(error_result("error: verifier pool is closed"))
+                return future
+            self._inbox.put((response, gold, limit, future))
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(target=self._dispatch, name="reward-lens-verifier", daemon=True)
+                self._dispatcher.start()
+        return future
+
+    def _dispatch(self) -> None:
+        """The one loop that feeds submitted items to the workers, in passes: a pass starts with
+        the first item, admits everything handed in while it runs, and ends when nothing is left
+        in flight. Between passes it sleeps on the queue (no polling while idle)."""
+        carried: Any = None
+        while True:
+            item = carried if carried is not None else self._inbox.get()
+            carried = None
+            if item is _STOP:
+                return
+            in_flight: deque[Future] = deque()
+            first = [item]
+
+            # poll runs only inside this pass (self._drive below), so it always sees this pass's
+            # first and in_flight: ruff's B023 (late binding in loops) does not apply.
+            def poll() -> Any:
+                nonlocal carried
+                if first:  # noqa: B023
+                    got = first.pop()  # noqa: B023
+                else:
+                    try:
+                        got = self._inbox.get_nowait()
+                    except queue.Empty:
+                        return NOTHING_YET if in_flight else _END  # noqa: B023
+                if got is _STOP:
+                    carried = _STOP
+                    return _END
+                response, gold, limit, future = got
+                in_flight.append(future)  # noqa: B023
+                return (response, gold, limit)
+
+            try:
+                with self._drive_lock:
+                    if self._closed:
+                        raise RuntimeError("the pool is closed")
+                    for result in self._drive(poll, None):
+                        _settle(in_flight.popleft(), result)
+            except BaseException as exc:  # noqa: BLE001 - every waiting caller gets an answer
+                reason = f"error: verifier pool failed: {type(exc).__name__}: {exc}"[:500]
+                if first:
+                    in_flight.append(first.pop()[3])
+                while in_flight:
+                    _settle(in_flight.popleft(), error_result(reason))
+            if carried is _STOP:
+                return
+
+    def _drive(self, poll: Callable[[], Any], timeout_s: float | None) -> Iterator[dict[str, Any]]:
         limit = self.timeout_s if timeout_s is None else float(timeout_s)
         self._ensure_workers()
-        pending: deque[tuple[int, Any, Any]] = deque()
+        pending: deque[tuple[int, Any, Any, float]] = deque()
         done: dict[int, dict[str, Any]] = {}
         next_index = 0
         next_out = 0
@@ -256,18 +368,20 @@ class VerifierPool:
                     break
                 if item is NOTHING_YET:
                     break
-                response, gold = item
-                pending.append((next_index, response, gold))
+                # (response, gold) or, from submit(), (response, gold, per-item timeout)
+                response, gold = item[0], item[1]
+                pending.append((next_index, response, gold, float(item[2]) if len(item) > 2 else limit))
                 next_index += 1
             for worker in list(self._workers):
                 if worker.ready and worker.index is None and pending:
-                    index, response, gold = pending.popleft()
+                    index, response, gold, item_limit = pending.popleft()
                     if not self._send(worker, index, response, gold):
                         done[index] = error_result("error: crashed (worker closed its input)")
                         self._replace(worker)
                         continue
                     worker.index = index
-                    worker.deadline = time.monotonic() + limit
+                    worker.limit = item_limit
+                    worker.deadline = time.monotonic() + item_limit
             while next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
@@ -307,16 +421,24 @@ class VerifierPool:
                         done[worker.index] = error_result(f"error: crashed (worker exited with code {code})")
                     elif not worker.ready and pending:
                         # A worker that cannot even start would otherwise be restarted forever.
-                        index, _, _ = pending.popleft()
+                        index = pending.popleft()[0]
                         done[index] = error_result(f"error: crashed (worker failed to start, exit code {code})")
                     self._replace(worker)
             now = time.monotonic()
             for worker in list(self._workers):
                 if worker.index is not None and now >= worker.deadline:
-                    done[worker.index] = error_result(f"error: timeout after {limit:g}s")
+                    done[worker.index] = error_result(f"error: timeout after {worker.limit:g}s")
                     self._replace(worker)
                 elif not worker.ready and now >= worker.spawned + _START_TIMEOUT_S:
                     if pending:
-                        index, _, _ = pending.popleft()
+                        index = pending.popleft()[0]
                         done[index] = error_result(f"error: timeout (worker did not start within {_START_TIMEOUT_S:g}s)")
                     self._replace(worker)
+
+
+def _settle(future: Future, result: dict[str, Any]) -> None:
+    if not future.done():
+        try:
+            future.set_result(result)
+        except Exception:  # noqa: BLE001 - cancelled by its caller in the meantime
+            pass

@@ -65,7 +65,8 @@ export class TrainingViewProvider implements vscode.TreeDataProvider<Row>, vscod
       const py = await this.backend.resolve();
       rows.push({ id: 'backend', label: 'Python backend ready', description: basename(py.python), tooltip: `${py.python}\n${py.origin}`, icon: 'pass', color: 'testing.iconPassed', command: { command: COMMANDS.setupBackend, title: 'Set Up Python Backend' } });
     } catch (e) {
-      rows.push({ id: 'backend', label: 'Python backend not set up', description: 'click to set up', tooltip: (e as Error).message, icon: 'warning', color: 'list.warningForeground', command: { command: COMMANDS.setupBackend, title: 'Set Up Python Backend' } });
+      // Not a warning: viewing runs needs no Python. Start Training Run says what to do when it is needed.
+      rows.push({ id: 'backend', label: 'Python backend: only needed to train', description: 'set up…', tooltip: (e as Error).message, icon: 'circle-outline', command: { command: COMMANDS.setupBackend, title: 'Set Up Python Backend' } });
     }
     const storePath = this.stores.path;
     rows.push(

@@ -27,6 +27,12 @@ export interface SourceRow {
   advantage: number | null;
   /** source columns with no protocol field: kept on the trajectory */
   extra: Record<string, unknown>;
+  /** what groups rows within a step (verl's uid); absent: the prompt text */
+  groupKey?: string;
+  /** position in its group (verl's session); absent: file order */
+  order?: number;
+  /** protocol fields the source wrote itself (verdicts of the Reward Lens verl trainer): they win over the ones derived from the reward */
+  fields?: Partial<TrajectoryEvent>;
 }
 
 export interface ImportSummary {
@@ -55,36 +61,51 @@ export function extraFields(prefix: string, extra: Record<string, unknown>): Rec
   return out;
 }
 
-/** Rows of one step grouped by prompt (first appearance order) as group events. */
+/** Rows of one step grouped by prompt, or by `groupKey` where the source has one (first appearance order), as group events. */
 export function groupRows(runId: string, source: string, rows: readonly SourceRow[], settings: RewardSettings): { at: SourceRow; event: GroupEvent }[] {
   const byPrompt = new Map<string, SourceRow[]>();
   for (const r of rows) {
-    const key = `${r.step}\u0000${r.prompt}`;
+    const key = `${r.step}\u0000${r.groupKey ?? r.prompt}`;
     const list = byPrompt.get(key) ?? [];
     list.push(r);
     byPrompt.set(key, list);
   }
   const out: { at: SourceRow; event: GroupEvent }[] = [];
-  for (const members of byPrompt.values()) {
+  // Two groups of one step with the same prompt (verl drew it twice): the later ones get a suffix,
+  // since a group is keyed by (run, step, prompt_id).
+  const seenPrompt = new Map<string, number>();
+  for (const unordered of byPrompt.values()) {
+    const members = unordered.some((m) => m.order !== undefined) ? [...unordered].sort((a, b) => (a.order ?? 0) - (b.order ?? 0)) : unordered;
     const first = members[0] as SourceRow;
-    const promptId = promptIdOf(first.prompt);
+    const base = promptIdOf(first.prompt);
+    const seenKey = `${first.step}\u0000${base}`;
+    const nth = (seenPrompt.get(seenKey) ?? 0) + 1;
+    seenPrompt.set(seenKey, nth);
+    const promptId = nth === 1 ? base : `${base}~${nth}`;
     const logged = members.every((m) => m.advantage !== null);
     // verl's dump has no advantages: recompute GRPO's from the rewards with the run's settings.
     const advantages = logged ? members.map((m) => m.advantage as number) : groupAdvantages(members.map((m) => m.reward), settings.advantage);
-    const trajectories: TrajectoryEvent[] = members.map((m, k) => ({
-      id: `${source}-s${m.step}-${promptId}-${k}`,
-      source: 'online',
-      index: k,
-      text: m.response,
-      r_m: m.reward > 0 ? 1 : 0,
-      verdict: m.reward > 0 ? 'correct' : 'wrong',
-      verdict_reason: `${source} reward ${m.reward}`,
-      r_total: m.reward,
-      advantage: advantages[k] ?? null,
-      replaced: false,
-      ...extraFields(source, m.extra),
-      ...(logged ? {} : { advantage_recomputed: true }),
-    }));
+    const perSource = { online: 0, offline: 0 };
+    const trajectories: TrajectoryEvent[] = members.map((m, k) => {
+      const src = m.fields?.source === 'offline' ? 'offline' : 'online';
+      const index = perSource[src]++;
+      return {
+        id: `${source}-s${m.step}-${promptId}-${k}`,
+        source: 'online',
+        index: k,
+        text: m.response,
+        r_m: m.reward > 0 ? 1 : 0,
+        verdict: m.reward > 0 ? 'correct' : 'wrong',
+        verdict_reason: `${source} reward ${m.reward}`,
+        r_total: m.reward,
+        advantage: advantages[k] ?? null,
+        replaced: false,
+        ...extraFields(source, m.extra),
+        ...(logged ? {} : { advantage_recomputed: true }),
+        ...(m.fields ?? {}),
+        ...(m.fields?.source ? { index } : {}),
+      };
+    });
     out.push({
       at: first,
       event: { v: 1, type: 'group', run_id: runId, step: first.step, prompt_id: promptId, prompt: first.prompt, gold: first.gold, trajectories },
@@ -107,8 +128,7 @@ export function stepMetrics(runId: string, step: number, rows: readonly SourceRo
   };
 }
 
-export function importRunStart(runId: string, source: 'verl' | 'trl', dir: string, settings: RewardSettings, model: string | null): RunStartEvent {
-  const verifierName = `${source} logged reward > 0`;
+export function importRunStart(runId: string, source: 'verl' | 'trl', dir: string, settings: RewardSettings, model: string | null, verifierName = `${source} logged reward > 0`): RunStartEvent {
   return {
     v: 1, type: 'run_start', run_id: runId, time: new Date().toISOString(), variant: 'grpo',
     config: { imported_from: source, source_dir: dir }, model: model ?? 'unknown', reward: settings, encoder: null,

@@ -48,9 +48,27 @@ export function currentLabels(labels: readonly LabelRecord[]): LabelRecord[] {
   return [...latest.values()].filter((l) => l.label === 'correct' || l.label === 'wrong').sort((a, b) => a.id - b.id);
 }
 
+/**
+ * The notes a researcher left on each trajectory: free-standing `note` labels (the inspector's n)
+ * in the order written, after the correct/wrong label's own note. Exported with the label so the
+ * reason for a relabel travels with it.
+ */
+function notesByTrajectory(labels: readonly LabelRecord[]): Map<number, string[]> {
+  const superseded = new Set<number>();
+  for (const l of labels) if (l.supersedes !== null) superseded.add(l.supersedes);
+  const notes = new Map<number, string[]>();
+  for (const l of [...labels].sort((a, b) => a.id - b.id)) {
+    if (l.label !== 'note' || superseded.has(l.id) || !l.note?.trim()) continue;
+    notes.set(l.trajectoryKey, [...(notes.get(l.trajectoryKey) ?? []), l.note.trim()]);
+  }
+  return notes;
+}
+
 /** Regression cases from the store's label log (of one run, or all runs). */
 export async function regressionCases(store: RunStoreApi, runId?: string): Promise<RegressionCase[]> {
-  const labels = currentLabels(await store.labels(runId));
+  const all = await store.labels(runId);
+  const labels = currentLabels(all);
+  const notes = notesByTrajectory(all);
   const groups = new Map<number, GroupDetail | null>();
   const cases: RegressionCase[] = [];
   for (const l of labels) {
@@ -71,7 +89,7 @@ export async function regressionCases(store: RunStoreApi, runId?: string): Promi
       response: t.event.text,
       gold: g.gold,
       label: l.label as 'correct' | 'wrong',
-      note: l.note,
+      note: [...new Set([l.note?.trim(), ...(notes.get(t.trajectoryKey) ?? [])].filter((n): n is string => !!n))].join('\n') || null,
       labelId: l.id,
     });
   }
@@ -79,9 +97,14 @@ export async function regressionCases(store: RunStoreApi, runId?: string): Promi
 }
 
 /** JSON Lines for `python -m reward_lens.verify --test FILE` and for label overrides. */
+/** The trajectory's own id when it already names its run (the trainer's and verl's do), else run/id. */
+export function exportedId(c: Pick<RegressionCase, 'runId' | 'trajectoryId'>): string {
+  return c.trajectoryId.startsWith(`${c.runId}/`) ? c.trajectoryId : `${c.runId}/${c.trajectoryId}`;
+}
+
 export function exportLabelsJsonl(cases: readonly RegressionCase[]): string {
   return cases
-    .map((c) => JSON.stringify({ id: `${c.runId}/${c.trajectoryId}`, response: c.response, gold: c.gold, label: c.label, note: c.note, step: c.step, trajectory_key: c.trajectoryKey }))
+    .map((c) => JSON.stringify({ id: exportedId(c), response: c.response, gold: c.gold, label: c.label, note: c.note, step: c.step, trajectory_key: c.trajectoryKey }))
     .join('\n') + (cases.length ? '\n' : '');
 }
 
