@@ -120,3 +120,31 @@ def test_mixing_refuses_an_empty_promote_set_and_allows_promote_only():
     with pytest.raises(ValueError, match="promote"):
         list(paired_steps(0, 5, 4, 1, 0))
     assert [s.suppress for s in paired_steps(4, 0, 2, 2, 0)] == [[], []]
+
+
+def test_model_loss_through_the_chunked_path_matches_full_logits():
+    """oxa_model_loss (response_logprobs, head in chunks) = the objective on full logits, value and gradients."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from reward_lens.oxa.objective import oxa_model_loss
+
+    torch.manual_seed(0)
+    conf = Qwen2Config(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64)
+    model = Qwen2ForCausalLM(conf).double()
+    prompts = [[5, 6, 7], [8, 9], [10, 11, 12, 13]]
+    responses = [[20, 21, 22, 23], [30, 31], [40, 41, 42]]
+    sup = [False, True, False]
+    lam = 0.3  # large enough that the suppress term's gradient is visible next to the NLL's
+
+    got = oxa_model_loss(model, prompts, responses, sup, lam=lam, chunk_tokens=2)
+    g_got = torch.autograd.grad(got.loss, list(model.parameters()))
+
+    total = torch.zeros((), dtype=torch.float64)
+    for p, r, s in zip(prompts, responses, sup):
+        logits = model(input_ids=torch.tensor([p + r])).logits[0]
+        lp = torch.log_softmax(logits, -1)[torch.arange(len(p) - 1, len(p) - 1 + len(r)), torch.tensor(r)]
+        total = total + (lam * -torch.log(1 - lp.exp().clamp(max=1 - 1e-6)).mean() / 1 if s else -lp.mean() / 2)
+    g_ref = torch.autograd.grad(total, list(model.parameters()))
+    assert float(got.loss.detach()) == pytest.approx(float(total.detach()), rel=1e-5)
+    for a, b in zip(g_got, g_ref):
+        assert torch.allclose(a.double(), b, rtol=1e-4, atol=1e-8)

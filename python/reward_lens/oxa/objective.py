@@ -1,4 +1,5 @@
-"""OXA's training objective on per-token log-probs (pure tensor functions, docs/oxa.md).
+"""OXA's training objective on per-token log-probs (pure tensor functions, docs/oxa.md), and the
+same on a model's rows through the trainer's log-prob path (`oxa_model_loss`).
 
 loss = mean over promote sequences of (mean token NLL)
      + λ · mean over suppress sequences of (mean token unlikelihood −log(1 − p))
@@ -63,3 +64,28 @@ def oxa_loss(logp: torch.Tensor, mask: torch.Tensor, is_suppress: torch.Tensor, 
     nll = seq_nll[~sup].sum() / n_p if n_p > 0 else zero
     ul = seq_ul[sup].sum() / n_s if n_s > 0 else zero
     return OxaLossParts(nll + lam * ul, nll.detach(), ul.detach())
+
+
+def oxa_model_loss(
+    model: torch.nn.Module,
+    prompts: list[list[int]],
+    responses: list[list[int]],
+    is_suppress: list[bool],
+    *,
+    lam: float = DEFAULT_LAMBDA,
+    promote_total: int | None = None,
+    suppress_total: int | None = None,
+    chunk_tokens: int | None = None,
+    pad_token_id: int = 0,
+) -> OxaLossParts:
+    """`oxa_loss` on the model's log-probs of (prompt, response) rows, differentiable.
+
+    The log-probs come from the trainer's memory-bounded path (`response_logprobs`: the LM head
+    chunked, no full-vocabulary logits kept), not from `model(...).logits`, so a warm start on
+    long traces costs what an RL update costs. Temperature 1: the objective is on the model itself.
+    """
+    from ..logprobs import DEFAULT_CHUNK_TOKENS, response_logprobs
+
+    st = response_logprobs(model, prompts, responses, temperature=1.0, with_entropy=False, chunk_tokens=chunk_tokens or DEFAULT_CHUNK_TOKENS, pad_token_id=pad_token_id)
+    sup = torch.tensor(is_suppress, dtype=torch.bool, device=st.logp.device)
+    return oxa_loss(st.padded(), st.mask(), sup, lam=lam, promote_total=promote_total, suppress_total=suppress_total)
