@@ -10,7 +10,7 @@
 //
 // Run alone: node --import tsx bench/queries.ts [--trajectories N] [--rebuild] [--use-partial]
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -18,10 +18,11 @@ import sqlite3 from 'sqlite3';
 import { RunStore, SCHEMA_VERSION } from '../src/node/store/index';
 import type { SqlValue } from '../src/node/store/sqlite';
 import { cpuDevice, ensureCacheDir, figure, latencySummary, printTable, rng, round, type Figure } from './lib/common';
-import { generateSteps, runStart, TextPool } from './lib/gen';
+import { generateSteps, runStart } from './lib/gen';
+import { TraceCutter } from './lib/traces';
 
 /** Bump when the generator changes what it writes, so a stale cached store is rebuilt. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2; // 2: text cut from the shared real traces (bench/lib/traces.ts)
 const GROUP_SIZE = 8;
 const GROUPS_PER_STEP = 125;
 const RUN_ID = 'bench-run';
@@ -75,7 +76,7 @@ async function buildStore(file: string, trajectories: number): Promise<StoreMeta
   const toLines = (events: readonly import('../src/core/protocol').RolloutEvent[]) => events.map((event) => ({ line: ++line, byteOffset: 0, event }));
   const batch = (events: readonly import('../src/core/protocol').RolloutEvent[]) => ({ file: 'bench:generated', events: toLines(events), malformed: [], endOffset: 0, endLine: line });
   if (resumeFrom === 0) await store.writeBatch(batch([runStart(RUN_ID)]));
-  const pool = new TextPool();
+  const pool = new TraceCutter();
   let lastReport = performance.now();
   let step = 0;
   for (const events of generateSteps(
@@ -323,7 +324,9 @@ export async function runQueriesBench(trajectories: number, rebuild: boolean): P
     { name: 'dashboard step points (stepPoints)', calls: Array.from({ length: 100 }, () => () => store.stepPoints(RUN_ID, pick(groups / GROUPS_PER_STEP) - 1)) },
     {
       name: 'full-text search (search, 50 hits)',
-      calls: ['alternatively', 'polynomial remainder', RARE_MARKER, '"the answer is"', 'kalomi', 'substitute AND triangle'].flatMap((q) =>
+      // Words, a rare marker, phrases (common; and one of common words that is rare, which a
+      // presence-only index answers by checking candidates' texts), a prefix and AND.
+      calls: ['alternatively', 'polynomial remainder', RARE_MARKER, '"the answer is"', '"let me check"', '"wait the answer"', 'intersect*', 'periodic AND symmetric'].flatMap((q) =>
         Array.from({ length: 3 }, () => () => store.search(q, 50)),
       ),
     },
@@ -387,7 +390,8 @@ export async function runQueriesBench(trajectories: number, rebuild: boolean): P
   return { figures, details, problems };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// realpath: run through a symlinked .cache (a worktree sharing one), argv[1] is the link, import.meta.url the target.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const n = Number(argValue('--trajectories') ?? 2_000_000);
   runQueriesBench(n, process.argv.includes('--rebuild')).then(
     (res) => {

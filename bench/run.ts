@@ -75,24 +75,12 @@ function ownBench(name: string, entry: string, extra: string[], heapMb: number, 
   };
 }
 
-function tsxScript(name: string, entry: string, timeoutS: number, extra: string[] = []): Job {
-  return {
-    name,
-    command: `node --import tsx ${entry}`,
-    timeoutS,
-    start: async () =>
-      existsSync(path.join(REPO_ROOT, entry))
-        ? { file: process.execPath, args: ['--import', 'tsx', path.join(REPO_ROOT, entry), ...extra] }
-        : { missing: `${entry} is not in the tree (owned by another engineer)` },
-  };
-}
-
 const jobs: Job[] = [
   ownBench('rescore', 'bench/rescore.ts', quick ? ['--groups', '20000'] : [], 6144, 900),
   // The 2M store is built once (resumable, cached); the first build can take the better part of an hour on 2 busy cores.
   ownBench('queries', 'bench/queries.ts', quick ? ['--trajectories', '80000'] : [], 4096, 5400),
-  ownBench('reverify', 'bench/reverify.ts', quick ? ['--trajectories', '5000'] : [], 4096, 1200),
-  tsxScript('ingest', 'bench/ingest.ts', 1200),
+  ownBench('reverify', 'bench/reverify.ts', quick ? ['--trajectories', '5000'] : [], 4096, 2400),
+  ownBench('ingest', 'bench/ingest.ts', process.env.REWARD_LENS_BENCH_BASELINE ? ['--baseline', process.env.REWARD_LENS_BENCH_BASELINE] : [], 4096, 1200),
   {
     name: 'encoder',
     command: 'bench/encoder.*',
@@ -244,8 +232,12 @@ function ingestFigures(r: Record<string, unknown>): Figure[] {
   const ingest = obj(r.ingest);
   const raw = obj(r.raw);
   const device = cpuDevice();
-  const command = 'node --import tsx bench/ingest.ts';
-  const note = `${num(r.trajectories) ?? '?'} trajectories of ~${num(r.textBytes) ?? '?'} B text; load average ${num(r.loadAverage1m)?.toFixed(1) ?? '?'} when measured`;
+  const command = 'npm run bench -- --only ingest (bench/ingest.ts)';
+  const base = obj(r.baseline);
+  const before = num(base.trajectoriesPerCpuSecond) !== null
+    ? `; the baseline checkout in the same run: ${num(base.trajectoriesPerCpuSecond)} trajectories/CPU-s, ${num(base.trajectoriesPerSecond)}/s wall, ${num(base.bytesPerTrajectory)} B/trajectory`
+    : '';
+  const note = `${num(r.trajectories) ?? '?'} trajectories, ${typeof r.text === 'string' ? r.text : 'generated text'} (mean ${num(r.textBytes) ?? '?'} B); load average ${num(r.loadAverage1m)?.toFixed(1) ?? '?'} when measured${before}`;
   const f = (name: string, unit: string, value: number | null, peer: string, peerValue: number | null, better: 'higher' | 'lower', extra?: string): Figure => ({
     benchmark: 'ingest', name, unit, value, peer, peerValue, ratio: value !== null && peerValue ? Math.round((value / peerValue) * 1000) / 1000 : null, better, device, command, ...(extra ? { note: extra } : {}),
   });

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { READ_PERF_JS, pickChartStepByKeyboard, harnessHtml, sampleGroup, sampleSeries, sampleStep, summarise, type PerfSample } from '../test/kit/ui';
+import { skyThoughtGroup } from '../test/kit/traces';
 import type { HostToDashboard, HostToInspector } from '../src/core/messages';
 import { toSeriesColumns } from '../src/core/messages';
 
@@ -28,10 +29,16 @@ function serve(): Promise<{ server: Server; origin: string }> {
       res.end(page);
       return;
     }
-    const m = /^\/dist\/webview\/(inspector|dashboard)\.js$/.exec(url);
+    const m = /^\/dist\/webview\/(inspector|dashboard|render)\.js$/.exec(url);
     if (m) {
       res.writeHead(200, { 'content-type': 'text/javascript' });
       res.end(readFileSync(join(root, 'dist', 'webview', `${m[1]}.js`)));
+      return;
+    }
+    const k = /^\/dist\/webview\/katex\/((?:fonts\/)?[\w.-]+\.(?:css|woff2))$/.exec(url);
+    if (k && existsSync(join(root, 'dist', 'webview', 'katex', k[1] as string))) {
+      res.writeHead(200, { 'content-type': url.endsWith('.css') ? 'text/css' : 'font/woff2' });
+      res.end(readFileSync(join(root, 'dist', 'webview', 'katex', k[1] as string)));
       return;
     }
     res.writeHead(404).end();
@@ -60,9 +67,10 @@ async function main(): Promise<void> {
   const report: string[] = [];
   try {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const open = async (name: string, view: 'inspector' | 'dashboard', theme: 'light' | 'dark' | 'hc', messages: Array<HostToInspector | HostToDashboard>) => {
-      pages.set(`/${name}.html`, harnessHtml({ view, theme, origin, scriptUri: `${origin}/dist/webview/${view}.js`, messages }));
-      const page = await ctx.newPage();
+    const assets = { renderScript: `${origin}/dist/webview/render.js`, katexCss: `${origin}/dist/webview/katex/katex.min.css` };
+    const open = async (name: string, view: 'inspector' | 'dashboard', theme: 'light' | 'dark' | 'hc', messages: Array<HostToInspector | HostToDashboard>, c = ctx) => {
+      pages.set(`/${name}.html`, harnessHtml({ view, theme, origin, scriptUri: `${origin}/dist/webview/${view}.js`, messages, assets }));
+      const page = await c.newPage();
       page.on('console', (m) => { if (/Content Security Policy|Refused/.test(m.text())) cspViolations.push(`${name}: ${m.text()}`); });
       page.on('pageerror', (e) => cspViolations.push(`${name}: page error ${e.message}`));
       await page.goto(`${origin}/${name}.html`);
@@ -88,6 +96,39 @@ async function main(): Promise<void> {
       await page.waitForTimeout(100);
       await page.screenshot({ path: join(outDir, `inspector-hostile-${theme}.png`) });
       await page.close();
+    }
+
+    // 1b. real SkyThought traces: the 153,700-character loop folded, found in, explained; rendered; narrow
+    for (const theme of ['light', 'dark'] as const) {
+      const g = skyThoughtGroup();
+      const page = await open(`inspector-sky-${theme}`, 'inspector', theme, [{ type: 'group', group: g, focusTrajectoryKey: g.trajectories[0]!.trajectoryKey }]);
+      await page.waitForSelector('[data-testid="posbar-repetition"]');
+      await page.screenshot({ path: join(outDir, `inspector-sky-folded-${theme}.png`) });
+      await page.keyboard.press('Control+f');
+      await page.keyboard.type('symmetric');
+      await page.waitForTimeout(400);
+      await page.screenshot({ path: join(outDir, `inspector-sky-find-${theme}.png`) });
+      await page.keyboard.press('Escape');
+      await page.hover('[data-testid="detail-roger"]');
+      await page.waitForTimeout(150);
+      await page.screenshot({ path: join(outDir, `inspector-explain-${theme}.png`) });
+      await page.click('[data-testid="member-4"]');
+      await page.click('[data-testid="render-toggle"]');
+      await page.waitForSelector('.katex');
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(outDir, `inspector-rendered-${theme}.png`) });
+      await page.close();
+    }
+    {
+      const narrow = await browser.newContext({ viewport: { width: 620, height: 900 } });
+      const g = skyThoughtGroup();
+      const page = await open('inspector-narrow', 'inspector', 'dark', [{ type: 'group', group: g, focusTrajectoryKey: null }], narrow);
+      await page.waitForSelector('[data-testid="trace-body"]');
+      await page.keyboard.press('j');
+      await page.keyboard.press('j');
+      await page.waitForTimeout(200);
+      await page.screenshot({ path: join(outDir, 'inspector-narrow-dark.png') });
+      await narrow.close();
     }
 
     // 2. open-group latency over several groups

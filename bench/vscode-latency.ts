@@ -18,10 +18,13 @@ import { codeServerBin, repoRoot, runCommand, sleep, startRig, vsixPath, waitFor
 import { openStore, queryStore, showRunsView } from '../test/kit/driver';
 import { clickChartStep, parsePerfLine, pickChartStepByKeyboard, summarise, READ_PERF_JS, type PerfSample } from '../test/kit/ui';
 import { cpuDevice, figure, printTable, type Figure } from './lib/common';
+import { prepareWhatIf, setWhatIfActive } from './lib/whatIfFixture';
 
 const BENCH = 'vscode-latency';
 const COMMAND = `npm run bench -- --only ${BENCH}`;
-const TARGET = { groupOpen: 150, dashboard: 300, trace: 200 } as const;
+const TARGET = { groupOpen: 150, dashboard: 300, trace: 200, whatIf: 10_000 } as const;
+/** --only-whatif: just the whole-run what-if (issue 16), without issue 5's figures */
+const onlyWhatIf = process.argv.includes('--only-whatif');
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -99,13 +102,26 @@ async function run(): Promise<{ figures: Figure[]; problems: string[]; details: 
   );
   if (!long) throw new Error('no online trace of 140K-150K characters with token entropies in the first 200 steps');
 
-  const rig = await startRig({ name: 'bench-vscode-latency', theme: 'dark', settings: { 'workbench.editor.enablePreview': false } });
+  // The what-if needs relabels and a second verdict set in the store (added once; made the active
+  // set only while this benchmark runs, so the other benchmarks still read the logged verdicts).
+  const [{ run_id: runId } = { run_id: '' }] = await queryStore<{ run_id: string }>(storePath, 'SELECT run_id FROM runs');
+  const whatIfIds = await prepareWhatIf(storePath, runId, (s) => console.log(s));
+  await setWhatIfActive(storePath, runId, whatIfIds, true);
+  const rig = await startRig({ name: 'bench-vscode-latency', theme: 'dark', settings: { 'workbench.editor.enablePreview': false } }).catch(async (e: unknown) => {
+    await setWhatIfActive(storePath, runId, whatIfIds, false);
+    throw e;
+  });
   const perf = new HostPerf(rig);
   const page = rig.page;
   const details: Record<string, unknown> = { store: { trajectories: meta.n, steps: meta.steps }, longTrace: long };
   try {
     await showRunsView(page);
     await openStore(page, storePath);
+    const figures: Figure[] = [];
+    if (onlyWhatIf) {
+      figures.push(await measureWhatIf(page, perf, meta, details, device));
+      return { figures, problems, details };
+    }
 
     // 1. Dashboard over every step. Fresh: the panel is created (the host times it from there, so
     // the webview's start-up counts); re-open: the open panel is asked again.
@@ -226,7 +242,6 @@ async function run(): Promise<{ figures: Figure[]; problems: string[]; details: 
     Object.assign(details, { freshMs, documentWaitMs, reopenMs, revealMs, dashboardRenderMs, stepMs, openMs, openRenderMs, heat, complete });
     const where = `code-server 4.100.3, ${meta.n.toLocaleString('en')} trajectories, ${meta.steps} steps`;
     const note = `${where}; logged by the extension host, from the open to the webview's rendered frame (store query and message transit included)`;
-    const figures: Figure[] = [];
     const add = (name: string, value: number, target: number, extra: string) =>
       figures.push(figure({ benchmark: BENCH, name, unit: 'ms', value, peer: 'issue 5 target', peerValue: target, better: 'lower', device, command: COMMAND, note: `${note}; ${extra}` }));
     add('group open in VS Code, end to end, p95 (ms)', openS.p95, TARGET.groupOpen, `p50 ${openS.p50} ms over ${openS.n} random groups; the webview's render alone p50 ${openR.p50} / p95 ${openR.p95} ms`);
@@ -237,11 +252,56 @@ async function run(): Promise<{ figures: Figure[]; problems: string[]; details: 
     add('dashboard of 2,000 steps in VS Code, revealed after being hidden, end to end, p95 (ms)', revealS.p95, TARGET.dashboard, `p50 ${revealS.p50} ms over ${revealS.n}: another editor covered it, then Open Dashboard; the page is kept alive while hidden (${details.dashboardElements} elements; the inspector with the 150K trace and heatmap: ${details.inspectorElements})`);
     figures.push(figure({ benchmark: BENCH, name: '150K-character trace with heatmap in VS Code, whole trace built, max (ms)', unit: 'ms', value: completeS.max, peer: 'issue 5 target', peerValue: TARGET.trace, better: 'lower', device, command: COMMAND, note: `${where}; timed in the webview from the heatmap toggle to the frame with the whole ${long.chars.toLocaleString('en')}-character trace built, reasoning unfolded; first frame with the heatmap p50 ${heatS.p50} / max ${heatS.max} ms over ${heatS.n}` }));
     figures.push(figure({ benchmark: BENCH, name: 'dashboard step detail in VS Code, end to end, p95 (ms)', unit: 'ms', value: stepS.p95, peer: null, peerValue: null, better: 'lower', device, command: COMMAND, note: `p50 ${stepS.p50} ms over ${stepS.n}: stepPoints + listGroups (125 groups, 1,000 points) and the scatter/histogram render` }));
+    // 4. The whole-run what-if (issue 16), last: it reads the whole run once more.
+    await runCommand(page, 'View: Close All Editors');
+    figures.push(await measureWhatIf(page, perf, meta, details, device));
     for (const line of rig.consoleLines) if (/Content Security Policy|Refused to/.test(line)) problems.push(`CSP: ${line.slice(0, 200)}`);
     return { figures, problems, details };
   } finally {
     await rig.close();
+    await setWhatIfActive(storePath, runId, whatIfIds, false);
   }
+}
+
+/**
+ * "What-If Over Whole Run" three times, each in a new panel: from the command to the frame that
+ * shows the diff, as the extension host logs it (host.whatif-run), with the host's longest event-loop
+ * stall during the computation (host.whatif-lag) and the workbench's longest gap between frames.
+ */
+async function measureWhatIf(page: Page, perf: HostPerf, meta: { n: number }, details: Record<string, unknown>, device: string): Promise<Figure> {
+  const runs: number[] = [];
+  const lags: number[] = [];
+  const gaps: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const before = perf.samples('whatif-run').length;
+    await page.evaluate(`(() => { const w = window; w.__rlGap = 0; let last = performance.now(); w.__rlGapOn = true;
+      const tick = () => { const now = performance.now(); w.__rlGap = Math.max(w.__rlGap, now - last); last = now; if (w.__rlGapOn) requestAnimationFrame(tick); };
+      requestAnimationFrame(tick); })()`);
+    await runCommand(page, 'Reward Lens: What-If Over Whole Run');
+    const s = await perf.nth('whatif-run', before + 1, 120_000);
+    runs.push(s.ms);
+    gaps.push(Math.round((await page.evaluate('(() => { window.__rlGapOn = false; return window.__rlGap; })()')) as number));
+    lags.push((await perf.nth('whatif-lag', before + 1)).ms);
+    const frame = await webviewFrame(page, '[data-testid=whatif-summary]', 30_000);
+    if (i === 0) {
+      details.whatIf = {
+        verdictChanges: await frame.locator('[data-testid=whatif-verdicts] .stat-value').textContent(),
+        signFlips: await frame.locator('[data-testid=whatif-sign-flips] .stat-value').textContent(),
+        spread: await frame.locator('[data-testid=whatif-spread]').textContent(),
+      };
+      await shot(page, 'whatif-2M');
+    }
+    await runCommand(page, 'View: Close All Editors');
+    await sleep(500);
+  }
+  const sorted = [...runs].sort((a, b) => a - b);
+  Object.assign(details, { whatIfMs: runs, whatIfHostLagMs: lags, whatIfWorkbenchFrameGapMs: gaps });
+  const w = details.whatIf as { verdictChanges?: string; signFlips?: string; spread?: string } | undefined;
+  return figure({
+    benchmark: BENCH, name: `whole-run what-if in VS Code, ${meta.n.toLocaleString('en')} trajectories, ask → diff shown, max of 3 (ms)`, unit: 'ms',
+    value: sorted[sorted.length - 1] as number, peer: 'issue 16 target', peerValue: TARGET.whatIf, better: 'lower', device, command: COMMAND,
+    note: `runs ${runs.map((x) => Math.round(x)).join(' / ')} ms, each in a new panel (its ~1 s webview start-up overlaps the computation); ${w?.verdictChanges ?? '?'} verdicts changed by 1,000 relabels and a second verdict set, ${w?.signFlips ?? '?'} sign flips; ${w?.spread ?? ''}; longest extension-host event-loop stall ${Math.max(...lags).toFixed(0)} ms, longest workbench frame gap ${Math.max(...gaps)} ms`,
+  });
 }
 
 const why = missing();

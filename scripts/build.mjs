@@ -1,7 +1,7 @@
 // Bundles the extension host, the CLI, the encoder worker and the webviews with esbuild.
 // Native packages stay external: they ship in node_modules inside the .vsix.
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -17,7 +17,23 @@ const webEntries = [
   { in: 'webview/inspector/main.ts', out: 'inspector' },
   { in: 'webview/dashboard/main.ts', out: 'dashboard' },
   { in: 'webview/diff/main.ts', out: 'diff' },
+  { in: 'webview/whatif/main.ts', out: 'whatif' },
+  // the inspector's optional Markdown/LaTeX renderer, loaded only when turned on
+  { in: 'webview/render/main.ts', out: 'render' },
 ].filter((e) => existsSync(e.in));
+
+/**
+ * KaTeX's stylesheet and fonts beside the renderer (the page links them; the CSP allows styles
+ * and fonts from the extension's own resources). Only the woff2 fonts: every browser VS Code
+ * runs in takes them, and the stylesheet lists them first.
+ */
+function copyKatexAssets() {
+  const from = 'node_modules/katex/dist';
+  if (!existsSync(from)) return;
+  mkdirSync('dist/webview/katex/fonts', { recursive: true });
+  copyFileSync(`${from}/katex.min.css`, 'dist/webview/katex/katex.min.css');
+  for (const f of readdirSync(`${from}/fonts`)) if (f.endsWith('.woff2')) copyFileSync(`${from}/fonts/${f}`, `dist/webview/katex/fonts/${f}`);
+}
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'info', legalComments: 'none' };
 
@@ -46,6 +62,8 @@ if (webEntries.length) {
     }),
   );
 }
+
+copyKatexAssets();
 
 if (watch) {
   await Promise.all(contexts.map((c) => c.watch()));

@@ -100,7 +100,13 @@ export function runStart(runId: string, variant: RunStartEvent['variant'] = 'oge
 }
 
 /** Yields one step's events at a time: its step event, then its groups. */
-export function* generateSteps(o: GenOptions, pool: TextPool = new TextPool()): Generator<(StepEvent | GroupEvent)[]> {
+/** Where texts come from: TextPool (generated words) or TraceCutter (cuts of real traces, lib/traces.ts). */
+export interface TextSource {
+  length(r: () => number): number;
+  text(r: () => number, chars: number, answer: string, marker?: string): string;
+}
+
+export function* generateSteps(o: GenOptions, pool: TextSource = new TextPool()): Generator<(StepEvent | GroupEvent)[]> {
   const r = rng(o.seed ?? 3);
   const settings = { variant: 'oger' as const, replace: 1, advantage: { std: 'sample' as const, eps: 1e-6 } };
   let serial = 0;

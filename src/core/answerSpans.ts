@@ -1,6 +1,7 @@
-// Where the reasoning and the final answer sit in a response: the <think> block (opened in the
-// prompt or in the response, closed or cut off) and the \boxed{} the verifier read. Linear in the
-// text: traces reach 150K characters.
+// Where the reasoning and the final answer sit in a response: the reasoning block (its markers
+// by format, src/core/reasoning.ts; opened in the prompt or in the response, closed or cut off)
+// and the \boxed{} the verifier read. Linear in the text: traces reach 150K characters.
+import { splitReasoning, type ReasoningFormat } from './reasoning';
 
 export interface Span {
   start: number;
@@ -14,18 +15,10 @@ export interface ThinkSplit {
   unclosed: boolean;
 }
 
-/**
- * Finds the reasoning block. Chat templates often put the opening <think> in the prompt, so a
- * response that has only a closing </think> is reasoning from its start up to that tag.
- */
+/** The <think> block (kept for callers that know only that format; see splitReasoning). */
 export function splitThink(text: string): ThinkSplit {
-  const open = text.indexOf('<think>');
-  const closeFrom = open >= 0 ? open : 0;
-  const close = text.indexOf('</think>', closeFrom);
-  if (open >= 0 && close >= 0) return { think: { start: open, end: close + '</think>'.length }, unclosed: false };
-  if (open >= 0) return { think: { start: open, end: text.length }, unclosed: true };
-  if (close >= 0) return { think: { start: 0, end: close + '</think>'.length }, unclosed: false };
-  return { think: null, unclosed: false };
+  const r = splitReasoning(text, 'think');
+  return { think: r.reasoning, unclosed: r.unclosed };
 }
 
 /** Spans of the contents of every \boxed{...} / \fbox{...}, braces balanced. */
@@ -54,9 +47,10 @@ function squash(s: string): string {
 /**
  * Where the final answer sits in the response: the last \boxed{} whose content matches the
  * extracted answer (ignoring whitespace), else the last literal occurrence of the extracted answer
- * after the reasoning, else the last \boxed{} at all. Null when nothing fits.
+ * in the answer part (the solution block, or what follows the reasoning), else the last \boxed{}
+ * at all. Null when nothing fits.
  */
-export function findAnswerSpan(text: string, extracted: string | null | undefined): Span | null {
+export function findAnswerSpan(text: string, extracted: string | null | undefined, format: ReasoningFormat = 'think'): Span | null {
   const boxes = boxedSpans(text);
   const want = extracted ? squash(extracted) : '';
   if (want) {
@@ -65,9 +59,10 @@ export function findAnswerSpan(text: string, extracted: string | null | undefine
       if (squash(text.slice(b.start, b.end)) === want) return b;
     }
     const needle = extracted!.trim();
-    const think = splitThink(text).think;
+    const split = splitReasoning(text, format);
     const at = text.lastIndexOf(needle);
-    if (at >= 0 && (think === null || at >= think.end || think.end >= text.length)) return { start: at, end: at + needle.length };
+    const inAnswer = split.answer !== null && at >= split.answer.start && at + needle.length <= split.answer.end;
+    if (at >= 0 && (inAnswer || split.reasoning === null || split.unclosed)) return { start: at, end: at + needle.length };
     if (at >= 0 && boxes.length === 0) return { start: at, end: at + needle.length };
   }
   const last = boxes[boxes.length - 1];

@@ -49,3 +49,11 @@ export function fmtCount(n: number): string {
   if (n < 1_000_000) return `${(n / 1000).toFixed(n < 10_000 ? 1 : 0)}K`;
   return `${(n / 1_000_000).toFixed(1)}M`;
 }
+
+/**
+ * Whether a re-scored value reads differently from the one before at display precision: a what-if
+ * arrow for "+0.354 → +0.354" is noise. `fmt` is the formatter the badge uses.
+ */
+export function changedAtDisplay(before: number | null | undefined, after: number | null | undefined, fmt: (v: number | null | undefined) => string = fmtNum): boolean {
+  return fmt(before ?? null) !== fmt(after ?? null);
+}

@@ -5,6 +5,7 @@
 import type { Lint } from './rescore';
 import type { RewardSettings, TrajectoryEvent, Verdict } from './protocol';
 import type { Variant } from './reward';
+import type { ReasoningFormat } from './reasoning';
 
 // ---------------------------------------------------------------------------------------------
 // Shapes the host sends. They mirror the store's GroupDetail/StepSeriesPoint/... structurally
@@ -50,6 +51,22 @@ export interface ViewGroup {
   accuracy: number | null;
   meanROger: number | null;
   trajectories: ViewMember[];
+  /** the reasoning format to split traces by (the setting, else the run's detected one); detected from the texts when absent */
+  reasoningFormat?: ReasoningFormat;
+  /** the run's encoder and long-text strategy, for D's explanation */
+  encoder?: string | null;
+}
+
+/** How the inspector shows a group, from the settings. */
+export interface InspectorOptions {
+  /** render traces as Markdown with LaTeX (rewardLens.inspector.renderMarkdown); the page's toggle overrides it */
+  renderMarkdown: boolean;
+}
+
+/** Whether the inspector's back and forward have somewhere to go. */
+export interface InspectorHistory {
+  back: boolean;
+  forward: boolean;
 }
 
 /** One point of the run dashboard's time series (the store's stepSeries returns these). */
@@ -104,7 +121,7 @@ export type HostToInspector =
   | { type: 'loading'; groupId: number }
   | { type: 'empty'; reason: string }
   | { type: 'error'; message: string }
-  | { type: 'group'; group: ViewGroup; focusTrajectoryKey: number | null }
+  | { type: 'group'; group: ViewGroup; focusTrajectoryKey: number | null; history?: InspectorHistory; options?: InspectorOptions }
   /** a label was stored: the webview replaces that member's label state */
   | { type: 'labelSaved'; trajectoryKey: number; label: ViewLabelState }
   /** a label could not be stored: the webview rolls back its optimistic state */
@@ -115,6 +132,18 @@ export type HostToInspector =
  * panel renders without waiting for its `ready` round trip to the host.
  */
 export const INITIAL_MESSAGE_ELEMENT_ID = 'reward-lens-initial-message';
+
+/**
+ * URLs of a page's optional assets (the inspector's Markdown/LaTeX renderer and its stylesheet),
+ * carried as a JSON data block with this id: webview resource URLs differ between VS Code builds,
+ * so the host, not the page, makes them.
+ */
+export const ASSETS_ELEMENT_ID = 'reward-lens-assets';
+
+export interface WebviewAssets {
+  renderScript?: string;
+  katexCss?: string;
+}
 
 /**
  * JSON that is safe as the text of an HTML <script type="application/json"> element: every `<`
@@ -223,7 +252,7 @@ export type HostToDashboard =
 
 export type RenderedView = 'inspector' | 'dashboard';
 /** what a `rendered` message timed; the benchmark reads these names */
-export type RenderedWhat = 'group' | 'trace' | 'heatmap' | 'diff' | 'traceComplete' | 'series' | 'step';
+export type RenderedWhat = 'group' | 'trace' | 'heatmap' | 'diff' | 'traceComplete' | 'find' | 'series' | 'step';
 
 export interface RenderedMessage {
   type: 'rendered';
@@ -243,6 +272,9 @@ export type InspectorToHost =
   | { type: 'relabel'; groupId: number; trajectoryKey: number; label: RelabelKind }
   | { type: 'note'; groupId: number; trajectoryKey: number; text: string }
   | { type: 'openDocument'; trajectoryKey: number }
+  /** the selected member changed (back/forward return to it) */
+  | { type: 'selected'; groupId: number; trajectoryKey: number }
+  | { type: 'navigate'; direction: 'back' | 'forward' }
   | RenderedMessage;
 
 export type DashboardToHost =
@@ -299,7 +331,7 @@ function onlyKeys(o: Obj, allowed: readonly string[]): string | null {
 function checkRendered(o: Obj, view: RenderedView): Validated<RenderedMessage> {
   const extra = onlyKeys(o, ['type', 'view', 'what', 'ms', 'size']);
   if (extra) return fail(extra);
-  const whats: readonly RenderedWhat[] = view === 'inspector' ? ['group', 'trace', 'heatmap', 'diff', 'traceComplete'] : ['series', 'step'];
+  const whats: readonly RenderedWhat[] = view === 'inspector' ? ['group', 'trace', 'heatmap', 'diff', 'traceComplete', 'find'] : ['series', 'step'];
   if (o.view !== view) return fail(`rendered.view must be "${view}"`);
   if (typeof o.what !== 'string' || !(whats as readonly string[]).includes(o.what)) return fail('rendered.what is not a known measurement');
   if (typeof o.ms !== 'number' || !Number.isFinite(o.ms) || o.ms < 0 || o.ms > MESSAGE_LIMITS.maxRenderedMs) return fail('rendered.ms must be a finite duration');
@@ -350,6 +382,19 @@ export function validateInspectorMessage(raw: unknown): Validated<InspectorToHos
       if (extra) return fail(extra);
       if (!isRowId(o.trajectoryKey)) return fail('openDocument.trajectoryKey must be a row id');
       return { ok: true, message: { type: 'openDocument', trajectoryKey: o.trajectoryKey } };
+    }
+    case 'selected': {
+      const extra = onlyKeys(o, ['type', 'groupId', 'trajectoryKey']);
+      if (extra) return fail(extra);
+      if (!isRowId(o.groupId)) return fail('selected.groupId must be a row id');
+      if (!isRowId(o.trajectoryKey)) return fail('selected.trajectoryKey must be a row id');
+      return { ok: true, message: { type: 'selected', groupId: o.groupId, trajectoryKey: o.trajectoryKey } };
+    }
+    case 'navigate': {
+      const extra = onlyKeys(o, ['type', 'direction']);
+      if (extra) return fail(extra);
+      if (o.direction !== 'back' && o.direction !== 'forward') return fail('navigate.direction must be back or forward');
+      return { ok: true, message: { type: 'navigate', direction: o.direction } };
     }
     case 'rendered':
       return checkRendered(o, 'inspector');

@@ -125,27 +125,35 @@ export function selectReplaced(
   return order.slice(0, k).map((o) => o.i);
 }
 
+/** The mean and std a group's advantages are normalised by (before eps). */
+export interface AdvantageStats {
+  mean: number;
+  std: number;
+}
+
 /**
- * GRPO group advantages: A = (R − mean) / (std + eps), or R − mean when std is 'none'.
- * - sample: ddof = 1 (torch.std, verl); population: ddof = 0 (numpy's default).
- * - A group of one gets mean 0 and std 1, as verl does, so A = R / (1 + eps) ('none': A = R).
+ * The statistics of GRPO's normalisation: mean and std of the group's rewards.
+ * - sample: ddof = 1 (torch.std, verl); population: ddof = 0 (numpy's default); none: std unused.
+ * - A group of one gets mean 0 and std 1, as verl does.
+ */
+export function advantageStats(rewards: readonly number[], opts: AdvantageOptions = DEFAULT_ADVANTAGE): AdvantageStats {
+  const n = rewards.length;
+  if (n <= 1) return { mean: 0, std: 1 };
+  let sum = 0;
+  for (const r of rewards) sum += r;
+  const mean = sum / n;
+  let sq = 0;
+  for (const r of rewards) sq += (r - mean) * (r - mean);
+  return { mean, std: Math.sqrt(sq / (opts.std === 'population' ? n : n - 1)) };
+}
+
+/**
+ * GRPO group advantages: A = (R − mean) / (std + eps), or R − mean when std is 'none'
+ * (statistics from advantageStats: a group of one gives A = R / (1 + eps), 'none': A = R).
  */
 export function groupAdvantages(rewards: readonly number[], opts: AdvantageOptions = DEFAULT_ADVANTAGE): number[] {
-  const n = rewards.length;
-  if (n === 0) return [];
-  let mean: number;
-  let std: number;
-  if (n === 1) {
-    mean = 0;
-    std = 1;
-  } else {
-    let sum = 0;
-    for (const r of rewards) sum += r;
-    mean = sum / n;
-    let sq = 0;
-    for (const r of rewards) sq += (r - mean) * (r - mean);
-    std = Math.sqrt(sq / (opts.std === 'population' ? n : n - 1));
-  }
+  if (rewards.length === 0) return [];
+  const { mean, std } = advantageStats(rewards, opts);
   if (opts.std === 'none') return rewards.map((r) => r - mean);
   return rewards.map((r) => (r - mean) / (std + opts.eps));
 }

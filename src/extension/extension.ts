@@ -22,6 +22,7 @@ import { InspectorPanel } from './panels/inspector';
 import { DashboardPanel } from './panels/dashboard';
 import { activateVerifier } from './verifier/register';
 import { activateEncoder } from './encoder/register';
+import { activateWhatIf } from './whatIf/register';
 import { watchRunDirectoryCommand } from './watchRunDirectory';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -61,7 +62,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
       InspectorPanel.show(deps, groupId, focusTrajectoryId, placement);
     },
-    openTrajectoryDocument: (key) => docs.open(key, true),
+    openTrajectoryDocument: (key, column) => docs.open(key, column),
     addLabel: (label) => stores.addLabel(label),
     onDidChangeStore: stores.onDidChange,
     panels,
@@ -87,6 +88,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(
     vscode.workspace.registerTextDocumentContentProvider(TRAJECTORY_SCHEME, docs),
     vscode.languages.registerHoverProvider({ scheme: TRAJECTORY_SCHEME }, docs),
+    vscode.languages.registerFoldingRangeProvider({ scheme: TRAJECTORY_SCHEME }, docs),
   );
 
   const open = { group: (g: GroupId, t?: string) => deps.openGroup(g, t), document: deps.openTrajectoryDocument };
@@ -147,10 +149,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     panels,
   });
 
+  const whatIfCommands = activateWhatIf({ extensionUri: context.extensionUri, getStore: () => stores.get(), pickRun: (arg) => pickRun(stores, arg, activeRunId(), 'Reward Lens: what-if over the whole run of…'), openGroup: (g) => deps.openGroup(g), output });
+
   const encoderCommands = activateEncoder(context, { getStore: () => stores.get(), activeRunId, selectedNode: () => treeView.selection[0], openGroup: (g, t) => deps.openGroup(g, t), output });
 
   context.subscriptions.push(
-    ...registerCommands([...runsCommands, ...verifierCommands, ...encoderCommands], {
+    ...registerCommands([...runsCommands, ...verifierCommands, ...encoderCommands, ...whatIfCommands], {
       registerCommand: (id, handler) => vscode.commands.registerCommand(id, handler),
       reportError: async (id: CommandId, e: unknown) => {
         const err = e instanceof Error ? e : new Error(String(e));

@@ -5,10 +5,13 @@ import type { GroupSummary, RunSummary, StepSummary } from '../node/store/types'
 import { fmtCompact as num, fmtPercent as pct } from '../core/format';
 import { mdEscape, oneLine } from '../core/formatText';
 
-/** "acc 62% · R̄ 0.412 · 3 lints": the badges of one tree row, compact enough for a narrow side bar. */
+/**
+ * "acc 62% · R_OGER μ 0.412 · ⚠ 3": the badges of one tree row, compact enough for a narrow side bar.
+ * The names are the inspector's (R_OGER μ: mean R_OGER over correct online members).
+ */
 export function badges(s: { accuracy: number | null; meanROger: number | null; lintCount: number }): string {
   const parts = [`acc ${pct(s.accuracy)}`];
-  if (s.meanROger !== null) parts.push(`R̄ ${num(s.meanROger, 3)}`);
+  if (s.meanROger !== null) parts.push(`R_OGER μ ${num(s.meanROger, 3)}`);
   if (s.lintCount > 0) parts.push(`⚠ ${s.lintCount}`);
   return parts.join(' · ');
 }
@@ -34,7 +37,7 @@ export function runTooltip(r: RunSummary): string {
     ['Groups', String(r.groupCount)],
     ['Trajectories', String(r.trajectoryCount)],
     ['Accuracy (online)', pct(r.accuracy)],
-    ['Mean R_OGER (correct online)', num(r.meanROger)],
+    ['R_OGER μ (mean over correct online)', num(r.meanROger)],
     ['Lints', String(r.lintCount)],
     ['Replace k', String(r.reward.replace)],
     ['Advantage std', `${r.reward.advantage.std}, eps ${r.reward.advantage.eps}`],
@@ -56,7 +59,7 @@ export function stepTooltip(runId: string, s: StepSummary): string {
   const rows: Array<[string, string]> = [
     ['Groups', String(s.groupCount)],
     ['Accuracy (online)', pct(s.accuracy)],
-    ['Mean R_OGER', num(s.meanROger)],
+    ['R_OGER μ (mean over correct online)', num(s.meanROger)],
     ['Lints', String(s.lintCount)],
   ];
   for (const [k, v] of Object.entries(s.metrics).sort(([a], [b]) => (a < b ? -1 : 1))) rows.push([k, num(v, 4)]);
@@ -80,7 +83,7 @@ export function groupTooltip(g: GroupSummary): string {
     ['Prompt', oneLine(g.promptPreview, 160)],
     ['Members', String(g.trajectoryCount)],
     ['Accuracy (online)', pct(g.accuracy)],
-    ['Mean R_OGER', num(g.meanROger)],
+    ['R_OGER μ (mean over correct online)', num(g.meanROger)],
     ['Lints', String(g.lintCount)],
     ['Zero reward std', g.zeroStd ? 'yes: every advantage is 0, no learning signal' : 'no'],
   ]);

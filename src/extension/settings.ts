@@ -2,6 +2,7 @@
 // the first workspace folder; "" means the default under <workspace>/.reward-lens/.
 import * as vscode from 'vscode';
 import { isAbsolute, join } from 'node:path';
+import { isReasoningSetting, type ReasoningSetting } from '../core/reasoning';
 
 const SECTION = 'rewardLens';
 
@@ -32,5 +33,11 @@ export const settings = {
   hangTimeoutMs: () => Math.max(0, cfg().get<number>('training.hangTimeoutSeconds') ?? 600) * 1000,
   openDashboardOnStart: () => cfg().get<boolean>('openDashboardOnStart') === true,
   stopGraceMs: () => Math.max(1, cfg().get<number>('training.stopGraceSeconds') ?? 120) * 1000,
+  /** how traces mark their reasoning: a format, or `auto` (each run's detected one) */
+  reasoningFormat: (): ReasoningSetting => {
+    const v = cfg().get<string>('reasoning.format');
+    return isReasoningSetting(v) ? v : 'auto';
+  },
+  renderMarkdown: () => cfg().get<boolean>('inspector.renderMarkdown') === true,
   affects: (e: vscode.ConfigurationChangeEvent, key: string) => e.affectsConfiguration(`${SECTION}.${key}`),
 };

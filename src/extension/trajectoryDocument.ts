@@ -8,13 +8,34 @@ import type { StoreHost } from './storeHost';
 import { SUMMARY_LINE, breakdownRows, marginText, renderTrajectory, summaryDecorationText, summaryText, type Paragraph, type RenderedTrajectory } from './inline/render';
 import { fmtCompact as num } from '../core/format';
 import { mdEscape } from '../core/formatText';
+import { resolveFormat } from '../core/reasoning';
+import { explainAdvantage, explainROger, explainRTotal, type GroupFacts, type MemberFacts } from '../core/explain';
+import type { GroupDetail } from '../node/store/types';
+import { settings } from './settings';
 
 export const TRAJECTORY_SCHEME = 'reward-lens';
+/** The document's language: plain text with word wrap on (package.json configurationDefaults). */
+export const TRAJECTORY_LANGUAGE = 'reward-lens-trajectory';
 
 interface Loaded {
   traj: StoredTrajectory;
   gold: string | null;
+  group: GroupDetail | null;
   rendered: RenderedTrajectory;
+}
+
+/** The formula rows of the hover: R_OGER, R_total and A with this trajectory's numbers. */
+function formulas(t: StoredTrajectory, g: GroupDetail | null) {
+  if (!g) return [];
+  const e = t.event;
+  const inFinal = (x: StoredTrajectory) => (x.event.source === 'online' ? x.event.replaced !== true : x.event.inserted === true);
+  const finalRewards = g.trajectories.filter(inFinal).map((x) => x.event.r_total).filter((v): v is number => typeof v === 'number');
+  const facts: MemberFacts = {
+    source: e.source, verdict: e.verdict, divergence: e.divergence ?? null, entropyLast: e.entropy_last ?? null, rOger: e.r_oger ?? null,
+    rTotal: e.r_total ?? null, advantage: e.advantage ?? null, replaced: e.replaced === true, inFinalGroup: inFinal(t),
+  };
+  const group: GroupFacts = { variant: g.variant, advantage: g.reward.advantage, finalRewards };
+  return [explainROger(facts, group), explainRTotal(facts, group), explainAdvantage(facts, group)];
 }
 
 export function trajectoryUri(trajectoryKey: number, trajectoryId: string): vscode.Uri {
@@ -27,7 +48,7 @@ export function keyOfUri(uri: vscode.Uri): number | null {
   return m ? Number(m[1]) : null;
 }
 
-export class TrajectoryDocuments implements vscode.TextDocumentContentProvider, vscode.HoverProvider, vscode.Disposable {
+export class TrajectoryDocuments implements vscode.TextDocumentContentProvider, vscode.HoverProvider, vscode.FoldingRangeProvider, vscode.Disposable {
   private readonly loaded = new Map<string, Loaded>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
@@ -58,7 +79,8 @@ export class TrajectoryDocuments implements vscode.TextDocumentContentProvider, 
     );
   }
 
-  async open(trajectoryKey: number, beside = false): Promise<void> {
+  /** Opens a trajectory in `column` (the inspector's, when it asks; else beside), with word wrap and its reasoning foldable. */
+  async open(trajectoryKey: number, column: vscode.ViewColumn = vscode.ViewColumn.Beside): Promise<void> {
     const store = this.stores.get();
     if (!store) {
       void vscode.window.showErrorMessage('Reward Lens: no run store is open. Open one with "Reward Lens: Open Run Store…".');
@@ -71,8 +93,9 @@ export class TrajectoryDocuments implements vscode.TextDocumentContentProvider, 
     }
     const uri = trajectoryUri(trajectoryKey, traj.event.id);
     this.loaded.delete(uri.toString());
-    const doc = await vscode.workspace.openTextDocument(uri);
-    const editor = await vscode.window.showTextDocument(doc, { preview: true, viewColumn: beside ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active });
+    let doc = await vscode.workspace.openTextDocument(uri);
+    if (doc.languageId !== TRAJECTORY_LANGUAGE) doc = await vscode.languages.setTextDocumentLanguage(doc, TRAJECTORY_LANGUAGE);
+    const editor = await vscode.window.showTextDocument(doc, { preview: true, viewColumn: column });
     this.decorate(editor);
   }
 
@@ -96,8 +119,9 @@ export class TrajectoryDocuments implements vscode.TextDocumentContentProvider, 
     const traj = await store.getTrajectory(key);
     if (!traj) return null;
     const group = await store.getGroup(traj.groupId);
-    const rendered = renderTrajectory(traj.event, { runId: traj.runId, step: traj.step, promptId: traj.promptId });
-    const loaded: Loaded = { traj, gold: group?.gold ?? null, rendered };
+    const format = resolveFormat(settings.reasoningFormat(), null, () => (group?.trajectories ?? [traj]).map((x) => (typeof x.event.text === 'string' ? x.event.text : '')));
+    const rendered = renderTrajectory(traj.event, { runId: traj.runId, step: traj.step, promptId: traj.promptId }, format);
+    const loaded: Loaded = { traj, gold: group?.gold ?? null, group, rendered };
     this.loaded.set(uri.toString(), loaded);
     return loaded;
   }
@@ -149,6 +173,7 @@ export class TrajectoryDocuments implements vscode.TextDocumentContentProvider, 
         lints: t.lints,
         label: t.label.current ? `${t.label.current.label} by ${t.label.current.author}` : null,
         notes: t.label.notes.map((n) => n.note ?? '').filter(Boolean),
+        formulas: formulas(t, l.group),
       }, l.rendered.meanEntropy);
       const md = new vscode.MarkdownString(`**Reward breakdown** · ${mdEscape(t.event.id)}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${mdEscape(k)} | ${mdEscape(v)} |`).join('\n')}\n`);
       md.isTrusted = false;
@@ -166,6 +191,13 @@ export class TrajectoryDocuments implements vscode.TextDocumentContentProvider, 
     const md = new vscode.MarkdownString(text);
     md.isTrusted = false;
     return new vscode.Hover(md, new vscode.Range(p.line, 0, p.endLine, doc.lineAt(Math.min(p.endLine, doc.lineCount - 1)).range.end.character));
+  }
+
+  /** The reasoning block folds (by the run's format). */
+  async provideFoldingRanges(doc: vscode.TextDocument): Promise<vscode.FoldingRange[]> {
+    const l = await this.load(doc.uri).catch(() => null);
+    if (!l) return [];
+    return l.rendered.folds.filter((f) => f.end < doc.lineCount).map((f) => new vscode.FoldingRange(f.start, f.end, vscode.FoldingRangeKind.Region));
   }
 
   dispose(): void {

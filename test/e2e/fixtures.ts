@@ -3,6 +3,7 @@
 // re-score in the UI starts from consistent numbers.
 import { writeFileSync } from 'node:fs';
 import { scoreGroup } from '../../src/core/reward';
+import { skyThoughtTraces } from '../kit/traces';
 
 export interface MemberSpec {
   text: string;
@@ -12,6 +13,8 @@ export interface MemberSpec {
   teacher?: string;
   extracted?: string | null;
   reason?: string | null;
+  /** cut off at the length limit */
+  truncated?: boolean;
 }
 
 export interface GroupSpecE2E {
@@ -49,7 +52,7 @@ export function groupEvent(runId: string, g: GroupSpecE2E): Record<string, unkno
       const s = score.online[i]!;
       return {
         id: `${g.promptId}-s${g.step}-on${i}`, source: 'online', index: i, teacher: null, text: m.text, tokens: Math.ceil(m.text.length / 4),
-        truncated: false, r_m: m.correct ? 1 : 0, verdict: m.correct ? 'correct' : 'wrong', verdict_reason: m.reason ?? (m.correct ? 'match' : 'mismatch'),
+        truncated: m.truncated ?? false, r_m: m.correct ? 1 : 0, verdict: m.correct ? 'correct' : 'wrong', verdict_reason: m.reason ?? (m.correct ? 'match' : 'mismatch'),
         extracted_answer: m.extracted ?? null, divergence: s.divergence, entropy_last: m.entropyLast ?? 0.3 + 0.1 * i,
         r_oger: s.explorationReward, r_total: s.totalReward, advantage: final ? final.advantage : null,
         replaced: score.replaced.includes(i), inserted: false, embedding_truncated: false, token_entropies: entropies(m.text),
@@ -167,5 +170,35 @@ export function hostileRun(runId: string): Record<string, unknown>[] {
       online, offline,
     }),
     { v: 1, type: 'run_end', run_id: runId, status: 'completed', reason: `<script>console.log('PWNED runend')</script>`, step: 0 },
+  ];
+}
+
+/**
+ * A run of real Sky-T1 responses in SkyThought's markers (../shared/data/traces): one group whose
+ * first online member is the 153,700-character response that loops until it is cut off, beside
+ * finished ones and two teachers. Each response was graded against its own AIME problem; the group
+ * borrows the first one's prompt.
+ */
+/** The SkyThought run's one step: not one the ordinary run has, so its tree row is unambiguous. */
+export const SKY_STEP = 24;
+
+export function skyThoughtRun(runId: string): Record<string, unknown>[] {
+  const traces = skyThoughtTraces();
+  const pick = (i: number) => traces[i]!;
+  const first = pick(21);
+  const member = (i: number, divergence?: number, teacher?: string): MemberSpec => {
+    const t = pick(i);
+    return { text: t.text, correct: t.correct, extracted: t.pred, truncated: !t.finished, teacher, divergence };
+  };
+  return [
+    runStart(runId),
+    stepEvent(runId, SKY_STEP),
+    groupEvent(runId, {
+      step: SKY_STEP, promptId: `aime24-${first.idx}`, prompt: first.question, gold: first.gold,
+      // online #1 is the closest to the teachers, so the teacher takes its slot
+      online: [member(21, 0.45), member(0, 0.12), member(6, 0.3), member(2, 0.25), member(29, 0.5)],
+      offline: [member(7, undefined, 'Sky-T1-32B'), member(9, undefined, 'QwQ-32B')],
+    }),
+    { v: 1, type: 'run_end', run_id: runId, status: 'completed', reason: 'fixture written in full', step: SKY_STEP },
   ];
 }

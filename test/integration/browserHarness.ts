@@ -2,7 +2,7 @@
 // them (so no prior build is needed), a local server for those bundles and the test pages, and
 // Debian's Chromium (which setup installs for the e2e suite). Not a test file itself.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import * as esbuild from 'esbuild';
@@ -34,6 +34,14 @@ export async function startBrowserHarness(entries: Record<string, string>): Prom
   const pages = new Map<string, string>();
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0] as string;
+    // KaTeX's stylesheet and fonts, as the build copies them beside the renderer bundle
+    const katex = /^\/katex\/((?:fonts\/)?[\w.-]+\.(?:css|woff2))$/.exec(url);
+    if (katex) {
+      const file = resolve(root, 'node_modules', 'katex', 'dist', katex[1] as string);
+      if (!existsSync(file)) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': url.endsWith('.css') ? 'text/css' : 'font/woff2' });
+      return void res.end(readFileSync(file));
+    }
     const body = pages.get(url) ?? bundles.get(url);
     if (body === undefined) return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': url.endsWith('.js') ? 'text/javascript' : 'text/html; charset=utf-8' });

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { RunStore } from '../../src/node/store';
 import type { GroupEvent, RolloutEvent, RunStartEvent, TrajectoryEvent, Verdict } from '../../src/core/protocol';
 import { VerifyProcess } from '../../src/node/reverify/verifyProcess';
-import { ReverifyCancelled, reverifyRun, verifierFileIdentity } from '../../src/node/reverify/reverify';
+import { answerPartDeclaration, ReverifyCancelled, reverifyRun, verifierFileIdentity } from '../../src/node/reverify/reverify';
 import { RegressionRunner, currentLabels, exportLabelsJsonl, exportedId, regressionCases, type RegressionCase } from '../../src/node/reverify/regression';
 import { loadScaledBound } from '../kit/load';
 
@@ -198,6 +198,51 @@ test('reverifyRun writes a new verdict set under the file hash, leaves the activ
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a verifier that declares it reads only the answer part is called once per distinct (answer part, gold), with the same verdicts', async () => {
+  const dir = tempDir();
+  // twoStepRun repeats answers ("12" three times in one group, "0.5" in two groups of one gold), and
+  // every group's reasoning is the same text, so only the part after </think> tells them apart.
+  const store = await storeWith(join(dir, 'store.db'), twoStepRun('rd'));
+  try {
+    const calls = join(dir, 'calls.log');
+    const body = (declare: boolean) =>
+      `${declare ? 'REWARD_LENS_READS_AFTER = "</think>"  # only the answer part\n' : ''}` +
+      `from reward_lens.verifier.default import verify as _default\n\n\ndef verify(response, gold):\n` +
+      `    with open(${JSON.stringify(calls)}, "a") as f:\n        f.write("x\\n")\n    return _default(response, gold)\n`;
+    const whole = await reverifyRun(store, 'rd', { python: backendPython(), backendRoot: BACKEND_ROOT, verifierPath: writeVerifier(dir, body(false), 'whole.py'), timeoutS: 30 });
+    assert.equal(whole.readsAfter, null);
+    assert.equal(whole.verifierCalls, 16);
+    assert.equal(readFileSync(calls, 'utf8').length, 16 * 2);
+    rmSync(calls);
+    const deduped = await reverifyRun(store, 'rd', { python: backendPython(), backendRoot: BACKEND_ROOT, verifierPath: writeVerifier(dir, body(true), 'answer_only.py'), timeoutS: 30, batchSize: 3 });
+    assert.equal(deduped.readsAfter, '</think>');
+    const members = (await store.db.all<{ text: string; gold: string }>('SELECT t.id, g.gold, t.text FROM trajectories t JOIN groups g ON g.id = t.group_id WHERE t.run_id = ?', ['rd']));
+    const distinct = new Set(members.map((m) => `${m.gold}\u0000${m.text.includes('</think>') ? 'A' + m.text.split('</think>').slice(1).join('</think>') : 'T' + m.text}`)).size;
+    assert.ok(distinct < 16, `the run repeats answers (${distinct} distinct of 16)`);
+    assert.equal(deduped.verifierCalls, distinct);
+    assert.equal(readFileSync(calls, 'utf8').length, distinct * 2, 'the verifier itself ran once per distinct pair');
+    assert.equal(deduped.written, 16);
+    const a = await store.verdicts(whole.verifier.id, 'rd');
+    const b = await store.verdicts(deduped.verifier.id, 'rd');
+    assert.deepEqual(b.map(({ verifierId: _v, ...rest }) => rest), a.map(({ verifierId: _v, ...rest }) => rest));
+    assert.deepEqual(deduped.diff.flips, whole.diff.flips);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the answer-part declaration is read from the source, plain string literals only', () => {
+  assert.equal(answerPartDeclaration('x = 1\nREWARD_LENS_READS_AFTER = "</think>"\n'), '</think>');
+  assert.equal(answerPartDeclaration("REWARD_LENS_READS_AFTER: str = '<|end_of_thought|>'  # why\n"), '<|end_of_thought|>');
+  assert.equal(answerPartDeclaration('# REWARD_LENS_READS_AFTER = "</think>"\n'), null, 'a comment declares nothing');
+  assert.equal(answerPartDeclaration('    REWARD_LENS_READS_AFTER = "</think>"\n'), null, 'only at module level');
+  assert.equal(answerPartDeclaration('REWARD_LENS_READS_AFTER = "\\n"\n'), null, 'escapes are not interpreted');
+  assert.equal(answerPartDeclaration('REWARD_LENS_READS_AFTER = ""\n'), null);
+  assert.equal(answerPartDeclaration('REWARD_LENS_READS_AFTER = MARKER\n'), null);
+  assert.equal(answerPartDeclaration(readFileSync(join(BACKEND_ROOT, 'reward_lens', 'verifier', 'default.py'), 'utf8')), '</think>');
 });
 
 test('reverifyRun counts timeouts and crashes as errors in the diff and finishes', async () => {

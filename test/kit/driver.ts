@@ -43,9 +43,14 @@ export async function openStore(page: Page, db: string): Promise<void> {
 export async function showRunsView(page: Page): Promise<void> {
   const container = page.locator('.part.activitybar .action-item a[aria-label^="Reward Lens"]');
   await container.waitFor({ state: 'visible', timeout: 30_000 });
-  const checked = await container.getAttribute('aria-expanded').catch(() => null);
-  if (checked !== 'true') await container.click();
-  await page.locator('.part.sidebar .pane-header', { hasText: /^\s*Runs/i }).waitFor({ state: 'visible', timeout: 15_000 });
+  const header = page.locator('.part.sidebar .pane-header', { hasText: /^\s*Runs/i });
+  // Clicking the container while its view is shown hides the side bar, so click only when the
+  // Runs pane is not already on screen (aria-expanded is not always set on the item).
+  if (!(await header.isVisible())) {
+    const checked = await container.getAttribute('aria-expanded').catch(() => null);
+    if (checked !== 'true') await container.click();
+  }
+  await header.waitFor({ state: 'visible', timeout: 15_000 });
 }
 
 /** A row of the Runs tree whose label matches. */
@@ -121,3 +126,47 @@ export async function canaryFindings(page: Page, consoleLines: string[]): Promis
 }
 
 export { sleep };
+
+/** Where an element sits against the inspector page's viewport and its own scroll pane. */
+export async function inViewport(frame: Frame, selector: string): Promise<boolean> {
+  return frame.locator(selector).first().evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return r.height > 0 && r.top >= -1 && r.bottom <= document.documentElement.clientHeight + 1 && r.left >= -1 && r.right <= document.documentElement.clientWidth + 1;
+  });
+}
+
+/** Opens the inspector's find (Ctrl+F in its page) and types a query; returns the count text once it settles. */
+export async function findInTrace(page: Page, frame: Frame, query: string): Promise<string> {
+  await frame.locator('[data-testid="trace"]').click({ position: { x: 4, y: 4 } });
+  await page.keyboard.press('Control+f');
+  const input = frame.locator('[data-testid="find-input"]');
+  await input.waitFor({ state: 'visible', timeout: 5_000 });
+  await input.fill(query);
+  return waitFor(`find results for "${query}"`, 10_000, async () => {
+    const t = (await frame.locator('[data-testid="find-count"]').textContent()) ?? '';
+    return /^(\d+ of \d+\+?|No results)$/.test(t) ? t : undefined;
+  });
+}
+
+/** The text and on-screen state of the current find hit (painted with the CSS Custom Highlight API). */
+export async function currentFindHit(frame: Frame): Promise<{ text: string; visible: boolean } | null> {
+  return frame.evaluate(() => {
+    const reg = (CSS as unknown as { highlights?: Map<string, Set<Range>> }).highlights;
+    const r = [...(reg?.get('rl-find-current') ?? [])][0];
+    if (!r) return null;
+    const rect = r.getBoundingClientRect();
+    const pane = document.querySelector('[data-testid="trace"]')?.getBoundingClientRect();
+    return { text: r.toString(), visible: !!pane && rect.height > 0 && rect.top >= pane.top && rect.bottom <= pane.bottom };
+  });
+}
+
+/**
+ * Closes a formula popover left open by the pointer resting on a badge (a click on a row lands on
+ * one; a re-render can open it again under a still pointer): Escape, as a reader would.
+ */
+export async function closeExplanation(page: Page, frame: Frame): Promise<void> {
+  const pop = frame.locator('[data-testid=explain-popover]');
+  if (!(await pop.isVisible())) return;
+  await page.keyboard.press('Escape');
+  await pop.waitFor({ state: 'hidden', timeout: 3_000 });
+}

@@ -24,6 +24,26 @@ def verify(response, gold):
     return {"correct": ok, "reason": "boxed answer matches" if ok else "boxed answer differs", "extracted": gold if ok else None}
 `;
 
+/**
+ * The same faults in a verifier that declares it reads only the answer part: the markers sit after
+ * </think>, so equal answers (same gold, same boxed value, same marker) are verified once.
+ */
+export const FAULTY_ANSWER_VERIFIER = `"""A verifier with injected faults that reads only the answer part, for Reward Lens's benchmark."""
+import time
+
+REWARD_LENS_READS_AFTER = "</think>"
+
+
+def verify(response, gold):
+    tail = response.split("</think>", 1)[-1]
+    if "FAULT_RAISE" in tail:
+        raise ValueError("injected verifier failure")
+    if "FAULT_HANG" in tail:
+        time.sleep(3600)
+    ok = ("\\\\boxed{%s}" % gold) in tail
+    return {"correct": ok, "reason": "boxed answer matches" if ok else "boxed answer differs", "extracted": gold if ok else None}
+`;
+
 export const RAISE_EVERY = 100; // 1%
 export const HANG_EVERY = 1000; // 0.1%
 
@@ -37,7 +57,14 @@ export interface ReverifyFixture {
   ingestSeconds: number;
 }
 
-export async function buildReverifyFixture(dir: string, trajectories: number): Promise<ReverifyFixture> {
+export interface FixtureOptions {
+  /** the faults after </think> and a verifier that declares it reads only that part */
+  answerOnly?: boolean;
+  /** store and ingest modules of another checkout (a baseline measured in the same run) */
+  modules?: { RunStore: typeof RunStore; ingestFile: typeof ingestFile };
+}
+
+export async function buildReverifyFixture(dir: string, trajectories: number, o: FixtureOptions = {}): Promise<ReverifyFixture> {
   const runId = 'reverify-faults';
   const groups = Math.ceil(trajectories / 8);
   const file = path.join(dir, 'events.jsonl');
@@ -75,7 +102,9 @@ export async function buildReverifyFixture(dir: string, trajectories: number): P
         id: `g${g}-m${i}`,
         source: online ? 'online' : 'offline',
         index: online ? i : i - 6,
-        text: `<think>working on it${marker}</think> so the answer is $\\boxed{${correct ? gold : 'x'}}$`,
+        text: o.answerOnly
+          ? `<think>working on item ${n}</think> so the answer is $\\boxed{${correct ? gold : 'x'}}$${marker}`
+          : `<think>working on it${marker}</think> so the answer is $\\boxed{${correct ? gold : 'x'}}$`,
         r_m: (n + 1) % 5 === 0 ? (correct ? 0 : 1) : correct ? 1 : 0, // some logged verdicts disagree, so flips exist
         verdict: (n + 1) % 5 === 0 ? (correct ? 'wrong' : 'correct') : correct ? 'correct' : 'wrong',
         divergence: online ? 0.1 + i / 10 : null,
@@ -88,13 +117,14 @@ export async function buildReverifyFixture(dir: string, trajectories: number): P
     lines.push(JSON.stringify(ev));
   }
   writeFileSync(file, lines.join('\n') + '\n');
-  const verifierPath = path.join(dir, 'faulty_verifier.py');
-  writeFileSync(verifierPath, FAULTY_VERIFIER);
+  const verifierPath = path.join(dir, o.answerOnly ? 'faulty_answer_verifier.py' : 'faulty_verifier.py');
+  writeFileSync(verifierPath, o.answerOnly ? FAULTY_ANSWER_VERIFIER : FAULTY_VERIFIER);
   const db = path.join(dir, 'store.db');
   const t0 = performance.now();
-  const store = await RunStore.open(db);
+  const m = o.modules ?? { RunStore, ingestFile };
+  const store = await m.RunStore.open(db);
   try {
-    await ingestFile(store, file);
+    await m.ingestFile(store, file);
   } finally {
     await store.close();
   }
@@ -110,14 +140,18 @@ export interface FaultyRunOutcome {
 export interface ReverifyRunOptions {
   python: string;
   backendRoot: string;
+  /** default: reverifyRun's own (every core) */
   processes?: number;
   workersPerProcess?: number;
   timeoutS?: number;
+  /** store and reverifyRun of another checkout (a baseline measured in the same run) */
+  impl?: { RunStore: typeof RunStore; reverifyRun: typeof reverifyRun };
 }
 
 /** Re-verifies the whole run with the faulty verifier, watching the event loop for freezes. */
 export async function runFaulty(f: ReverifyFixture, o: ReverifyRunOptions): Promise<FaultyRunOutcome> {
-  const store = await RunStore.open(f.db);
+  const impl = o.impl ?? { RunStore, reverifyRun };
+  const store = await impl.RunStore.open(f.db);
   let maxLag = 0;
   let last = performance.now();
   const lagTimer = setInterval(() => {
@@ -127,12 +161,12 @@ export async function runFaulty(f: ReverifyFixture, o: ReverifyRunOptions): Prom
   }, 50);
   const t0 = performance.now();
   try {
-    const result = await reverifyRun(store, f.runId, {
+    const result = await impl.reverifyRun(store, f.runId, {
       python: o.python,
       backendRoot: o.backendRoot,
       verifierPath: f.verifierPath,
-      processes: o.processes ?? 2,
-      workersPerProcess: o.workersPerProcess ?? 2,
+      processes: o.processes,
+      workersPerProcess: o.workersPerProcess,
       timeoutS: o.timeoutS ?? 1,
       batchSize: 64,
     });
@@ -160,8 +194,8 @@ export async function runAndCancel(f: ReverifyFixture, o: ReverifyRunOptions, af
       python: o.python,
       backendRoot: o.backendRoot,
       verifierPath: f.verifierPath,
-      processes: o.processes ?? 2,
-      workersPerProcess: o.workersPerProcess ?? 2,
+      processes: o.processes,
+      workersPerProcess: o.workersPerProcess,
       timeoutS: o.timeoutS ?? 1,
       batchSize: 64,
       signal: ac.signal,

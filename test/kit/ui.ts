@@ -8,7 +8,7 @@
 // the extension host that posts prepared messages, so rendering can be timed without VS Code.
 import type { Frame, Page } from 'playwright-core';
 import { rescoreGroup } from '../../src/core/rescore';
-import type { ViewGroup, ViewMember, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary, HostToDashboard, HostToInspector, RenderedWhat } from '../../src/core/messages';
+import type { ViewGroup, ViewMember, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary, HostToDashboard, HostToInspector, RenderedWhat, WebviewAssets } from '../../src/core/messages';
 import type { TrajectoryEvent, Verdict } from '../../src/core/protocol';
 import { makeNonce, webviewHtml, type WebviewName } from '../../src/extension/panels/html';
 
@@ -20,7 +20,7 @@ export interface PerfSample {
    * rendered frame (group-open: inspector; dashboard-open: all steps' curves; dashboard-step: one step)
    */
   view: 'inspector' | 'dashboard' | 'host';
-  what: RenderedWhat | 'group-open' | 'dashboard-open' | 'dashboard-step';
+  what: RenderedWhat | 'group-open' | 'dashboard-open' | 'dashboard-step' | 'whatif-run' | 'whatif-lag';
   ms: number;
   size: number;
 }
@@ -300,6 +300,10 @@ export interface HarnessOptions {
   initialMessage?: HostToInspector | HostToDashboard;
   /** page scripts run before the host stand-in (a test's CSP recorder) */
   preludeScripts?: string[];
+  /** URLs of the optional assets (the inspector's renderer bundle and KaTeX stylesheet) */
+  assets?: WebviewAssets;
+  /** what vscodeApi().getState() returns (a page re-created by VS Code) */
+  savedState?: unknown;
 }
 
 /**
@@ -310,9 +314,10 @@ export interface HarnessOptions {
  * A page script standing in for the extension host: records what the page posts in
  * window.__posted and, when the page says `ready`, posts `messages` to it in order.
  */
-export function hostStandInScript(messages: readonly unknown[]): string {
+export function hostStandInScript(messages: readonly unknown[], savedState?: unknown): string {
   return `
 window.__posted = [];
+window.__savedState = ${savedState === undefined ? 'undefined' : JSON.stringify(savedState).replace(/</g, '\\u003c')};
 window.__hostMessages = ${JSON.stringify(messages).replace(/</g, '\\u003c')};
 window.acquireVsCodeApi = function () {
   return {
@@ -320,8 +325,8 @@ window.acquireVsCodeApi = function () {
       window.__posted.push(m);
       if (m && m.type === 'ready') for (const msg of window.__hostMessages) window.postMessage(msg, '*');
     },
-    getState: function () { return undefined; },
-    setState: function () {},
+    getState: function () { return window.__savedState; },
+    setState: function (s) { window.__savedState = s; },
   };
 };`;
 }
@@ -329,6 +334,6 @@ window.acquireVsCodeApi = function () {
 export function harnessHtml(o: HarnessOptions): string {
   const vars = Object.entries(THEMES[o.theme]).map(([k, v]) => `--vscode-${k}: ${v};`).join(' ');
   const themeClass = `document.body.classList.add(${JSON.stringify(o.theme === 'dark' ? 'vscode-dark' : o.theme === 'hc' ? 'vscode-high-contrast' : 'vscode-light')});`;
-  const preludeScripts = [...(o.preludeScripts ?? []), hostStandInScript(o.messages), themeClass];
-  return webviewHtml({ view: o.view, title: `Reward Lens ${o.view}`, cspSource: o.origin, scriptUri: o.scriptUri, nonce: makeNonce(), preludeScripts, preludeCss: `html { ${vars} }`, initialMessage: o.initialMessage });
+  const preludeScripts = [...(o.preludeScripts ?? []), hostStandInScript(o.messages, o.savedState), themeClass];
+  return webviewHtml({ view: o.view, title: `Reward Lens ${o.view}`, cspSource: o.origin, scriptUri: o.scriptUri, nonce: makeNonce(), preludeScripts, preludeCss: `html { ${vars} }`, initialMessage: o.initialMessage, assets: o.assets });
 }

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TrajectoryEvent } from '../../src/core/protocol';
-import { breakdownRows, codePointToUtf16, marginText, renderTrajectory, splitParagraphs, summaryDecorationText, summaryText } from '../../src/extension/inline/render';
+import { breakdownRows, codePointToUtf16, marginText, reasoningFolds, renderTrajectory, splitParagraphs, summaryDecorationText, summaryText } from '../../src/extension/inline/render';
 
 function traj(text: string, extra: Partial<TrajectoryEvent> = {}): TrajectoryEvent {
   return { id: 't1', source: 'online', index: 2, text, r_m: 1, verdict: 'correct', replaced: false, divergence: 0.4123, entropy_last: 0.5, r_oger: 0.25, r_total: 1.25, advantage: -0.75, ...extra };
@@ -79,5 +79,20 @@ test('breakdown rows: exp(−H), gold, label, lints and notes', () => {
   assert.equal(rows.get('Relabel'), 'wrong by me');
   assert.equal(rows.get('Lints'), 'teacher with negative advantage');
   assert.equal(rows.get('Notes'), 'looks hacked');
-  assert.equal(rows.get('Advantage'), '−0.7500');
+  assert.equal(rows.get('A (advantage)'), '−0.7500');
+});
+
+test('document folds: the reasoning block by the run\'s format, as document lines after the header', () => {
+  const sky = '<|begin_of_thought|>\nline a\nline b\n<|end_of_thought|>\n\n<|begin_of_solution|>\n42\n<|end_of_solution|>';
+  const r = renderTrajectory(traj(sky), { runId: 'r', step: 0, promptId: 'p' }, 'skythought');
+  assert.deepEqual(r.folds, [{ start: r.headerLines, end: r.headerLines + 3 }]);
+  const lines = r.content.split('\n');
+  assert.equal(lines[r.folds[0]!.start], '<|begin_of_thought|>');
+  assert.equal(lines[r.folds[0]!.end], '<|end_of_thought|>');
+  // the same text read as <think> has nothing to fold; a one-line block neither
+  assert.deepEqual(renderTrajectory(traj(sky), { runId: 'r', step: 0, promptId: 'p' }, 'think').folds, []);
+  assert.deepEqual(reasoningFolds('<think>short</think> 42', 3, 'think'), []);
+  // \r\n line ends count as one line each; a block cut off runs to the last line
+  const cut = renderTrajectory(traj('intro\r\n<think>\r\na\r\nb'), { runId: 'r', step: 0, promptId: 'p' }, 'think');
+  assert.deepEqual(cut.folds, [{ start: cut.headerLines + 1, end: cut.headerLines + 3 }]);
 });

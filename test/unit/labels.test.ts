@@ -5,9 +5,9 @@ import { badges, groupLabel, runTooltip, statusBarText } from '../../src/extensi
 import { mdEscape, oneLine } from '../../src/core/formatText';
 import type { GroupSummary, RunSummary } from '../../src/node/store/types';
 
-test('badges: accuracy always, R̄ when logged, lints when any', () => {
+test('badges: accuracy always, R_OGER μ (the inspector\'s name) when logged, lints when any', () => {
   assert.equal(badges({ accuracy: 0.5, meanROger: null, lintCount: 0 }), 'acc 50%');
-  assert.equal(badges({ accuracy: 0.5, meanROger: 0.1234, lintCount: 3 }), 'acc 50% · R̄ 0.123 · ⚠ 3');
+  assert.equal(badges({ accuracy: 0.5, meanROger: 0.1234, lintCount: 3 }), 'acc 50% · R_OGER μ 0.123 · ⚠ 3');
 });
 
 test('labels are one line without control or bidi characters', () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { RunStore } from '../../src/node/store';
 import type { RolloutEvent } from '../../src/core/protocol';
 import type { HostToDashboard, HostToInspector } from '../../src/core/messages';
-import { DashboardController, InspectorController, RefusalLog } from '../../src/extension/panels/controllers';
+import { DashboardController, InspectorController, InspectorHistoryStack, RefusalLog } from '../../src/extension/panels/controllers';
 import { parseGroupId, storeGroupId, type GroupId } from '../../src/core/ids';
 import type { NewLabel } from '../../src/node/store/types';
 import { contentSecurityPolicy, makeNonce, webviewHtml } from '../../src/extension/panels/html';
@@ -49,6 +49,8 @@ function inspectorEnv(store: RunStore | undefined) {
     },
     openTrajectoryDocument: async (k: number) => { opened.push(String(k)); },
     setTitle: (t: string) => { title = t; },
+    reasoningSetting: () => 'auto' as const,
+    options: () => ({ renderMarkdown: false }),
   };
   return { env, posted, logs, opened, title: () => title };
 }
@@ -354,4 +356,75 @@ test('a flood of refused messages is logged as a burst and then a count, not lin
   const c = new InspectorController(env, storeGroupId(1));
   for (let i = 0; i < 500; i++) await c.handle({ type: 'nonsense' });
   assert.equal(logs.length, 20);
+});
+
+test('inspector history: back/forward as a browser\'s (a new open drops what was ahead; the selected member is where an entry returns)', () => {
+  const h = new InspectorHistoryStack(3);
+  const a = storeGroupId(1);
+  const b = storeGroupId(2);
+  const c = storeGroupId(3);
+  assert.equal(h.canGo('back'), false);
+  h.push({ groupId: a, trajectoryKey: null });
+  h.push({ groupId: a, trajectoryKey: null }); // the same place again is not a new entry
+  assert.equal(h.canGo('back'), false);
+  h.select(a, 7);
+  h.push({ groupId: b, trajectoryKey: 2 });
+  assert.deepEqual(h.go('back'), { groupId: a, trajectoryKey: 7 });
+  assert.equal(h.go('back'), null, 'nothing before the first');
+  assert.equal(h.canGo('forward'), true);
+  h.push({ groupId: c, trajectoryKey: null });
+  assert.equal(h.canGo('forward'), false, 'opening a group drops what was ahead');
+  assert.deepEqual(h.go('back'), { groupId: a, trajectoryKey: 7 });
+  h.go('forward');
+  h.push({ groupId: b, trajectoryKey: null });
+  h.push({ groupId: a, trajectoryKey: 1 });
+  // the limit keeps the newest 3: c, b, a
+  assert.deepEqual(h.go('back'), { groupId: b, trajectoryKey: null });
+  assert.deepEqual(h.go('back'), { groupId: c, trajectoryKey: null });
+  assert.equal(h.canGo('back'), false);
+});
+
+test('inspector: navigate back and forward reopens the groups shown, with the member that was selected there', async () => {
+  await withRun(async (store) => {
+    const g2 = sampleGroup({ chars: 300, seed: 5 });
+    const more = [{ v: 1, type: 'group', run_id: 'run-a', step: 1, prompt_id: 'p-1', prompt: 'What is 2 + 2?', gold: '4', trajectories: g2.trajectories.map((t) => t.event) }] as RolloutEvent[];
+    await store.writeBatch({ file: 'mem2', events: more.map((event, i) => ({ line: i + 1, byteOffset: i, event })), malformed: [], endOffset: 1, endLine: 1 });
+    const first = await firstGroupId(store);
+    const [other] = await store.listGroups('run-a', 1);
+    assert.ok(other);
+    const second = storeGroupId(other.groupId);
+    const { env, posted } = inspectorEnv(store);
+    const c = new InspectorController(env, first);
+    c.prepare(first);
+    await c.handle({ type: 'ready' });
+    const shown = posted.at(-1);
+    assert.ok(shown?.type === 'group');
+    assert.deepEqual(shown.history, { back: false, forward: false });
+    const picked = shown.group.trajectories[3]!.trajectoryKey;
+    assert.equal(await c.handle({ type: 'selected', groupId: first, trajectoryKey: picked }), true);
+    await c.show(second);
+    const onSecond = posted.at(-1);
+    assert.ok(onSecond?.type === 'group');
+    assert.equal(onSecond.group.promptId, 'p-1');
+    assert.deepEqual(onSecond.history, { back: true, forward: false });
+
+    assert.equal(await c.handle({ type: 'navigate', direction: 'back' }), true);
+    const back = posted.at(-1);
+    assert.ok(back?.type === 'group');
+    assert.equal(back.group.promptId, 'p-0');
+    assert.equal(back.focusTrajectoryKey, picked, 'back returns to the member that was selected');
+    assert.deepEqual(back.history, { back: false, forward: true });
+    assert.equal(c.currentGroupId, first);
+
+    assert.equal(await c.handle({ type: 'navigate', direction: 'forward' }), true);
+    const fwd = posted.at(-1);
+    assert.ok(fwd?.type === 'group');
+    assert.equal(fwd.group.promptId, 'p-1');
+    assert.deepEqual(fwd.history, { back: true, forward: false });
+    // a stale forward button: nothing happens, nothing is refused
+    const count = posted.length;
+    assert.equal(await c.handle({ type: 'navigate', direction: 'forward' }), true);
+    assert.equal(posted.length, count);
+    assert.equal(await c.handle({ type: 'navigate', direction: 'sideways' }), false, 'a bad direction is refused');
+  });
 });

@@ -60,3 +60,37 @@ test('search ranks small match sets and returns the newest matches of large ones
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a phrase over more candidates than are ranked: the newest texts that hold the phrase, checked page by page', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rl-search-'));
+  const store = await RunStore.open(join(dir, 'store.db'));
+  try {
+    const groups: GroupEvent[] = [];
+    const groupCount = Math.ceil((SEARCH_RANK_LIMIT + 1) / 8) + 40;
+    for (let g = 0; g < groupCount; g++) {
+      const e = groupEvent('r1', Math.floor(g / 50), g, { textBytes: 40, seed: g });
+      // Every text holds both words; one in 13 holds them as the phrase.
+      e.trajectories.forEach((t, i) => {
+        (t as { text: string }).text += (g * 8 + i) % 13 === 0 ? ' so we pick alpha beta here' : ' beta before alpha here';
+      });
+      groups.push(e);
+    }
+    await store.writeBatch({ file: 'mem', events: [runStart('r1'), ...groups].map((event, i) => ({ line: i + 1, byteOffset: i, event })), malformed: [], endOffset: 1, endLine: 1 });
+    const keys = await store.db.all<{ id: number; traj_id: string }>('SELECT id, traj_id FROM trajectories ORDER BY id DESC');
+    const want = keys.filter((_, k) => {
+      const serial = keys.length - 1 - k; // insertion order: group-major, member-minor
+      return serial % 13 === 0;
+    }).map((r) => r.id);
+    const res = await store.search('"alpha beta"', 100);
+    assert.equal(res.ranked, false);
+    assert.equal(res.partial ?? false, false);
+    assert.deepEqual(res.hits.map((h) => h.trajectoryKey), want.slice(0, 100));
+    assert.ok(res.hits.every((h) => h.snippet.some((p) => p.match)));
+    // NOT a phrase: texts with both words where the phrase is absent.
+    const not = await store.search('beta NOT "alpha beta"', 20);
+    assert.deepEqual(not.hits.map((h) => h.trajectoryKey), keys.map((r) => r.id).filter((id) => !want.includes(id)).slice(0, 20));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

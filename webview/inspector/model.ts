@@ -4,6 +4,10 @@
 import { whatIfGroup, type MemberChange, type ScoredTrajectory } from '../../src/core/rescore';
 import type { Verdict } from '../../src/core/protocol';
 import type { ViewGroup, ViewLabelState, ViewMember } from '../../src/core/messages';
+import { FORMAT_MARKERS, type ReasoningFormat } from '../../src/core/reasoning';
+import { oneLine } from '../../src/core/formatText';
+import { changedAtDisplay } from '../../src/core/format';
+import type { GroupFacts, MemberFacts } from '../../src/core/explain';
 
 export interface MemberRow {
   /** position in the display order; the card's data-testid is member-<position> */
@@ -104,4 +108,75 @@ export function pendingLabel(prev: ViewLabelState, label: 'correct' | 'wrong' | 
 /** The teachers a member can be diffed against: every offline member except itself. */
 export function diffCandidates(group: ViewGroup, self: ViewMember): ViewMember[] {
   return group.trajectories.filter((t) => t.event.source === 'offline' && t.trajectoryKey !== self.trajectoryKey);
+}
+
+/**
+ * Members whose text is identical to an earlier member's (by display position): position →
+ * the earlier position. A group of eight samples often holds the same short answer several times.
+ */
+export function duplicatesOf(rows: readonly MemberRow[]): Map<number, number> {
+  const firstByText = new Map<string, number>();
+  const out = new Map<number, number>();
+  for (const r of rows) {
+    const text = typeof r.member.event.text === 'string' ? r.member.event.text : '';
+    const seen = firstByText.get(text);
+    if (seen === undefined) firstByText.set(text, r.position);
+    else out.set(r.position, seen);
+  }
+  return out;
+}
+
+/** A one-line preview of a response: its text without the format's markers, whitespace collapsed. */
+export function previewText(text: string, format: ReasoningFormat, max = 140): string {
+  let t = text.slice(0, max * 4);
+  if (format !== 'none') {
+    const m = FORMAT_MARKERS[format];
+    for (const marker of [m.open, m.close, m.solutionOpen, m.solutionClose]) if (marker) t = t.split(marker).join(' ');
+  }
+  return oneLine(t, max);
+}
+
+/** Facts of a member as logged, for the explanations of its logged badges. */
+export function loggedFacts(row: MemberRow): MemberFacts {
+  const e = row.member.event;
+  return {
+    source: row.source, verdict: e.verdict, divergence: e.divergence ?? null, entropyLast: e.entropy_last ?? null,
+    rOger: e.r_oger ?? null, rTotal: e.r_total ?? null, advantage: e.advantage ?? null, replaced: e.replaced === true, inFinalGroup: row.inFinalGroup,
+  };
+}
+
+/** Facts of a member as re-scored under the what-if (relabels applied). */
+export function whatIfFacts(row: MemberRow, change: MemberChange): MemberFacts {
+  const a = change.after;
+  return {
+    source: row.source, verdict: a.verdict, divergence: a.divergence, entropyLast: row.member.event.entropy_last ?? null,
+    rOger: a.rOger, rTotal: a.rTotal, advantage: a.advantage, replaced: a.replaced, inFinalGroup: a.advantage !== null,
+  };
+}
+
+/** The run-level facts explanations need. `after`: the what-if's final-group rewards rather than the logged ones. */
+export function groupFacts(group: ViewGroup, rows: readonly MemberRow[], w: WhatIf, after = false): GroupFacts {
+  let finalRewards: number[];
+  if (after) {
+    finalRewards = [...w.byKey.values()].filter((c) => c.after.advantage !== null && c.after.rTotal !== null).map((c) => c.after.rTotal as number);
+  } else {
+    const logged = rows.filter((r) => r.inFinalGroup).map((r) => r.member.event.r_total);
+    finalRewards = logged.every((v): v is number => typeof v === 'number')
+      ? logged
+      : [...w.byKey.values()].filter((c) => c.before.advantage !== null && c.before.rTotal !== null).map((c) => c.before.rTotal as number);
+  }
+  return { variant: group.variant, advantage: group.reward.advantage, finalRewards };
+}
+
+/**
+ * The re-scored value to show beside a logged one, or undefined for no arrow: only under a
+ * what-if, and only when the re-score changes the value at display precision (the re-score with
+ * and without the relabels is compared, so a teacher outside the group, which has neither, and a
+ * value that moves in the tenth decimal show no arrow).
+ */
+export function whatIfValue(w: WhatIf, change: MemberChange | undefined, field: 'rOger' | 'rTotal' | 'advantage', fmt: (v: number | null | undefined) => string): number | null | undefined {
+  if (!w.overridden || !change) return undefined;
+  const before = change.before[field];
+  const after = change.after[field];
+  return changedAtDisplay(before, after, fmt) ? after : undefined;
 }

@@ -1,34 +1,63 @@
 // Renders a trace of up to hundreds of thousands of characters without jank:
 // - the text is cut into chunks at line breaks, each a block with `content-visibility: auto`, so
 //   the browser lays out and paints only what is on screen;
-// - the <think> block is folded and its chunks are built only when it is first opened;
+// - every chunk of the visible parts gets its (empty) element at once and is filled in order, the
+//   first screenfuls synchronously and the rest in short tasks; any chunk can be filled out of
+//   order, which is how find and the position bar reveal a far-away offset at once;
+// - the reasoning (its markers by the run's format, src/core/reasoning.ts) is folded, and its
+//   chunks are made only when it is first opened;
 // - the heatmap uses merged runs of same-level tokens (a few thousand spans, not one per token);
-// - text always enters the DOM as text nodes (appendText), never as HTML.
+// - text always enters the DOM as text nodes (appendText), never as HTML; the optional
+//   Markdown/LaTeX renderer (render/) builds its DOM the same way.
 import { fmtCount, fmtNum } from '../../src/core/format';
-import { splitThink, type Span } from '../../src/core/answerSpans';
+import type { Span } from '../../src/core/answerSpans';
+import { formatLabel, splitReasoning, type ReasoningFormat } from '../../src/core/reasoning';
 import { entropyRuns, type EntropyRun } from '../../src/core/entropyRuns';
 import type { LineDiff } from '../../src/core/lineDiff';
 import { appendText, h } from '../shared/dom';
+import type { TraceRenderer } from '../shared/renderer';
 
 const CHUNK_CHARS = 2048;
 const HARD_CHUNK_CHARS = 4096;
 
+
 export interface TraceView {
   text: string;
+  format: ReasoningFormat;
   answer: Span | null;
   heatmap: boolean;
-  thinkOpen: boolean;
+  reasoningOpen: boolean;
   offsets?: readonly unknown[];
   values?: readonly unknown[];
+  /** Markdown/LaTeX rendering; null: the raw text */
+  renderer?: TraceRenderer | null;
 }
 
-export interface TraceResult {
+export interface ChunkRef {
+  el: HTMLElement;
+  start: number;
+  end: number;
+  filled: boolean;
+}
+
+export interface TraceHandle {
   element: HTMLElement;
   /** token-entropy pairs the heatmap could not use */
   droppedEntropies: number;
   heatRuns: number;
-  /** called when the think fold opens or closes */
-  onThinkToggle?: (open: boolean) => void;
+  /** the reasoning span (markers included) and whether it was cut off */
+  reasoning: Span | null;
+  unclosed: boolean;
+  /** rendered as Markdown/LaTeX (offsets inside a chunk then map only approximately) */
+  rendered: boolean;
+  /** called when the reasoning fold opens or closes */
+  onReasoningToggle?: (open: boolean) => void;
+  isReasoningOpen(): boolean;
+  setReasoningOpen(open: boolean): void;
+  /** Makes `offset` part of the page now (opens the fold around it, builds its chunk) and returns that chunk. */
+  reveal(offset: number): ChunkRef | null;
+  /** chunks that exist in the page, in text order */
+  chunks(): ChunkRef[];
 }
 
 export interface TraceCallbacks {
@@ -45,7 +74,7 @@ const CHUNKS_PER_TASK = 12;
 let generation = 0;
 let queue: Array<() => void> = [];
 let pumping = false;
-let onDrained: (() => void) | null = null;
+let onDrained: Array<() => void> = [];
 
 function pump(): void {
   const gen = generation;
@@ -56,8 +85,8 @@ function pump(): void {
   else {
     pumping = false;
     const done = onDrained;
-    onDrained = null;
-    done?.();
+    onDrained = [];
+    for (const cb of done) cb();
   }
 }
 
@@ -81,23 +110,33 @@ function newGeneration(onComplete: (() => void) | null): { sync: number } {
   generation++;
   queue = [];
   pumping = false;
-  onDrained = onComplete;
+  onDrained = onComplete ? [onComplete] : [];
   return { sync: SYNC_CHUNKS };
 }
 
 /** Calls back once every chunk queued so far is in the DOM (at once when nothing is queued). */
 function whenDrained(cb: () => void): void {
   if (!pumping && queue.length === 0) cb();
-  else onDrained = cb;
+  else onDrained.push(cb);
 }
 
-/** Chunk boundaries in [start, end): cut at the first newline after CHUNK_CHARS, or hard at HARD_CHUNK_CHARS. */
-function chunkBounds(text: string, start: number, end: number): number[] {
+/**
+ * Chunk boundaries in [start, end): cut at the first blank line (rendered: a Markdown block
+ * boundary) or newline after CHUNK_CHARS, or hard at HARD_CHUNK_CHARS.
+ */
+export function chunkBounds(text: string, start: number, end: number, preferBlankLines = false): number[] {
   const cuts = [start];
   let at = start;
   while (end - at > HARD_CHUNK_CHARS) {
-    const nl = text.indexOf('\n', at + CHUNK_CHARS);
-    const cut = nl >= 0 && nl < at + HARD_CHUNK_CHARS ? nl + 1 : at + HARD_CHUNK_CHARS;
+    let cut = -1;
+    if (preferBlankLines) {
+      const blank = text.indexOf('\n\n', at + CHUNK_CHARS);
+      if (blank >= 0 && blank < at + HARD_CHUNK_CHARS) cut = blank + 2;
+    }
+    if (cut < 0) {
+      const nl = text.indexOf('\n', at + CHUNK_CHARS);
+      cut = nl >= 0 && nl < at + HARD_CHUNK_CHARS ? nl + 1 : at + HARD_CHUNK_CHARS;
+    }
     cuts.push(cut);
     at = cut;
   }
@@ -117,9 +156,7 @@ function firstRunAfter(runs: readonly EntropyRun[], pos: number): number {
   return lo;
 }
 
-function renderChunk(text: string, cs: number, ce: number, runs: readonly EntropyRun[] | null, answer: Span | null, answerTagged: { done: boolean }): HTMLElement {
-  const chunk = document.createElement('div');
-  chunk.className = 'chunk';
+function fillRaw(chunk: HTMLElement, text: string, cs: number, ce: number, runs: readonly EntropyRun[] | null, answer: Span | null): void {
   let parent: HTMLElement = chunk;
   let answerEl: HTMLElement | null = null;
   let ri = runs ? firstRunAfter(runs, cs) : 0;
@@ -129,10 +166,8 @@ function renderChunk(text: string, cs: number, ce: number, runs: readonly Entrop
     if (answer && p >= answer.start && p < answer.end && answerEl === null) {
       answerEl = document.createElement('mark');
       answerEl.className = 'answer';
-      if (!answerTagged.done) {
-        answerEl.setAttribute('data-testid', 'answer-span');
-        answerTagged.done = true;
-      }
+      // the piece that opens the answer carries the test id, whichever chunk is built first
+      if (p === answer.start) answerEl.setAttribute('data-testid', 'answer-span');
       chunk.appendChild(answerEl);
       parent = answerEl;
     }
@@ -162,63 +197,114 @@ function renderChunk(text: string, cs: number, ce: number, runs: readonly Entrop
       parent = chunk;
     }
   }
-  return chunk;
 }
 
-function renderRange(into: HTMLElement, text: string, start: number, end: number, runs: readonly EntropyRun[] | null, answer: Span | null, answerTagged: { done: boolean }, budget: { sync: number }): void {
-  const cuts = chunkBounds(text, start, end);
-  for (let i = 0; i + 1 < cuts.length; i++) {
-    const cs = cuts[i] as number;
-    const ce = cuts[i + 1] as number;
-    schedule(() => into.appendChild(renderChunk(text, cs, ce, runs, answer, answerTagged)), budget);
-  }
+interface Region {
+  container: HTMLElement;
+  start: number;
+  end: number;
+  chunks: ChunkRef[] | null;
 }
 
 /** Builds the trace element: text before the reasoning, the folded reasoning, then the answer part. */
-export function renderTrace(view: TraceView, callbacks: TraceCallbacks = {}): TraceResult {
+export function renderTrace(view: TraceView, callbacks: TraceCallbacks = {}): TraceHandle {
   const { text } = view;
   const budget = newGeneration(null);
+  const renderer = view.heatmap ? null : view.renderer ?? null;
   const heat = view.heatmap ? entropyRuns(text.length, view.offsets, view.values) : { runs: [], dropped: 0 };
   const runs = view.heatmap ? heat.runs : null;
-  const root = h('div', { class: `trace-body${view.heatmap ? ' heatmap-on' : ''}`, 'data-testid': 'trace-body', 'data-chars': text.length });
-  const tagged = { done: false };
-  const result: TraceResult = { element: root, droppedEntropies: heat.dropped, heatRuns: heat.runs.length };
+  const root = h('div', { class: `trace-body${view.heatmap ? ' heatmap-on' : ''}${renderer ? ' rendered' : ''}`, 'data-testid': 'trace-body', 'data-chars': text.length });
+  const split = splitReasoning(text, view.format);
+  const reasoning = text.length ? split.reasoning : null;
+  const regions: Region[] = [];
+  let details: HTMLDetailsElement | null = null;
+
+  const fill = (c: ChunkRef) => {
+    if (c.filled) return;
+    c.filled = true;
+    if (renderer) renderer.renderInto(c.el, text.slice(c.start, c.end));
+    else fillRaw(c.el, text, c.start, c.end, runs, view.answer);
+  };
+  /** Makes the (empty) chunk elements of a region; they are filled by schedule() or reveal(). */
+  const makeChunks = (r: Region): ChunkRef[] => {
+    if (r.chunks) return r.chunks;
+    const cuts = chunkBounds(text, r.start, r.end, renderer !== null);
+    const chunks: ChunkRef[] = [];
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      const el = document.createElement('div');
+      el.className = 'chunk';
+      const c: ChunkRef = { el, start: cuts[i] as number, end: cuts[i + 1] as number, filled: false };
+      el.setAttribute('data-start', String(c.start));
+      chunks.push(c);
+    }
+    r.container.append(...chunks.map((c) => c.el));
+    r.chunks = chunks;
+    return chunks;
+  };
+  const build = (r: Region, b: { sync: number }) => {
+    for (const c of makeChunks(r)) schedule(() => fill(c), b);
+  };
+
+  const handle: TraceHandle = {
+    element: root,
+    droppedEntropies: heat.dropped,
+    heatRuns: heat.runs.length,
+    reasoning,
+    unclosed: split.unclosed,
+    rendered: renderer !== null,
+    isReasoningOpen: () => details?.open ?? false,
+    setReasoningOpen: (open) => {
+      if (!details || details.open === open) return;
+      details.open = open;
+      if (open) build(regions[1] as Region, { sync: SYNC_CHUNKS });
+    },
+    reveal: (offset) => {
+      const at = Math.max(0, Math.min(offset, Math.max(0, text.length - 1)));
+      const r = regions.find((x) => at >= x.start && at < x.end) ?? regions[regions.length - 1];
+      if (!r) return null;
+      if (details && r === regions[1] && !details.open) handle.setReasoningOpen(true);
+      const chunks = makeChunks(r);
+      const c = chunks.find((x) => at >= x.start && at < x.end) ?? chunks[chunks.length - 1];
+      if (!c) return null;
+      fill(c);
+      return c;
+    },
+    chunks: () => regions.flatMap((r) => r.chunks ?? []),
+  };
+
   if (text.length === 0) {
     root.appendChild(h('p', { class: 'muted', 'data-testid': 'trace-empty' }, 'This response is empty.'));
     if (callbacks.onComplete) whenDrained(callbacks.onComplete);
-    return result;
+    return handle;
   }
-  const { think, unclosed } = splitThink(text);
-  if (!think) {
-    renderRange(root, text, 0, text.length, runs, view.answer, tagged, budget);
+  if (!reasoning) {
+    const whole: Region = { container: root, start: 0, end: text.length, chunks: null };
+    regions.push(whole);
+    build(whole, budget);
   } else {
     // Three fixed containers keep the document order whatever order the chunks are built in.
-    const before = h('div', { class: 'trace-part' });
-    const details = h('details', { class: 'think', 'data-testid': 'think-fold' });
-    const afterEl = h('div', { class: 'trace-part' });
-    root.append(before, details, afterEl);
-    const len = think.end - think.start;
+    const before: Region = { container: h('div', { class: 'trace-part' }), start: 0, end: reasoning.start, chunks: null };
+    details = h('details', { class: 'think', 'data-testid': 'think-fold' }) as HTMLDetailsElement;
+    const inside: Region = { container: h('div', { class: 'think-body', 'data-testid': 'think-body' }), start: reasoning.start, end: reasoning.end, chunks: null };
+    const after: Region = { container: h('div', { class: 'trace-part' }), start: reasoning.end, end: text.length, chunks: null };
+    regions.push(before, inside, after);
+    root.append(before.container, details, after.container);
+    const len = reasoning.end - reasoning.start;
     details.appendChild(
-      h('summary', { 'data-testid': 'think-toggle' }, `Reasoning · ${fmtCount(len)} characters${unclosed ? ' · never closed (truncated?)' : ''}`),
+      h('summary', { 'data-testid': 'think-toggle', title: `Reasoning marked by ${formatLabel(view.format)}` }, `Reasoning · ${fmtCount(len)} characters${split.unclosed ? ' · never closed (cut off?)' : ''}`),
     );
-    const body = h('div', { class: 'think-body', 'data-testid': 'think-body' });
-    details.appendChild(body);
-    let built = false;
-    const build = (b: { sync: number }) => {
-      if (built) return;
-      built = true;
-      renderRange(body, text, think.start, think.end, runs, view.answer, tagged, b);
-    };
+    details.appendChild(inside.container);
     // The answer part first: it is what the reader checks first, and it is short.
-    if (think.end < text.length) renderRange(afterEl, text, think.end, text.length, runs, view.answer, tagged, budget);
-    if (think.start > 0) renderRange(before, text, 0, think.start, runs, view.answer, tagged, budget);
-    if (view.thinkOpen) {
+    if (after.end > after.start) build(after, budget);
+    if (before.end > before.start) build(before, budget);
+    if (view.reasoningOpen) {
       details.open = true;
-      build(budget);
+      build(inside, budget);
     }
-    details.addEventListener('toggle', () => {
-      if (details.open) build({ sync: SYNC_CHUNKS });
-      result.onThinkToggle?.(details.open);
+    const d = details;
+    d.addEventListener('toggle', () => {
+      if (d.open) build(inside, { sync: SYNC_CHUNKS });
+      handle.onReasoningToggle?.(d.open);
     });
   }
   if (callbacks.onComplete) whenDrained(callbacks.onComplete);
@@ -229,7 +315,76 @@ export function renderTrace(view: TraceView, callbacks: TraceCallbacks = {}): Tr
     const run = runOf.get(t);
     if (run) t.title = `mean token entropy ${fmtNum(run.mean, 2)} nats over ${run.tokens} token${run.tokens === 1 ? '' : 's'}`;
   });
-  return result;
+  return handle;
+}
+
+/** Calls back once the chunks queued so far are built (the find highlights follow late chunks). */
+export function afterPendingChunks(cb: () => void): void {
+  whenDrained(cb);
+}
+
+/**
+ * A DOM Range over text offsets [start, end) of a raw (not rendered) chunk. A neutralised control
+ * character counts as the one character it replaced.
+ */
+export function rangeInChunk(c: ChunkRef, start: number, end: number): Range | null {
+  const walker = document.createTreeWalker(c.el, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  let pos = c.start;
+  let started = false;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const t = node as Text;
+    const ctrl = t.parentElement?.classList.contains('control-char') ?? false;
+    const len = ctrl ? 1 : t.length;
+    if (!started && start < pos + len) {
+      range.setStart(t, ctrl ? 0 : start - pos);
+      started = true;
+    }
+    if (started && end <= pos + len) {
+      range.setEnd(t, ctrl ? t.length : end - pos);
+      return range;
+    }
+    pos += len;
+  }
+  return null;
+}
+
+/**
+ * In a rendered chunk offsets do not map to the DOM: the `nth` occurrence of `query` in the
+ * chunk's visible text instead (null when the match sits inside rendered maths).
+ */
+export function rangeOfNth(c: ChunkRef, query: string, nth: number, caseSensitive: boolean): Range | null {
+  const nodes: Text[] = [];
+  const walker = document.createTreeWalker(c.el, NodeFilter.SHOW_TEXT, {
+    // KaTeX's MathML copy is for screen readers; the visible glyphs are in its HTML part.
+    acceptNode: (n) => ((n.parentElement?.closest('.katex-mathml') ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT)),
+  });
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) nodes.push(node as Text);
+  const joined = nodes.map((n) => n.data).join('');
+  const hay = caseSensitive ? joined : joined.toLowerCase();
+  const needle = caseSensitive ? query : query.toLowerCase();
+  if (!needle || hay.length !== joined.length) return null;
+  let at = -1;
+  for (let k = 0, from = 0; k <= nth; k++) {
+    at = hay.indexOf(needle, from);
+    if (at < 0) return null;
+    from = at + needle.length;
+  }
+  const range = document.createRange();
+  let pos = 0;
+  let started = false;
+  for (const n of nodes) {
+    if (!started && at < pos + n.length) {
+      range.setStart(n, at - pos);
+      started = true;
+    }
+    if (started && at + needle.length <= pos + n.length) {
+      range.setEnd(n, at + needle.length - pos);
+      return range;
+    }
+    pos += n.length;
+  }
+  return null;
 }
 
 const CONTEXT_LINES = 3;

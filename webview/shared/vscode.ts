@@ -1,4 +1,4 @@
-import { INITIAL_MESSAGE_ELEMENT_ID } from '../../src/core/messages';
+import { ASSETS_ELEMENT_ID, INITIAL_MESSAGE_ELEMENT_ID, type WebviewAssets } from '../../src/core/messages';
 // The one handle a webview has on its host. acquireVsCodeApi() may be called once per page.
 interface VsCodeApi {
   postMessage(message: unknown): void;
@@ -41,5 +41,25 @@ export function takeInitialMessage<T extends { type: string }>(): T | null {
     return typeof data === 'object' && data !== null && typeof (data as { type?: unknown }).type === 'string' ? (data as T) : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * The URLs of the page's optional assets, from the host (see ASSETS_ELEMENT_ID); {} when none.
+ * Taken once, like the initial message: the data block leaves the page, which then holds no
+ * script element but its own.
+ */
+export function takeAssets(): WebviewAssets {
+  const el = document.getElementById(ASSETS_ELEMENT_ID);
+  if (!el) return {};
+  el.remove();
+  try {
+    const data: unknown = JSON.parse(el.textContent ?? '');
+    if (typeof data !== 'object' || data === null) return {};
+    const o = data as Record<string, unknown>;
+    const url = (v: unknown) => (typeof v === 'string' && /^(https?|vscode-[\w-]+|file\+?[\w.-]*):/i.test(v) ? v : undefined);
+    return { renderScript: url(o.renderScript), katexCss: url(o.katexCss) };
+  } catch {
+    return {};
   }
 }

@@ -75,6 +75,11 @@ class CompareConfig:
 
 DEFAULT_COMPARE = CompareConfig()
 
+# What verify() reads: only the text after the first </think> (and whether there is one), with the
+# gold. Re-verifying a stored run (the extension) then calls it once per distinct (that text, gold).
+# A copy of this file that reads more of the response must remove this line.
+REWARD_LENS_READS_AFTER = "</think>"
+
 
 class FormatFailure(Exception):
     """The response fails the format gate; `reason` is the verdict reason (it is wrong, not an error)."""

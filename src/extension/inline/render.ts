@@ -4,6 +4,8 @@
 import type { TrajectoryEvent } from '../../core/protocol';
 import { fmtCompact as num, fmtSigned as signed } from '../../core/format';
 import { oneLine } from '../../core/formatText';
+import { splitReasoning, type ReasoningFormat } from '../../core/reasoning';
+import type { Explanation } from '../../core/explain';
 
 export interface RenderedTrajectory {
   /** the whole document */
@@ -13,6 +15,14 @@ export interface RenderedTrajectory {
   paragraphs: Paragraph[];
   /** mean entropy over all sampled tokens, null when none were logged */
   meanEntropy: number | null;
+  /** document lines to offer as folds: the reasoning block, by the run's format */
+  folds: FoldLines[];
+}
+
+/** A fold over document lines [start, end] (0-based, inclusive). */
+export interface FoldLines {
+  start: number;
+  end: number;
 }
 
 export interface Paragraph {
@@ -77,7 +87,7 @@ export function codePointToUtf16(text: string): (cp: number) => number {
   return (cp) => (cp < map.length ? (map[cp] as number) : text.length);
 }
 
-export function renderTrajectory(t: TrajectoryEvent, f: HeaderFacts): RenderedTrajectory {
+export function renderTrajectory(t: TrajectoryEvent, f: HeaderFacts, format: ReasoningFormat = 'think'): RenderedTrajectory {
   const header = [headerLine(t), whereLine(f), '─'.repeat(8)];
   const text = typeof t.text === 'string' ? t.text : '';
   // Normalise line ends so document line numbers match the paragraph arithmetic below.
@@ -85,7 +95,21 @@ export function renderTrajectory(t: TrajectoryEvent, f: HeaderFacts): RenderedTr
   const content = `${header.join('\n')}\n${body}`;
   const paragraphs = splitParagraphs(body, header.length);
   const meanEntropy = assignEntropies(paragraphs, body, text, t.token_entropies);
-  return { content, headerLines: header.length, paragraphs, meanEntropy };
+  return { content, headerLines: header.length, paragraphs, meanEntropy, folds: reasoningFolds(body, header.length, format) };
+}
+
+/** The reasoning block as document lines, when it spans more than one line. */
+export function reasoningFolds(body: string, firstLine: number, format: ReasoningFormat): FoldLines[] {
+  const r = splitReasoning(body, format).reasoning;
+  if (!r || r.end <= r.start) return [];
+  const lineOf = (offset: number) => {
+    let n = 0;
+    for (let i = body.indexOf('\n'); i >= 0 && i < offset; i = body.indexOf('\n', i + 1)) n++;
+    return n;
+  };
+  const start = lineOf(r.start);
+  const end = lineOf(r.end - 1);
+  return end > start ? [{ start: firstLine + start, end: firstLine + end }] : [];
 }
 
 /** Paragraphs are separated by blank lines; a text without blank lines is one paragraph per line group. */
@@ -188,6 +212,8 @@ export interface BreakdownFacts {
   lints: ReadonlyArray<{ message: string }>;
   label: string | null;
   notes: readonly string[];
+  /** the inspector's explanations (src/core/explain.ts): each adds its arithmetic as a row */
+  formulas?: readonly Explanation[];
 }
 
 /** Rows of the full breakdown hover, as [name, value] pairs; the provider escapes and formats them. */
@@ -205,13 +231,14 @@ export function breakdownRows(t: TrajectoryEvent, facts: BreakdownFacts, meanEnt
     ['exp(−H_last)', num(expH, 4)],
     ['R_OGER', num(t.r_oger, 4)],
     ['R_total', num(t.r_total, 4)],
-    ['Advantage', signed(t.advantage, 4)],
+    ['A (advantage)', signed(t.advantage, 4)],
     ['Source', t.source === 'offline' ? `offline${t.teacher ? `, teacher ${oneLine(String(t.teacher), 60)}` : ''}` : `online #${t.index ?? '?'}`],
     ['Replaced / inserted', `${t.replaced ? 'replaced' : 'no'} / ${t.inserted ? 'inserted' : 'no'}`],
     ['Tokens', t.tokens === undefined ? '–' : `${t.tokens}${t.truncated ? ' (truncated)' : ''}`],
     ['Embedding truncated', t.embedding_truncated ? 'yes' : 'no'],
     ['Mean token entropy', meanEntropy === null ? 'not logged' : `${num(meanEntropy, 3)} nats (sampled every ${t.token_entropies?.stride ?? 1} tokens)`],
   ];
+  for (const e of facts.formulas ?? []) if (e.arithmetic) rows.push([`${e.formula.split(' = ')[0]} formula`, e.arithmetic]);
   if (facts.lints.length) rows.push(['Lints', facts.lints.map((l) => l.message).join('; ')]);
   if (facts.notes.length) rows.push(['Notes', facts.notes.map((n) => oneLine(n, 200)).join('; ')]);
   return rows;

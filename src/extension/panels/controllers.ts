@@ -8,8 +8,9 @@
 // it listed. Anything else is refused and logged.
 import {
   describeRefusal, drawnMetricKeys, formatRenderedLog, toSeriesColumns, validateDashboardMessage, validateInspectorMessage,
-  type HostToDashboard, type HostToInspector, type ViewGroup, type ViewStepSeriesPoint,
+  type HostToDashboard, type HostToInspector, type InspectorOptions, type ViewGroup, type ViewStepSeriesPoint,
 } from '../../core/messages';
+import { resolveFormat, type ReasoningFormat, type ReasoningSetting } from '../../core/reasoning';
 import type { GroupDetail, LabelRecord, NewLabel, RunStoreApi, RunSummary, StoredTrajectory } from '../../node/store/types';
 import { parseTrajectoryKey, storeGroupId, storeTrajectoryKey, type GroupId, type TrajectoryKey } from '../../core/ids';
 
@@ -29,6 +30,10 @@ export interface InspectorEnv extends ControllerEnv<HostToInspector> {
   openTrajectoryDocument(trajectoryKey: TrajectoryKey): Promise<void>;
   /** the panel's title follows the group */
   setTitle(title: string): void;
+  /** rewardLens.reasoning.format */
+  reasoningSetting(): ReasoningSetting;
+  /** rewardLens.inspector.renderMarkdown and the like */
+  options(): InspectorOptions;
 }
 
 export interface DashboardEnv extends ControllerEnv<HostToDashboard> {
@@ -67,13 +72,61 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The view of a stored group: the store's GroupDetail already has the message's shape. */
-export function toViewGroup(g: GroupDetail): ViewGroup {
+/**
+ * The view of a stored group: the store's GroupDetail already has the message's shape. The
+ * reasoning format is the setting's, else the run's recorded one, else detected from the group.
+ */
+export function toViewGroup(g: GroupDetail, setting: ReasoningSetting = 'auto', recorded: ReasoningFormat | null = null): ViewGroup {
   return {
     groupId: g.groupId, runId: g.runId, step: g.step, promptId: g.promptId, prompt: g.prompt, gold: g.gold,
     reward: g.reward, variant: g.variant, lints: g.lints, zeroStd: g.zeroStd, accuracy: g.accuracy, meanROger: g.meanROger,
     trajectories: g.trajectories.map((t: StoredTrajectory) => ({ trajectoryKey: t.trajectoryKey, event: t.event, lints: t.lints, label: t.label, activeVerdict: t.activeVerdict })),
+    reasoningFormat: resolveFormat(setting, recorded, () => g.trajectories.map((t) => (typeof t.event.text === 'string' ? t.event.text : ''))),
   };
+}
+
+/** One place in the inspector's history: a group and the member that was selected there. */
+export interface HistoryEntry {
+  groupId: GroupId;
+  trajectoryKey: number | null;
+}
+
+/**
+ * Back/forward over the groups (and members) the inspector showed, as a browser's: opening a
+ * group drops what was ahead; selecting a member updates where the current entry returns to.
+ */
+export class InspectorHistoryStack {
+  private entries: HistoryEntry[] = [];
+  private at = -1;
+  constructor(private readonly limit = 100) {}
+
+  get current(): HistoryEntry | null {
+    return this.entries[this.at] ?? null;
+  }
+
+  push(e: HistoryEntry): void {
+    const cur = this.current;
+    if (cur && cur.groupId === e.groupId && (e.trajectoryKey === null || cur.trajectoryKey === e.trajectoryKey)) return;
+    this.entries = this.entries.slice(0, this.at + 1);
+    this.entries.push({ ...e });
+    if (this.entries.length > this.limit) this.entries.shift();
+    this.at = this.entries.length - 1;
+  }
+
+  select(groupId: GroupId, trajectoryKey: number): void {
+    const cur = this.current;
+    if (cur && cur.groupId === groupId) cur.trajectoryKey = trajectoryKey;
+  }
+
+  canGo(direction: 'back' | 'forward'): boolean {
+    return direction === 'back' ? this.at > 0 : this.at < this.entries.length - 1;
+  }
+
+  go(direction: 'back' | 'forward'): HistoryEntry | null {
+    if (!this.canGo(direction)) return null;
+    this.at += direction === 'back' ? -1 : 1;
+    return this.current;
+  }
 }
 
 export class InspectorController {
@@ -82,6 +135,7 @@ export class InspectorController {
   private focus: string | null = null;
   private openedAt = 0;
   private loadSeq = 0;
+  readonly history = new InspectorHistoryStack();
 
   constructor(private readonly env: InspectorEnv, private groupId: GroupId) {
     this.refusals = new RefusalLog((l) => env.log(l), () => env.now());
@@ -92,12 +146,16 @@ export class InspectorController {
   }
 
   /** Sets the group to show once the webview says `ready`; focus is a trajectory key or id. */
-  prepare(groupId: GroupId, focus?: string | null): void {
+  prepare(groupId: GroupId, focus?: string | null, record = true): void {
     this.groupId = groupId;
     this.focus = focus ?? null;
     this.group = null;
     // Timed from here: for a new panel that includes the webview starting up.
     this.openedAt = this.env.now();
+    if (record) {
+      const asKey = focus ? parseTrajectoryKey(focus) : null;
+      this.history.push({ groupId, trajectoryKey: asKey });
+    }
   }
 
   /** Shows another group in a live webview (the panel is reused). */
@@ -148,7 +206,26 @@ export class InspectorController {
 
   private async postGroup(): Promise<void> {
     if (!this.group) return;
-    await this.env.post({ type: 'group', group: toViewGroup(this.group), focusTrajectoryKey: this.focusKey() });
+    const focus = this.focusKey();
+    // a focus given by trajectory id resolves to a key once the group is read
+    if (focus !== null) this.history.select(this.groupId, focus);
+    await this.env.post({
+      type: 'group',
+      group: toViewGroup(this.group, this.env.reasoningSetting(), this.recordedFormat()),
+      focusTrajectoryKey: focus,
+      history: { back: this.history.canGo('back'), forward: this.history.canGo('forward') },
+      options: this.env.options(),
+    });
+  }
+
+  /** The run's reasoning format as the store recorded it at ingest, when it did. */
+  private recordedFormat(): ReasoningFormat | null {
+    return null;
+  }
+
+  /** Settings changed: show the group again with them. */
+  async onSettingsChange(): Promise<void> {
+    if (this.group) await this.postGroup();
   }
 
   private member(trajectoryKey: number): StoredTrajectory | undefined {
@@ -186,6 +263,22 @@ export class InspectorController {
           return false;
         }
         await this.env.openTrajectoryDocument(storeTrajectoryKey(m.trajectoryKey));
+        return true;
+      }
+      case 'selected': {
+        if (m.groupId !== this.groupId || !this.member(m.trajectoryKey)) {
+          this.refuse(`selected names trajectory ${m.trajectoryKey} of group ${m.groupId}, which this inspector does not show`);
+          return false;
+        }
+        this.history.select(this.groupId, m.trajectoryKey);
+        this.focus = String(m.trajectoryKey);
+        return true;
+      }
+      case 'navigate': {
+        const to = this.history.go(m.direction);
+        if (!to) return true; // nothing there: the buttons were stale
+        this.prepare(to.groupId, to.trajectoryKey === null ? null : String(to.trajectoryKey), false);
+        await this.load();
         return true;
       }
       case 'relabel':

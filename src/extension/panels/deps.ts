@@ -19,8 +19,8 @@ export interface PanelDeps {
    * (the dashboard) stays in sight; an open inspector is reused where it is.
    */
   openGroup(groupId: GroupId, focusTrajectoryId?: string, placement?: InspectorPlacement): Promise<void>;
-  /** opens a trajectory as the read-only virtual document with inline decorations */
-  openTrajectoryDocument(trajectoryKey: TrajectoryKey): Promise<void>;
+  /** opens a trajectory as the read-only virtual document with inline decorations, in `column` (default: beside the active one) */
+  openTrajectoryDocument(trajectoryKey: TrajectoryKey, column?: vscode.ViewColumn): Promise<void>;
   /** stores a label and tells whoever listens (the verifier's regression set) */
   addLabel(label: NewLabel): Promise<LabelRecord>;
   /** fires after an ingest pass changed the store (live runs) */

@@ -38,6 +38,8 @@ export interface PanelHostOptions {
   owner: DisposableSet;
   /** sets the HTML later with setHtml() (the dashboard first reads what to put in it) */
   deferHtml?: boolean;
+  /** VS Code's find widget in the page (default on; the inspector has its own find) */
+  findWidget?: boolean;
 }
 
 export class WebviewPanelHost<Out, C extends PanelController> extends Disposable {
@@ -48,7 +50,7 @@ export class WebviewPanelHost<Out, C extends PanelController> extends Disposable
 
   constructor(private readonly options: PanelHostOptions, makeController: (channel: PanelChannel<Out>) => C) {
     super();
-    const panel = vscode.window.createWebviewPanel(options.viewType, options.title, options.column, webviewOptions(options.extensionUri));
+    const panel = vscode.window.createWebviewPanel(options.viewType, options.title, options.column, webviewOptions(options.extensionUri, options.findWidget ?? true));
     panel.iconPath = vscode.Uri.joinPath(options.extensionUri, 'media', 'reward-lens.svg');
     this.panel = panel;
     this.channel = new ReadyChannel<Out>((m) => panel.webview.postMessage(m));

@@ -2,9 +2,9 @@
 // Kept free of the vscode API so the CSP is unit-tested and the benchmark and browser tests serve
 // the exact same page outside VS Code.
 import { escapeHtml } from '../../core/formatText';
-import { INITIAL_MESSAGE_ELEMENT_ID, jsonForHtmlDataBlock } from '../../core/messages';
+import { ASSETS_ELEMENT_ID, INITIAL_MESSAGE_ELEMENT_ID, jsonForHtmlDataBlock, type WebviewAssets } from '../../core/messages';
 
-export type WebviewName = 'inspector' | 'dashboard' | 'diff';
+export type WebviewName = 'inspector' | 'dashboard' | 'diff' | 'whatif';
 
 export interface ShellOptions {
   view: WebviewName;
@@ -20,6 +20,8 @@ export interface ShellOptions {
   preludeCss?: string;
   /** a first host message carried in the page (a JSON data block: never executed) */
   initialMessage?: unknown;
+  /** URLs of optional assets the page loads on demand (a JSON data block: never executed) */
+  assets?: WebviewAssets;
 }
 
 const NONCE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -62,6 +64,7 @@ ${css}
 <body data-view="${o.view}">
 <div id="app" data-testid="${o.view}-root"></div>
 ${o.initialMessage === undefined ? '' : `<script type="application/json" id="${INITIAL_MESSAGE_ELEMENT_ID}">${jsonForHtmlDataBlock(o.initialMessage)}</script>`}
+${o.assets === undefined ? '' : `<script type="application/json" id="${ASSETS_ELEMENT_ID}">${jsonForHtmlDataBlock(o.assets)}</script>`}
 ${prelude}
 <script nonce="${n}" src="${escapeHtml(o.scriptUri)}"></script>
 </body>

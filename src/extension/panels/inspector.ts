@@ -7,6 +7,7 @@ import { InspectorController } from './controllers';
 import type { GroupId } from '../../core/ids';
 import { WebviewPanelHost } from './host';
 import { labelAuthor } from './webview';
+import { settings } from '../settings';
 
 export class InspectorPanel extends WebviewPanelHost<HostToInspector, InspectorController> {
   static readonly viewType = 'rewardLens.inspector';
@@ -37,6 +38,8 @@ export class InspectorPanel extends WebviewPanelHost<HostToInspector, InspectorC
         owner: deps.panels,
         // The group is set before the page loads: its first `ready` loads it.
         deferHtml: true,
+        // The page has its own find, which searches folded and not yet built text too.
+        findWidget: false,
       },
       (channel) =>
         new InspectorController(
@@ -47,8 +50,11 @@ export class InspectorPanel extends WebviewPanelHost<HostToInspector, InspectorC
             now: () => performance.now(),
             author: labelAuthor,
             addLabel: (label) => deps.addLabel(label),
-            openTrajectoryDocument: (key) => deps.openTrajectoryDocument(key),
+            // in the inspector's own column, not a third one
+            openTrajectoryDocument: (key) => deps.openTrajectoryDocument(key, InspectorPanel.current?.panel.viewColumn),
             setTitle: channel.setTitle,
+            reasoningSetting: () => settings.reasoningFormat(),
+            options: () => ({ renderMarkdown: settings.renderMarkdown() }),
           },
           groupId,
         ),
@@ -56,6 +62,11 @@ export class InspectorPanel extends WebviewPanelHost<HostToInspector, InspectorC
     this.controller.prepare(groupId, focus);
     this.setHtml();
     this._register(deps.onDidChangeStore(() => void this.controller.onStoreChange().catch(() => undefined)));
+    this._register(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (settings.affects(e, 'reasoning.format') || settings.affects(e, 'inspector.renderMarkdown')) void this.controller.onSettingsChange().catch(() => undefined);
+      }),
+    );
   }
 
   override dispose(): void {

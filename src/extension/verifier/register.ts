@@ -327,8 +327,6 @@ export function activateVerifier(context: vscode.ExtensionContext, deps: Verifie
               python,
               backendRoot: deps.backendRoot,
               verifierPath: path,
-              processes: Math.max(1, Math.min(cpus().length, 4)),
-              workersPerProcess: 1,
               timeoutS: 5,
               signal: abort.signal,
               onStderr: (l) => log(`reverify: ${l}`),

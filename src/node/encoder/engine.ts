@@ -47,12 +47,20 @@ export interface EmbedOutput {
 
 /** Batches are sized to about this much work, so a cancel waits at most one such batch. */
 export const TARGET_BATCH_MS = 250;
+/** Padded tokens per batch at most (see EmbedHooks.maxBatchTokens). */
+export const MAX_BATCH_TOKENS = 2048;
 
 export interface EmbedHooks {
   /** the most windows per batch (default 32); fewer when a batch would exceed targetBatchMs */
   batchSize?: number;
   /** time budget per batch in ms (default TARGET_BATCH_MS), measured as the work goes */
   targetBatchMs?: number;
+  /**
+   * padded tokens per batch at most (default MAX_BATCH_TOKENS): long windows go in small batches,
+   * short ones in large. Attention's memory grows with rows x width^2; past a few thousand tokens a
+   * batch runs slower per token on CPU (bench/encoder.ts measures it).
+   */
+  maxBatchTokens?: number;
   /** called after every batch with windows done / total windows */
   onProgress?: (done: number, total: number) => void;
   /** checked between batches; return true to stop (throws EmbedCancelled) */
@@ -261,6 +269,7 @@ export class TextEncoderOnnx {
     const dim = this.info.dim;
     const pooled = new Float32Array(windows.length * dim);
     const target = hooks.targetBatchMs ?? TARGET_BATCH_MS;
+    const maxTokens = Math.max(1, hooks.maxBatchTokens ?? MAX_BATCH_TOKENS);
     const widthAt = (pos: number) => (windows[order[Math.min(pos, order.length - 1)] as number] as number[]).length + 2;
     // ms per padded token, measured on the batches already run; the first batch is small to calibrate.
     let msPerToken: number | null = null;
@@ -272,6 +281,10 @@ export class TextEncoderOnnx {
         rows = Math.max(1, Math.min(batchSize, Math.floor(target / (msPerToken * widthAt(start)))));
         // Widths only grow along the sorted order: re-check with the widest row of the batch.
         rows = Math.max(1, Math.min(rows, Math.floor(target / (msPerToken * widthAt(start + rows - 1)))));
+      }
+      if (rows * widthAt(start + rows - 1) > maxTokens) {
+        rows = Math.max(1, Math.min(rows, Math.floor(maxTokens / widthAt(start))));
+        rows = Math.max(1, Math.min(rows, Math.floor(maxTokens / widthAt(start + rows - 1))));
       }
       const idx = order.slice(start, start + rows);
       const t0 = performance.now();

@@ -6,7 +6,7 @@ import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { RunStore } from '../store/store';
 import type { MalformedLine, StoreChange } from '../store/types';
-import type { IngestLine, MalformedInput } from '../store/writer';
+import { prepareGroup, type IngestLine, type MalformedInput } from '../store/writer';
 import { excerptOf, MAX_LINE_BYTES, parseLine } from './lines';
 
 export interface IngestOptions {
@@ -71,6 +71,8 @@ function mergeChanges(into: Map<string, StoreChange>, add: readonly StoreChange[
 }
 
 const READ_CHUNK = 4 * 1024 * 1024;
+/** Parsing yields to the write in flight this often (ms), so SQLite never waits long for its next statement. */
+const YIELD_MS = 3;
 
 export async function ingestFile(store: RunStore, path: string, options: IngestOptions = {}): Promise<IngestSummary> {
   const file = options.fileKey ?? resolve(path);
@@ -143,6 +145,7 @@ export async function ingestFile(store: RunStore, path: string, options: IngestO
     let carryLen = 0;
     let lineStart = offset;
     let oversize = false; // the current line passed maxLine: its bytes are dropped until its newline
+    let lastYield = performance.now();
     let oversizeHead: Buffer | null = null;
 
     const consume = (bytes: Uint8Array | null, lineEnd: number) => {
@@ -155,7 +158,9 @@ export async function ingestFile(store: RunStore, path: string, options: IngestO
         });
       } else {
         const r = parseLine(bytes as Uint8Array);
-        if (r.ok) events.push({ line: lineNo, byteOffset: lineStart, event: r.event });
+        // A group's texts are compressed here, as it is parsed, while SQLite writes the batch before
+        // it on its own thread; the write transaction then only inserts.
+        if (r.ok) events.push({ line: lineNo, byteOffset: lineStart, event: r.event, prepared: r.event.type === 'group' ? prepareGroup(r.event) : undefined });
         else malformed.push({ line: lineNo, byteOffset: lineStart, reason: r.reason, excerpt: r.excerpt });
         batchSize += (bytes as Uint8Array).length;
       }
@@ -208,6 +213,11 @@ export async function ingestFile(store: RunStore, path: string, options: IngestO
         if (batchSize >= batchBytes || events.length + malformed.length >= batchLines) {
           await flush();
           if (options.signal?.aborted) break;
+        } else if (inflight && performance.now() - lastYield > YIELD_MS) {
+          // Let the write in flight issue its next statement: SQLite works on the thread pool while
+          // this thread parses and compresses, instead of waiting for a whole chunk to be parsed.
+          await new Promise<void>((r) => setImmediate(r));
+          lastYield = performance.now();
         }
       }
       if (options.signal?.aborted) {

@@ -17,18 +17,17 @@ const OPTIONS = { level: LEVEL, strategy: constants.Z_DEFAULT_STRATEGY };
 export interface PackedText {
   value: string | Buffer;
   compressed: 0 | 1;
+  /** the text as UTF-8 bytes, when they were made for compressing: binding them costs a copy, a string an encode */
+  utf8?: Buffer;
 }
 
 export function packText(text: string): PackedText {
   if (text.length < COMPRESS_MIN_BYTES / 4) return { value: text, compressed: 0 };
   const raw = Buffer.from(text, 'utf8');
-  if (raw.length < COMPRESS_MIN_BYTES) return { value: text, compressed: 0 };
-  return choose(text, raw, deflateRawSync(raw, OPTIONS));
-}
-
-function choose(text: string, raw: Buffer, z: Buffer): PackedText {
-  if (z.length > raw.length * (1 - COMPRESS_MIN_SAVING)) return { value: text, compressed: 0 };
-  return { value: z, compressed: 1 };
+  if (raw.length < COMPRESS_MIN_BYTES) return { value: text, compressed: 0, utf8: raw };
+  const z = deflateRawSync(raw, OPTIONS);
+  if (z.length > raw.length * (1 - COMPRESS_MIN_SAVING)) return { value: text, compressed: 0, utf8: raw };
+  return { value: z, compressed: 1, utf8: raw };
 }
 
 export function unpackText(value: unknown, compressed: number): string {

@@ -4,14 +4,17 @@ import { existsSync } from 'node:fs';
 import type { Lint } from '../../core/rescore';
 import type { GroupEvent, RewardSettings, RunStartEvent, TrajectoryEvent, Verdict } from '../../core/protocol';
 import type { Variant } from '../../core/reward';
+import { groupHeads, readRunColumns, type ReadOptions, type RunColumnsRead } from './columns';
+import { combinedColumns, GROUP_AGGREGATES, readAggregates, selectColumns, STEP_AGGREGATES } from './aggregates';
 import { float32Blob, float32FromBlob, sha256Hex, uint32FromBlob, unpackText } from './codec';
 import { migrate, SCHEMA_VERSION, StoreVersionError, userVersion } from './schema';
+import { bm25Rank, matchesText, needsPositions, parseQuery, positiveTerms, presenceQuery, termQuery, termStats, type RankInput } from './search';
 import { Db, insertMany, type Row, type SqlValue } from './sqlite';
 import { BatchWriter, DEFAULT_REWARD, LINT_BITS, OPTIONAL_TRAJECTORY_FIELDS, type BatchResult, type IngestBatch } from './writer';
 import type {
   GroupDetail, GroupSummary, LabelKind, LabelRecord, LabelState, MalformedLine, NewLabel, NewVerifierVersion, OpenOptions,
   RunStoreApi, RunSummary, SearchHit, SearchResult, SnippetPart, StepPoint, StepSeriesPoint, StepSummary, StoredTrajectory,
-  StoreStats, VerdictInput, VerdictRecord, VerifierVersion,
+  StoreStats, VerdictInput, VerdictRecord, VerifierVersion, VerifyGroup, VerifyMember,
 } from './types';
 
 /** Readers wait this long for a lock instead of failing with SQLITE_BUSY while ingest writes. */
@@ -20,6 +23,20 @@ const LABEL_KINDS: readonly LabelKind[] = ['correct', 'wrong', 'hack', 'note'];
 const VERDICTS: readonly Verdict[] = ['correct', 'wrong', 'error'];
 /** Searches matching at most this many trajectories are ranked by bm25; larger ones return the newest matches. */
 export const SEARCH_RANK_LIMIT = 2000;
+/** A phrase search over more candidates than SEARCH_RANK_LIMIT checks at most this many texts for one page, */
+export const SEARCH_SCAN_LIMIT = 20_000;
+/** and for at most this long (ms). */
+const SEARCH_SCAN_MS = 2_000;
+/** Ranking's document frequencies are counted up to here: beyond, a term's idf is ~0 anyway. */
+const DOC_FREQUENCY_CAP = 100_000;
+
+type FtsLayout = 'positions' | 'presence';
+interface SearchPage {
+  matches: { rowid: number; rank: number | null }[];
+  ranked: boolean;
+  /** the scan stopped at SEARCH_SCAN_LIMIT candidates before finding a full page */
+  partial?: boolean;
+}
 
 const ratio = (n: number, d: number): number | null => (d > 0 ? n / d : null);
 const parseJson = <T>(s: unknown, fallback: T): T => (typeof s === 'string' && s.length > 0 ? (JSON.parse(s) as T) : fallback);
@@ -202,6 +219,19 @@ export class RunStore implements RunStoreApi {
     return this.writer.write(batch);
   }
 
+  /**
+   * A run's scoring components as columns, with each member's effective verdict (label, else the
+   * active verifier's, else logged), read in streamed batches: the input of whatIfRun (core/columnar).
+   */
+  runColumns(runId: string, options: ReadOptions = {}): Promise<RunColumnsRead> {
+    return readRunColumns(this.db, runId, options);
+  }
+
+  /** Step and prompt id of groups, by group id. */
+  groupHeads(groupIds: readonly number[]): Promise<Map<number, { step: number; promptId: string }>> {
+    return groupHeads(this.db, groupIds);
+  }
+
   /** Forgets a file's offset and malformed lines (it was rewritten): the next pass reads it from the start. */
   async resetIngest(file: string): Promise<void> {
     await this.db.transaction(async () => {
@@ -217,6 +247,7 @@ export class RunStore implements RunStoreApi {
 
   private runSummaryOf(r: Row): RunSummary {
     const reward = parseJson<RewardSettings>(r.reward, DEFAULT_REWARD);
+    const a = readAggregates(r, STEP_AGGREGATES);
     return {
       runId: r.run_id as string,
       variant: r.variant as Variant,
@@ -226,12 +257,12 @@ export class RunStore implements RunStoreApi {
       startedAt: (r.started_at as string | null) ?? null,
       endedAt: (r.ended_at as string | null) ?? null,
       stepCount: (r.step_count as number) ?? 0,
-      groupCount: (r.group_count as number) ?? 0,
-      trajectoryCount: (r.trajectory_count as number) ?? 0,
+      groupCount: a.group_count,
+      trajectoryCount: a.trajectory_count,
       lastStep: (r.last_step as number | null) ?? null,
-      accuracy: ratio((r.online_correct as number) ?? 0, (r.online_count as number) ?? 0),
-      meanROger: ratio((r.roger_correct_sum as number) ?? 0, (r.roger_correct_n as number) ?? 0),
-      lintCount: (r.lint_count as number) ?? 0,
+      accuracy: ratio(a.online_correct, a.online_count),
+      meanROger: ratio(a.roger_correct_sum, a.roger_correct_n),
+      lintCount: a.lint_count,
       reward,
       encoder: parseJson<RunStartEvent['encoder']>(r.encoder, null),
       verifier: parseJson<RunStartEvent['verifier']>(r.verifier, { id: '', name: 'unknown' }),
@@ -240,16 +271,14 @@ export class RunStore implements RunStoreApi {
   }
 
   private runsQuery(where: string): string {
+    // The run's figures are the sums of its steps' sums (step_stats), one row per step.
     return `
       SELECT r.*,
         (SELECT count(*) FROM steps s WHERE s.run_id = r.run_id) AS step_count,
         (SELECT max(step) FROM steps s WHERE s.run_id = r.run_id) AS last_step,
-        g.group_count, g.trajectory_count, g.online_count, g.online_correct, g.roger_correct_sum, g.roger_correct_n, g.lint_count
-      FROM runs r LEFT JOIN (
-        SELECT run_id, sum(group_count) AS group_count, sum(trajectory_count) AS trajectory_count, sum(online_count) AS online_count,
-          sum(online_correct) AS online_correct, sum(roger_correct_sum) AS roger_correct_sum,
-          sum(roger_correct_n) AS roger_correct_n, sum(lint_count) AS lint_count
-        FROM step_stats GROUP BY run_id) g ON g.run_id = r.run_id
+        ${selectColumns(STEP_AGGREGATES, 'g')}
+      FROM runs r LEFT JOIN (SELECT run_id, ${combinedColumns(STEP_AGGREGATES, 'ss')} FROM step_stats ss GROUP BY run_id) g
+        ON g.run_id = r.run_id
       ${where}`;
   }
 
@@ -265,40 +294,45 @@ export class RunStore implements RunStoreApi {
 
   async listSteps(runId: string): Promise<StepSummary[]> {
     const rows = await this.db.all(
-      `SELECT s.step, s.metrics, coalesce(ss.group_count, 0) AS group_count, ss.online_count, ss.online_correct,
-         ss.roger_correct_sum AS rcs, ss.roger_correct_n AS rcn, ss.lint_count
+      `SELECT s.step, s.metrics, ${selectColumns(STEP_AGGREGATES, 'ss')}
        FROM steps s LEFT JOIN step_stats ss ON ss.run_id = s.run_id AND ss.step = s.step
        WHERE s.run_id = ? ORDER BY s.step`,
       [runId],
     );
-    return rows.map((r) => ({
-      step: r.step as number,
-      metrics: parseJson<Record<string, number | null>>(r.metrics, {}),
-      groupCount: r.group_count as number,
-      accuracy: ratio((r.online_correct as number) ?? 0, (r.online_count as number) ?? 0),
-      meanROger: ratio((r.rcs as number) ?? 0, (r.rcn as number) ?? 0),
-      lintCount: (r.lint_count as number) ?? 0,
-    }));
+    return rows.map((r) => {
+      const a = readAggregates(r, STEP_AGGREGATES);
+      return {
+        step: r.step as number,
+        metrics: parseJson<Record<string, number | null>>(r.metrics, {}),
+        groupCount: a.group_count,
+        accuracy: ratio(a.online_correct, a.online_count),
+        meanROger: ratio(a.roger_correct_sum, a.roger_correct_n),
+        lintCount: a.lint_count,
+      };
+    });
   }
 
   async listGroups(runId: string, step: number): Promise<GroupSummary[]> {
     const rows = await this.db.all(
-      `SELECT id, run_id, step, prompt_id, prompt_preview, trajectory_count, online_count, online_correct, roger_correct_sum,
-         roger_correct_n, lint_count, zero_std FROM groups WHERE run_id = ? AND step = ? ORDER BY id`,
+      `SELECT id, run_id, step, prompt_id, prompt_preview, lint_count, zero_std, ${selectColumns(GROUP_AGGREGATES, 'groups')}
+       FROM groups WHERE run_id = ? AND step = ? ORDER BY id`,
       [runId, step],
     );
-    return rows.map((r) => ({
-      groupId: r.id as number,
-      runId: r.run_id as string,
-      step: r.step as number,
-      promptId: r.prompt_id as string,
-      promptPreview: r.prompt_preview as string,
-      trajectoryCount: r.trajectory_count as number,
-      accuracy: ratio(r.online_correct as number, r.online_count as number),
-      meanROger: ratio(r.roger_correct_sum as number, r.roger_correct_n as number),
-      lintCount: r.lint_count as number,
-      zeroStd: r.zero_std === 1,
-    }));
+    return rows.map((r) => {
+      const a = readAggregates(r, GROUP_AGGREGATES);
+      return {
+        groupId: r.id as number,
+        runId: r.run_id as string,
+        step: r.step as number,
+        promptId: r.prompt_id as string,
+        promptPreview: r.prompt_preview as string,
+        trajectoryCount: a.trajectory_count,
+        accuracy: ratio(a.online_correct, a.online_count),
+        meanROger: ratio(a.roger_correct_sum, a.roger_correct_n),
+        lintCount: r.lint_count as number,
+        zeroStd: r.zero_std === 1,
+      };
+    });
   }
 
   private async labelsOf(keys: readonly number[]): Promise<Map<number, LabelRecord[]>> {
@@ -434,18 +468,20 @@ export class RunStore implements RunStoreApi {
     if (trimmed.length === 0) return { hits: [], query: '', fellBackToPhrase: false, ranked: true };
     let used = trimmed;
     let fellBack = false;
-    let page: { matches: { rowid: number; rank: number | null }[]; ranked: boolean };
+    let page: SearchPage;
+    const presence = (await this.ftsLayout()) === 'presence';
     try {
-      page = await this.searchPage(trimmed, n);
+      page = presence ? await this.presencePage(trimmed, n) : await this.searchPage(trimmed, n);
     } catch {
       // FTS5 syntax errors (unbalanced quotes, a bare operator, column filters that do not exist)
       // are the user's typing, not a failure: search for the words as one literal phrase instead.
       used = `"${trimmed.replace(/"/g, '""')}"`;
       fellBack = true;
-      page = await this.searchPage(used, n);
+      page = presence ? await this.presencePage(used, n) : await this.searchPage(used, n);
     }
     const { matches, ranked } = page;
-    if (matches.length === 0) return { hits: [], query: used, fellBackToPhrase: fellBack, ranked };
+    const partial = page.partial ? { partial: true } : {};
+    if (matches.length === 0) return { hits: [], query: used, fellBackToPhrase: fellBack, ranked, ...partial };
     const rows = await this.db.all<Row>(
       `SELECT t.id, t.traj_id, t.group_id, t.run_id, t.step, t.source, t.verdict, t.text, t.text_z, g.prompt_id
        FROM trajectories t JOIN groups g ON g.id = t.group_id WHERE t.id IN (${matches.map(() => '?').join(',')})`,
@@ -470,7 +506,103 @@ export class RunStore implements RunStoreApi {
         rank: m.rank,
       });
     }
-    return { hits, query: used, fellBackToPhrase: fellBack, ranked };
+    return { hits, query: used, fellBackToPhrase: fellBack, ranked, ...partial };
+  }
+
+  private layout: FtsLayout | null = null;
+
+  /** Which full-text index this store has: schema 1-2's positional one, or schema 3's presence-only one. */
+  private async ftsLayout(): Promise<FtsLayout> {
+    if (this.layout) return this.layout;
+    const r = await this.db.get<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'trajectory_fts'");
+    this.layout = /detail\s*=\s*'?none/i.test(r?.sql ?? '') ? 'presence' : 'positions';
+    return this.layout;
+  }
+
+  /**
+   * One page of matches on the presence-only index (search.ts explains how every query kind is
+   * answered). Up to SEARCH_RANK_LIMIT candidates: all are read, checked when the query needs
+   * positions, and ranked by bm25 computed from their texts. More: the newest candidates, checked
+   * page by page until `n` match or SEARCH_SCAN_LIMIT candidates were read (then `partial`).
+   */
+  private async presencePage(q: string, n: number): Promise<SearchPage> {
+    const tree = parseQuery(q);
+    if (tree === null) {
+      // Syntax the parser does not model (column filters and the like): FTS5 judges it, without positions.
+      const rows = await this.db.all<{ rowid: number }>('SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rowid DESC LIMIT ?', [q, n]);
+      return { matches: rows.map((r) => ({ rowid: r.rowid, rank: null })), ranked: false };
+    }
+    const fts = presenceQuery(tree);
+    const check = needsPositions(tree);
+    const counted = await this.db.get<{ n: number }>(
+      'SELECT count(*) AS n FROM (SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? LIMIT ?)',
+      [fts, SEARCH_RANK_LIMIT + 1],
+    );
+    if ((counted?.n ?? 0) <= SEARCH_RANK_LIMIT) {
+      const texts = await this.textsOf(fts, null, SEARCH_RANK_LIMIT);
+      const terms = [...positiveTerms(tree)];
+      const docs: RankInput[] = [];
+      for (const t of texts) if (!check || matchesText(tree, t.text)) docs.push({ rowid: t.rowid, ...termStats(t.text, terms) });
+      const df = new Map<string, number>();
+      for (const term of terms) {
+        const r = await this.db.get<{ n: number }>(
+          'SELECT count(*) AS n FROM (SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? LIMIT ?)',
+          [termQuery(term), DOC_FREQUENCY_CAP],
+        );
+        df.set(term, r?.n ?? 0);
+      }
+      const documents = (await this.db.get<{ n: number | null }>('SELECT max(id) AS n FROM trajectories'))?.n ?? 0;
+      const ranked = bm25Rank(docs, terms, df, Math.max(documents, docs.length)).sort((a, b) => a.rank - b.rank || b.rowid - a.rowid);
+      return { matches: ranked.slice(0, n), ranked: true };
+    }
+    if (!check) {
+      const rows = await this.db.all<{ rowid: number }>('SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rowid DESC LIMIT ?', [fts, n]);
+      return { matches: rows.map((r) => ({ rowid: r.rowid, rank: null })), ranked: false };
+    }
+    // Candidate ids from FTS5 in two evaluations at most (each re-reads the doclists of the query's
+    // words: paging 256 at a time with `rowid < ?` cost ~100 ms a page on 2M trajectories): the
+    // newest 1,024 first, which is enough when the phrase is common, then the rest up to the limit.
+    const candidates = (before: number | null, limit: number) =>
+      this.db.all<{ rowid: number }>(
+        `SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ?${before === null ? '' : ' AND rowid < ?'} ORDER BY rowid DESC LIMIT ?`,
+        before === null ? [fts, limit] : [fts, before, limit],
+      ).then((rows) => rows.map((r) => r.rowid));
+    const ids = await candidates(null, 1024);
+    const matches: { rowid: number; rank: null }[] = [];
+    const deadline = performance.now() + SEARCH_SCAN_MS;
+    let scanned = 0;
+    let more = ids.length === 1024;
+    while (scanned < ids.length && matches.length < n && performance.now() <= deadline) {
+      const page = ids.slice(scanned, scanned + 256);
+      const rows = await this.db.all<{ id: number; text: unknown; text_z: number }>(
+        `SELECT id, text, text_z FROM trajectories WHERE id IN (${page.map(() => '?').join(',')}) ORDER BY id DESC`,
+        page,
+      );
+      for (const r of rows) {
+        if (matches.length < n && matchesText(tree, unpackText(r.text, r.text_z))) matches.push({ rowid: r.id, rank: null });
+      }
+      scanned += page.length;
+      if (scanned === ids.length && more && matches.length < n && ids.length < SEARCH_SCAN_LIMIT) {
+        const rest = await candidates(ids[ids.length - 1] as number, SEARCH_SCAN_LIMIT - ids.length);
+        more = false;
+        ids.push(...rest);
+        if (ids.length === SEARCH_SCAN_LIMIT) more = true;
+      }
+    }
+    // Every candidate there is was checked: the page is complete even when short.
+    const exhausted = scanned >= ids.length && !more;
+    return { matches, ranked: false, partial: matches.length < n && !exhausted };
+  }
+
+  /** Texts of the newest candidates of an FTS query (below `before` when given), newest first. */
+  private async textsOf(fts: string, before: number | null, limit: number): Promise<{ rowid: number; text: string }[]> {
+    const rows = await this.db.all<{ id: number; text: unknown; text_z: number }>(
+      `SELECT t.id, t.text, t.text_z FROM trajectories t WHERE t.id IN (
+         SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ?${before === null ? '' : ' AND rowid < ?'} ORDER BY rowid DESC LIMIT ?)
+       ORDER BY t.id DESC`,
+      before === null ? [fts, limit] : [fts, before, limit],
+    );
+    return rows.map((r) => ({ rowid: r.id, text: unpackText(r.text, r.text_z) }));
   }
 
   /**
@@ -480,7 +612,7 @@ export class RunStore implements RunStoreApi {
    * (milliseconds: FTS5 stops at the cap); up to SEARCH_RANK_LIMIT matches are ranked, more
    * return the newest matches (highest trajectory key, i.e. ingested last) unranked, rank null.
    */
-  private async searchPage(q: string, n: number): Promise<{ matches: { rowid: number; rank: number | null }[]; ranked: boolean }> {
+  private async searchPage(q: string, n: number): Promise<SearchPage> {
     const counted = await this.db.get<{ n: number }>(
       'SELECT count(*) AS n FROM (SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? LIMIT ?)',
       [q, SEARCH_RANK_LIMIT + 1],
@@ -650,30 +782,72 @@ export class RunStore implements RunStoreApi {
       // step_stats holds the sums over the step's groups, kept at ingest: one row per step, no
       // aggregate over the run's groups on each call. Accuracy is by the logged verdicts, as in
       // every per-group figure (docs/store.md, "Per-step sums").
-      `SELECT s.step, s.metrics, coalesce(ss.group_count, 0) AS group_count, ss.online_count AS oc, ss.online_correct AS ok,
-         ss.roger_sum AS rs, ss.roger_n AS rn, ss.roger_max AS rmax, ss.failed_count AS failed,
-         ss.tokens_sum AS ts, ss.tokens_n AS tn, ss.chars_sum AS cs, ss.offline_adv_sum AS oas,
-         ss.offline_adv_n AS oan, ss.lint_count AS lints
+      `SELECT s.step, s.metrics, ${selectColumns(STEP_AGGREGATES, 'ss')}
        FROM steps s LEFT JOIN step_stats ss ON ss.run_id = s.run_id AND ss.step = s.step
        WHERE s.run_id = ? ORDER BY s.step`,
       [runId],
     );
     return rows.map((r) => {
-      const oc = (r.oc as number | null) ?? 0;
+      const a = readAggregates(r, STEP_AGGREGATES);
+      const oc = a.online_count;
       return {
         step: r.step as number,
         metrics: parseJson<Record<string, number | null>>(r.metrics, {}),
-        groupCount: r.group_count as number,
-        accuracy: ratio((r.ok as number) ?? 0, oc),
-        rOgerMean: ratio((r.rs as number) ?? 0, (r.rn as number) ?? 0),
-        rOgerMax: (r.rmax as number | null) ?? null,
-        failedRatio: ratio((r.failed as number) ?? 0, oc),
-        meanResponseTokens: ratio((r.ts as number) ?? 0, (r.tn as number) ?? 0),
-        meanResponseChars: ratio((r.cs as number) ?? 0, oc),
-        meanOfflineAdvantage: ratio((r.oas as number) ?? 0, (r.oan as number) ?? 0),
-        lintCount: (r.lints as number | null) ?? 0,
+        groupCount: a.group_count,
+        accuracy: ratio(a.online_correct, oc),
+        rOgerMean: ratio(a.roger_sum, a.roger_n),
+        rOgerMax: a.roger_max,
+        failedRatio: ratio(a.failed_count, oc),
+        meanResponseTokens: ratio(a.tokens_sum, a.tokens_n),
+        meanResponseChars: ratio(a.chars_sum, oc),
+        meanOfflineAdvantage: ratio(a.offline_adv_sum, a.offline_adv_n),
+        lintCount: a.lint_count,
       };
     });
+  }
+
+  async verifyGroups(runId: string, afterGroupId: number, limit: number): Promise<VerifyGroup[]> {
+    // One query per batch of groups (getGroup per group also decodes token entropies and reads
+    // labels and verdicts: ~6 queries a group, most of a 100k-trajectory re-verify's store time).
+    const reward = parseJson<RewardSettings>((await this.db.get<{ reward: string }>('SELECT reward FROM runs WHERE run_id = ?', [runId]))?.reward, DEFAULT_REWARD);
+    const groups = await this.db.all<{ id: number; step: number; prompt_id: string; gold: string }>(
+      'SELECT id, step, prompt_id, gold FROM groups WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?',
+      [runId, afterGroupId, Math.max(1, limit)],
+    );
+    if (groups.length === 0) return [];
+    const rows = await this.db.all<Row>(
+      `SELECT id, group_id, traj_id, source, idx, text, text_z, verdict, verdict_reason, extracted_answer, divergence, entropy_last,
+         r_oger, r_total, advantage, replaced, inserted, embedding_truncated, present
+       FROM trajectories WHERE group_id >= ? AND group_id <= ? AND run_id = ? ORDER BY group_id, id`,
+      [(groups[0] as { id: number }).id, (groups[groups.length - 1] as { id: number }).id, runId],
+    );
+    const byGroup = new Map<number, VerifyMember[]>();
+    const has = (present: number, f: (typeof OPTIONAL_TRAJECTORY_FIELDS)[number]) => (present & (1 << OPTIONAL_TRAJECTORY_FIELDS.indexOf(f))) !== 0;
+    for (const r of rows) {
+      const present = r.present as number;
+      const m: VerifyMember = {
+        trajectoryKey: r.id as number,
+        id: r.traj_id as string,
+        source: r.source as 'online' | 'offline',
+        text: unpackText(r.text, r.text_z as number),
+        verdict: r.verdict as Verdict,
+        verdict_reason: (r.verdict_reason as string | null) ?? null,
+        extracted_answer: (r.extracted_answer as string | null) ?? null,
+        divergence: (r.divergence as number | null) ?? null,
+        entropy_last: (r.entropy_last as number | null) ?? null,
+        r_oger: (r.r_oger as number | null) ?? null,
+        r_total: (r.r_total as number | null) ?? null,
+        advantage: (r.advantage as number | null) ?? null,
+        replaced: r.replaced === 1,
+      };
+      if (has(present, 'index') && r.idx !== null) m.index = r.idx as number;
+      if (has(present, 'inserted') && r.inserted !== null) m.inserted = r.inserted === 1;
+      if (has(present, 'embedding_truncated') && r.embedding_truncated !== null) m.embedding_truncated = r.embedding_truncated === 1;
+      const list = byGroup.get(r.group_id as number);
+      if (list) list.push(m);
+      else byGroup.set(r.group_id as number, [m]);
+    }
+    return groups.map((g) => ({ groupId: g.id, step: g.step, promptId: g.prompt_id, gold: g.gold, reward, members: byGroup.get(g.id) ?? [] }));
   }
 
   async stepPoints(runId: string, step: number): Promise<StepPoint[]> {

@@ -165,6 +165,36 @@ export interface GroupDetail {
   trajectories: StoredTrajectory[];
 }
 
+/** A trajectory as re-verifying reads it: its text and the fields re-scoring needs, nothing decoded beyond. */
+export interface VerifyMember {
+  trajectoryKey: number;
+  id: string;
+  source: 'online' | 'offline';
+  index?: number;
+  text: string;
+  verdict: Verdict;
+  verdict_reason: string | null;
+  extracted_answer: string | null;
+  divergence: number | null;
+  entropy_last: number | null;
+  r_oger: number | null;
+  r_total: number | null;
+  advantage: number | null;
+  replaced: boolean;
+  inserted?: boolean;
+  embedding_truncated?: boolean;
+}
+
+export interface VerifyGroup {
+  groupId: number;
+  step: number;
+  promptId: string;
+  gold: string;
+  reward: RewardSettings;
+  /** in stored order */
+  members: VerifyMember[];
+}
+
 export interface SnippetPart {
   text: string;
   /** true where the text matched a query term */
@@ -197,6 +227,12 @@ export interface SearchResult {
    * unscored: ranking them all took seconds on a large store.
    */
   ranked: boolean;
+  /**
+   * true: the query needs word positions (a phrase, NEAR) on a store whose index keeps none, more
+   * than SEARCH_RANK_LIMIT texts hold its words, and the newest SEARCH_SCAN_LIMIT of them were
+   * checked without filling the page: older matches may exist.
+   */
+  partial?: boolean;
 }
 
 export interface StoreStats {
@@ -265,6 +301,8 @@ export interface RunStoreApi {
   malformedLines(file?: string): Promise<MalformedLine[]>;
   stepSeries(runId: string): Promise<StepSeriesPoint[]>;
   stepPoints(runId: string, step: number): Promise<StepPoint[]>;
+  /** up to `limit` groups of a run after group id `afterGroupId`, in group id order, with what re-verifying reads */
+  verifyGroups(runId: string, afterGroupId: number, limit: number): Promise<VerifyGroup[]>;
 }
 
 export type { Lint, LintKind };

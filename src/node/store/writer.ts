@@ -3,7 +3,9 @@
 // store either before or after the whole batch, never in between.
 import { lintGroup, type Lint, type LintKind } from '../../core/rescore';
 import type { GroupEvent, RewardSettings, RolloutEvent, RunEndEvent, RunStartEvent, StepEvent, TrajectoryEvent } from '../../core/protocol';
-import { float32Blob, packText, uint32Blob } from './codec';
+import { GROUP_AGGREGATES, groupAggregates, STEP_STATS_UPSERT, StepSums, type AggregateValues } from './aggregates';
+import { float32Blob, packText, uint32Blob, type PackedText } from './codec';
+import { packMembers } from './columns';
 import { insertMany, placeholders, type Db, type SqlValue } from './sqlite';
 import type { StoreChange } from './types';
 
@@ -12,6 +14,11 @@ export interface IngestLine {
   line: number;
   byteOffset: number;
   event: RolloutEvent;
+  /**
+   * A group's compressed texts and sums, made by prepareGroup() ahead of the write (ingest does it
+   * as it parses, while SQLite writes the batch before): the transaction then only inserts.
+   */
+  prepared?: PreparedGroup;
 }
 
 export interface MalformedInput {
@@ -86,16 +93,57 @@ interface PendingGroup {
   event: GroupEvent;
 }
 
-const TRAJECTORY_COLUMNS =
-  'id, group_id, run_id, traj_id, step, source, idx, teacher, text, text_z, text_chars, tokens, truncated, r_m, verdict, ' +
-  'verdict_reason, extracted_answer, divergence, entropy_last, r_oger, r_total, advantage, replaced, inserted, ' +
-  'embedding_truncated, present, lint_mask, extra';
-const TRAJECTORY_COLUMN_COUNT = TRAJECTORY_COLUMNS.split(',').length;
-const GROUP_COLUMNS =
-  'id, run_id, step, prompt_id, prompt, prompt_z, prompt_preview, gold, time, extra, trajectory_count, online_count, ' +
-  'online_correct, roger_correct_sum, roger_correct_n, roger_sum, roger_n, roger_max, failed_count, tokens_sum, tokens_n, ' +
-  'chars_sum, offline_adv_sum, offline_adv_n, lint_count, zero_std, lints';
-const GROUP_COLUMN_COUNT = GROUP_COLUMNS.split(',').length;
+/** The settings-free, CPU-heavy part of storing a group: compressed texts, blobs, sums, row values. */
+export interface PreparedGroup {
+  prompt: PackedText;
+  preview: string;
+  extra: string | null;
+  aggregates: AggregateValues;
+  /** per trajectory, in event order: the row values after its keys (see TRAJECTORY_COLUMNS) */
+  rows: SqlValue[][];
+  /** per trajectory: [stride, offsets blob, entropies blob, extra] or null */
+  tokens: (SqlValue[] | null)[];
+  /** per trajectory: the plain text for the full-text index, as UTF-8 bytes when packText made them */
+  fts: (string | Buffer)[];
+  /** the members' scoring components, packed for whole-run reads (group_components) */
+  members: Buffer;
+}
+
+/** Compresses a group's texts and builds its rows: pure CPU, no store access, so it can run before the transaction. */
+export function prepareGroup(g: GroupEvent): PreparedGroup {
+  const rows: SqlValue[][] = new Array(g.trajectories.length);
+  const tokens: (SqlValue[] | null)[] = new Array(g.trajectories.length);
+  const fts: (string | Buffer)[] = new Array(g.trajectories.length);
+  g.trajectories.forEach((t, i) => {
+    const text = packText(t.text);
+    rows[i] = trajectoryValues(g, t, text);
+    // FTS5 reads a blob's bytes as UTF-8 text: the same tokens as the string, without encoding it again.
+    fts[i] = text.utf8 ?? t.text;
+    const te = t.token_entropies;
+    tokens[i] = te ? [te.stride ?? null, uint32Blob(te.offsets), float32Blob(te.values), extraOf(te as unknown as Record<string, unknown>, TOKEN_KEYS)] : null;
+  });
+  const prompt = packText(g.prompt);
+  delete prompt.utf8;
+  return { prompt, preview: promptPreview(g.prompt), extra: extraOf(g, GROUP_KEYS), aggregates: groupAggregates(g.trajectories), rows, tokens, fts, members: packMembers(g.trajectories) };
+}
+
+/** Prepares every group of a batch that is not prepared yet (importers hand over bare events). */
+export function prepareBatch(batch: IngestBatch): void {
+  for (const at of batch.events) if (at.event.type === 'group' && !at.prepared) at.prepared = prepareGroup(at.event);
+}
+
+// Key columns first (assigned in the transaction), then the values prepareGroup computed, then lint_mask.
+const TRAJECTORY_KEY_COLUMNS = ['id', 'group_id'];
+const TRAJECTORY_VALUE_COLUMNS = [
+  'run_id', 'traj_id', 'step', 'source', 'idx', 'teacher', 'text', 'text_z', 'text_chars', 'tokens', 'truncated', 'r_m', 'verdict',
+  'verdict_reason', 'extracted_answer', 'divergence', 'entropy_last', 'r_oger', 'r_total', 'advantage', 'replaced', 'inserted',
+  'embedding_truncated', 'present', 'extra',
+];
+const TRAJECTORY_COLUMNS = [...TRAJECTORY_KEY_COLUMNS, ...TRAJECTORY_VALUE_COLUMNS, 'lint_mask'];
+const GROUP_COLUMNS = [
+  'id', 'run_id', 'step', 'prompt_id', 'prompt', 'prompt_z', 'prompt_preview', 'gold', 'time', 'extra',
+  ...GROUP_AGGREGATES.map((a) => a.name), 'lint_count', 'zero_std', 'lints',
+];
 
 export class BatchWriter {
   /** run_id → reward settings, for the lints computed at ingest */
@@ -104,6 +152,8 @@ export class BatchWriter {
   constructor(private readonly db: Db) {}
 
   async write(batch: IngestBatch): Promise<BatchResult> {
+    // Compression and row building happen before BEGIN: the write lock is held for the inserts only.
+    prepareBatch(batch);
     try {
       return await this.db.transaction(() => this.writeInTransaction(batch));
     } catch (e) {
@@ -334,9 +384,11 @@ export class BatchWriter {
     const trajRows: SqlValue[][] = [];
     const ftsRows: SqlValue[][] = [];
     const tokenRows: SqlValue[][] = [];
-    const stepSums = new Map<string, StepSums>();
+    const componentRows: SqlValue[][] = [];
+    const stepSums = new StepSums();
     for (const p of accepted) {
       const g = p.event;
+      const prep = p.at.prepared ?? prepareGroup(g);
       const settings = await this.settingsOf(g.run_id);
       const groupId = nextGroup++;
       let lints: Lint[];
@@ -349,159 +401,47 @@ export class BatchWriter {
       for (const l of lints) {
         if (l.trajectoryId !== null) lintMask.set(l.trajectoryId, (lintMask.get(l.trajectoryId) ?? 0) | LINT_BITS[l.kind]);
       }
-      const agg = aggregate(g.trajectories);
-      addToStep(stepSums, g, agg, lints.length);
-      const prompt = packText(g.prompt);
+      stepSums.add(g.run_id, g.step, prep.aggregates, lints.length);
       groupRows.push([
-        groupId, g.run_id, g.step, g.prompt_id, prompt.value, prompt.compressed, promptPreview(g.prompt), g.gold,
-        g.time ?? null, extraOf(g, GROUP_KEYS), g.trajectories.length, agg.onlineCount, agg.onlineCorrect,
-        agg.rogerCorrectSum, agg.rogerCorrectN, agg.rogerSum, agg.rogerN, agg.rogerMax, agg.failed, agg.tokensSum,
-        agg.tokensN, agg.charsSum, agg.offlineAdvSum, agg.offlineAdvN, lints.length,
-        lints.some((l) => l.kind === 'zero-std-group') ? 1 : 0, JSON.stringify(lints),
+        groupId, g.run_id, g.step, g.prompt_id, prep.prompt.value, prep.prompt.compressed, prep.preview, g.gold,
+        g.time ?? null, prep.extra, ...prep.aggregates, lints.length, lints.some((l) => l.kind === 'zero-std-group') ? 1 : 0,
+        JSON.stringify(lints),
       ]);
-      for (const t of g.trajectories) {
+      componentRows.push([g.run_id, groupId, g.step, nextTraj, prep.members]);
+      g.trajectories.forEach((t, i) => {
         const key = nextTraj++;
-        trajRows.push(trajectoryRow(key, groupId, g, t, lintMask.get(t.id) ?? 0));
-        ftsRows.push([key, t.text]);
-        if (t.token_entropies) {
-          const te = t.token_entropies;
-          tokenRows.push([key, te.stride ?? null, uint32Blob(te.offsets), float32Blob(te.values), extraOf(te as unknown as Record<string, unknown>, TOKEN_KEYS)]);
-        }
-      }
+        trajRows.push([key, groupId, ...(prep.rows[i] as SqlValue[]), lintMask.get(t.id) ?? 0]);
+        ftsRows.push([key, prep.fts[i] as string | Buffer]);
+        const tok = prep.tokens[i];
+        if (tok) tokenRows.push([key, ...tok]);
+      });
     }
-    await insertMany(this.db, `INSERT INTO groups (${GROUP_COLUMNS})`, GROUP_COLUMN_COUNT, groupRows, 50);
-    await insertMany(this.db, `INSERT INTO trajectories (${TRAJECTORY_COLUMNS})`, TRAJECTORY_COLUMN_COUNT, trajRows, 100);
+    await insertMany(this.db, `INSERT INTO groups (${GROUP_COLUMNS.join(', ')})`, GROUP_COLUMNS.length, groupRows, 50);
+    await insertMany(this.db, `INSERT INTO trajectories (${TRAJECTORY_COLUMNS.join(', ')})`, TRAJECTORY_COLUMNS.length, trajRows, 100);
     await insertMany(this.db, 'INSERT INTO trajectory_fts (rowid, text)', 2, ftsRows, 100);
     await insertMany(this.db, 'INSERT INTO token_stats (trajectory_id, stride, offsets, entropies, extra)', 5, tokenRows, 100);
+    await insertMany(this.db, 'INSERT INTO group_components (run_id, group_id, step, first_trajectory, members)', 5, componentRows, 100);
     // Steps seen only through groups still get a row, so step lists need no UNION.
     const stepKeys = new Map<string, SqlValue[]>();
     for (const p of accepted) stepKeys.set(`${p.event.run_id}\u0000${p.event.step}`, [p.event.run_id, p.event.step]);
     await insertMany(this.db, 'INSERT OR IGNORE INTO steps (run_id, step)', 2, [...stepKeys.values()], 100);
     // Only the groups inserted above are added (duplicates and refused groups were dropped before),
     // in this same transaction: a replay adds nothing and a rollback takes the sums back with the rows.
-    for (const s of stepSums.values()) {
-      await this.db.runCached(
-        `INSERT INTO step_stats (${STEP_STATS_COLUMNS}) VALUES (${STEP_STATS_COLUMNS.split(',').map(() => '?').join(', ')})
-         ON CONFLICT(run_id, step) DO UPDATE SET ${STEP_STATS_UPDATE}`,
-        [
-          s.runId, s.step, s.groups, s.trajectories, s.agg.onlineCount, s.agg.onlineCorrect, s.agg.rogerCorrectSum,
-          s.agg.rogerCorrectN, s.agg.rogerSum, s.agg.rogerN, s.agg.rogerMax, s.agg.failed, s.agg.tokensSum, s.agg.tokensN,
-          s.agg.charsSum, s.agg.offlineAdvSum, s.agg.offlineAdvN, s.lints,
-        ],
-      );
-    }
+    for (const params of stepSums.params()) await this.db.runCached(STEP_STATS_UPSERT, params);
     return { groups: accepted.map((p) => p.event), duplicates };
   }
 }
 
-function trajectoryRow(key: number, groupId: number, g: GroupEvent, t: TrajectoryEvent, lintMask: number): SqlValue[] {
+/** A trajectory's row values after its keys, in TRAJECTORY_VALUE_COLUMNS order (text compressed when it pays). */
+function trajectoryValues(g: GroupEvent, t: TrajectoryEvent, text: PackedText): SqlValue[] {
   let present = 0;
-  OPTIONAL_TRAJECTORY_FIELDS.forEach((f, bit) => {
-    if (Object.prototype.hasOwnProperty.call(t, f)) present |= 1 << bit;
-  });
-  const text = packText(t.text);
+  for (let bit = 0; bit < OPTIONAL_TRAJECTORY_FIELDS.length; bit++) {
+    if (Object.prototype.hasOwnProperty.call(t, OPTIONAL_TRAJECTORY_FIELDS[bit] as string)) present |= 1 << bit;
+  }
   return [
-    key, groupId, g.run_id, t.id, g.step, t.source, t.index ?? null, t.teacher ?? null, text.value, text.compressed,
+    g.run_id, t.id, g.step, t.source, t.index ?? null, t.teacher ?? null, text.value, text.compressed,
     t.text.length, t.tokens ?? null, bool(t.truncated), t.r_m, t.verdict, t.verdict_reason ?? null, t.extracted_answer ?? null,
     num(t.divergence), num(t.entropy_last), num(t.r_oger), num(t.r_total), num(t.advantage), t.replaced ? 1 : 0,
-    bool(t.inserted), bool(t.embedding_truncated), present, lintMask, extraOf(t, TRAJECTORY_KEYS),
+    bool(t.inserted), bool(t.embedding_truncated), present, extraOf(t, TRAJECTORY_KEYS),
   ];
-}
-
-const STEP_STATS_COLUMNS =
-  'run_id, step, group_count, trajectory_count, online_count, online_correct, roger_correct_sum, roger_correct_n, roger_sum, ' +
-  'roger_n, roger_max, failed_count, tokens_sum, tokens_n, chars_sum, offline_adv_sum, offline_adv_n, lint_count';
-// Two-argument max() is NULL when either side is: a step whose R_OGER max is still unknown takes the new one.
-const STEP_STATS_UPDATE = STEP_STATS_COLUMNS.split(',')
-  .map((c) => c.trim())
-  .filter((c) => c !== 'run_id' && c !== 'step')
-  .map((c) => (c === 'roger_max' ? 'roger_max = coalesce(max(roger_max, excluded.roger_max), roger_max, excluded.roger_max)' : `${c} = ${c} + excluded.${c}`))
-  .join(', ');
-
-interface StepSums {
-  runId: string;
-  step: number;
-  groups: number;
-  trajectories: number;
-  lints: number;
-  agg: GroupAggregate;
-}
-
-function addToStep(sums: Map<string, StepSums>, g: GroupEvent, a: GroupAggregate, lintCount: number): void {
-  const key = `${g.run_id}\u0000${g.step}`;
-  let s = sums.get(key);
-  if (!s) {
-    s = { runId: g.run_id, step: g.step, groups: 0, trajectories: 0, lints: 0, agg: emptyAggregate() };
-    sums.set(key, s);
-  }
-  s.groups++;
-  s.trajectories += g.trajectories.length;
-  s.lints += lintCount;
-  const t = s.agg;
-  t.onlineCount += a.onlineCount;
-  t.onlineCorrect += a.onlineCorrect;
-  t.rogerCorrectSum += a.rogerCorrectSum;
-  t.rogerCorrectN += a.rogerCorrectN;
-  t.rogerSum += a.rogerSum;
-  t.rogerN += a.rogerN;
-  if (a.rogerMax !== null) t.rogerMax = t.rogerMax === null ? a.rogerMax : Math.max(t.rogerMax, a.rogerMax);
-  t.failed += a.failed;
-  t.tokensSum += a.tokensSum;
-  t.tokensN += a.tokensN;
-  t.charsSum += a.charsSum;
-  t.offlineAdvSum += a.offlineAdvSum;
-  t.offlineAdvN += a.offlineAdvN;
-}
-
-interface GroupAggregate {
-  onlineCount: number;
-  onlineCorrect: number;
-  rogerCorrectSum: number;
-  rogerCorrectN: number;
-  rogerSum: number;
-  rogerN: number;
-  rogerMax: number | null;
-  failed: number;
-  tokensSum: number;
-  tokensN: number;
-  charsSum: number;
-  offlineAdvSum: number;
-  offlineAdvN: number;
-}
-
-/** Per-group sums, so run/step/series queries add up a few numbers per group instead of reading trajectories. */
-function emptyAggregate(): GroupAggregate {
-  return {
-    onlineCount: 0, onlineCorrect: 0, rogerCorrectSum: 0, rogerCorrectN: 0, rogerSum: 0, rogerN: 0, rogerMax: null,
-    failed: 0, tokensSum: 0, tokensN: 0, charsSum: 0, offlineAdvSum: 0, offlineAdvN: 0,
-  };
-}
-
-function aggregate(trajectories: readonly TrajectoryEvent[]): GroupAggregate {
-  const a = emptyAggregate();
-  for (const t of trajectories) {
-    if (t.source === 'online') {
-      a.onlineCount++;
-      a.charsSum += t.text.length;
-      if (t.verdict === 'correct') a.onlineCorrect++;
-      if (typeof t.r_oger === 'number') {
-        a.rogerSum += t.r_oger;
-        a.rogerN++;
-        a.rogerMax = a.rogerMax === null ? t.r_oger : Math.max(a.rogerMax, t.r_oger);
-        if (t.verdict === 'correct') {
-          a.rogerCorrectSum += t.r_oger;
-          a.rogerCorrectN++;
-        }
-      }
-      if (t.truncated === true || t.verdict === 'error') a.failed++;
-      if (typeof t.tokens === 'number') {
-        a.tokensSum += t.tokens;
-        a.tokensN++;
-      }
-    } else if (t.inserted && typeof t.advantage === 'number') {
-      a.offlineAdvSum += t.advantage;
-      a.offlineAdvN++;
-    }
-  }
-  return a;
 }
