@@ -99,6 +99,8 @@ class LossParts:
     entropy: torch.Tensor  # token mean over all response tokens
     off_ratio_mean: float
     clip_frac: float
+    # token mean over online tokens only: actor/entropy mixes in teacher tokens, whose share differs by variant
+    entropy_on_policy: float = 0.0
 
 
 def policy_loss(
@@ -154,7 +156,8 @@ def policy_loss(
     on_count = float(norm.on_tokens) if norm is not None else float(on_mask.sum())
     clip_frac = clipped_tokens / on_count if on_count > 0 else 0.0
     off_ratio_mean = float(_masked_share(shaped.detach(), off_mask, norm.off_tokens if norm else None))
-    return LossParts(total, pg.detach(), on_pg, off_pg, ent.detach(), off_ratio_mean, clip_frac)
+    ent_on = float(_masked_share(entropy.detach(), on_mask, norm.on_tokens if norm else None)) if entropy is not None else 0.0
+    return LossParts(total, pg.detach(), on_pg, off_pg, ent.detach(), off_ratio_mean, clip_frac, ent_on)
 
 
 def token_logprobs_and_entropy(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -197,6 +197,7 @@ class UpdateStats:
     on: list[float] = field(default_factory=list)
     off: list[float] = field(default_factory=list)
     entropy: list[float] = field(default_factory=list)
+    entropy_on_policy: list[float] = field(default_factory=list)  # mini-batches with online tokens only
     off_ratio: list[float] = field(default_factory=list)  # mini-batches with teacher tokens only
     clip: list[float] = field(default_factory=list)
     grad_norms: list[float] = field(default_factory=list)
@@ -478,7 +479,7 @@ class Trainer:
                 off = [k.source == "offline" for k, _ in rows]
                 norm = LossNorm(sum(lens), len(rows), cfg.max_new_tokens, sum(n for n, o in zip(lens, off) if not o), sum(n for n, o in zip(lens, off) if o))
                 self.opt.zero_grad(set_to_none=True)
-                acc = {"pg": 0.0, "on": 0.0, "off": 0.0, "ent": 0.0, "ratio": 0.0, "clip": 0.0}
+                acc = {"pg": 0.0, "on": 0.0, "off": 0.0, "ent": 0.0, "ent_on": 0.0, "ratio": 0.0, "clip": 0.0}
                 for mb in micro_batches([len(items[k.group].prompt_ids) + n for (k, _), n in zip(rows, lens)], cfg.max_tokens_per_micro_batch):
                     with self._autocast():
                         st = response_logprobs(
@@ -494,7 +495,10 @@ class Trainer:
                     )
                     parts.loss.backward()
                     # With the mini-batch's LossNorm each part is this micro-batch's share: they add up.
-                    for key, v in (("pg", parts.pg_loss), ("on", parts.on_pg_loss), ("off", parts.off_pg_loss), ("ent", parts.entropy), ("ratio", parts.off_ratio_mean), ("clip", parts.clip_frac)):
+                    for key, v in (
+                        ("pg", parts.pg_loss), ("on", parts.on_pg_loss), ("off", parts.off_pg_loss), ("ent", parts.entropy),
+                        ("ent_on", parts.entropy_on_policy), ("ratio", parts.off_ratio_mean), ("clip", parts.clip_frac),
+                    ):
                         acc[key] += float(v)
                     up.micro_batches += 1
                 up.grad_norms.append(float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))))
@@ -506,6 +510,8 @@ class Trainer:
                 up.clip.append(acc["clip"])
                 if norm.off_tokens:
                     up.off_ratio.append(acc["ratio"])
+                if norm.on_tokens:
+                    up.entropy_on_policy.append(acc["ent_on"])
         self.opt.zero_grad(set_to_none=True)
         return up
 
@@ -602,6 +608,7 @@ class Trainer:
             "response_length/max": float(np.max(lens)),
             "response_length/clip_ratio": float(np.mean([1.0 if (len(r) >= cfg.max_new_tokens and self.tok.eos_token_id not in r) else 0.0 for group in roll.responses for r in group])),
             "actor/entropy": float(np.mean(up.entropy)),
+            "actor/entropy_on_policy": float(np.mean(up.entropy_on_policy)) if up.entropy_on_policy else None,
             "actor/pg_loss": float(np.mean(up.pg)),
             "actor/on_pg_loss": float(np.mean(up.on)),
             "actor/off_pg_loss": float(np.mean(up.off)) if uses_offline(cfg.variant) else None,

@@ -140,15 +140,27 @@ def test_micro_batches_add_up_to_the_mini_batch(agg):
     (g_whole,) = torch.autograd.grad(whole.loss, logp)
     norm = LossNorm.of(mask, off, 9)
     total = torch.zeros((), dtype=torch.float64)
-    parts = {"pg": 0.0, "on": 0.0, "off": 0.0, "ent": 0.0, "ratio": 0.0, "clip": 0.0}
+    parts = {"pg": 0.0, "on": 0.0, "off": 0.0, "ent": 0.0, "ent_on": 0.0, "ratio": 0.0, "clip": 0.0}
     for rows in ([0, 4], [1], [2, 3, 5]):
         r = torch.tensor(rows)
         pp = policy_loss(logp[r], old[r], adv[r], mask[r], off[r], ent[r], norm=norm, **kw)
         total = total + pp.loss
-        for k, v in (("pg", pp.pg_loss), ("on", pp.on_pg_loss), ("off", pp.off_pg_loss), ("ent", pp.entropy), ("ratio", pp.off_ratio_mean), ("clip", pp.clip_frac)):
+        for k, v in (("pg", pp.pg_loss), ("on", pp.on_pg_loss), ("off", pp.off_pg_loss), ("ent", pp.entropy), ("ent_on", pp.entropy_on_policy), ("ratio", pp.off_ratio_mean), ("clip", pp.clip_frac)):
             parts[k] += float(v)
     (g_split,) = torch.autograd.grad(total, logp)
     assert abs(float(total.detach()) - float(whole.loss.detach())) < 1e-12
     assert torch.allclose(g_split, g_whole, atol=1e-14)
-    for k, v in (("pg", whole.pg_loss), ("on", whole.on_pg_loss), ("off", whole.off_pg_loss), ("ent", whole.entropy), ("ratio", whole.off_ratio_mean), ("clip", whole.clip_frac)):
+    logged = (("pg", whole.pg_loss), ("on", whole.on_pg_loss), ("off", whole.off_pg_loss), ("ent", whole.entropy), ("ent_on", whole.entropy_on_policy))
+    for k, v in (*logged, ("ratio", whole.off_ratio_mean), ("clip", whole.clip_frac)):
         assert abs(parts[k] - float(v)) < 1e-12, k
+
+
+def test_on_policy_entropy_leaves_teacher_tokens_out():
+    """actor/entropy_on_policy: the token mean of the entropy over online rows only, so arms that
+    insert different numbers of teacher tokens compare on what the policy sampled."""
+    logp, old, adv, mask, off, ent = luffy_batch(seed=5)
+    parts = policy_loss(logp, old, adv, mask, off, ent, max_len=9)
+    on = mask.to(torch.bool) & ~off[:, None].to(torch.bool)
+    assert off.any() and (~off).any()
+    assert abs(parts.entropy_on_policy - float(ent[on].mean())) < 1e-12
+    assert abs(float(parts.entropy) - float(ent[mask.to(torch.bool)].mean())) < 1e-12
