@@ -223,7 +223,17 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         _num(p, "advantage.eps", cfg.advantage["eps"], 0)
     if not isinstance(cfg.encoder, dict):
         _bad(p, "encoder", cfg.encoder, "must be an object {path, pooling, strategy, max_length}")
+    elif cfg.encoder.get("kind") == "hashed-ngrams":
+        # the study's cheap deterministic encoder (ngram_encoder.py): no model, no pooling
+        cfg.encoder = {"kind": "hashed-ngrams", "dim": 256, "ngram_min": 2, "ngram_max": 4, "max_length": 4096, "batch_size": 64, **cfg.encoder}
+        extra = sorted(set(cfg.encoder) - {"kind", "dim", "ngram_min", "ngram_max", "max_length", "batch_size"})
+        for k in extra:
+            _bad(p, f"encoder.{k}", cfg.encoder[k], "unknown field for kind hashed-ngrams (dim, ngram_min, ngram_max, max_length, batch_size)")
+        for k in ("dim", "ngram_min", "ngram_max", "max_length", "batch_size"):
+            _int(p, f"encoder.{k}", cfg.encoder[k], 1)
     else:
+        if cfg.encoder.get("kind") not in (None, "transformer"):
+            _bad(p, "encoder.kind", cfg.encoder["kind"], "must be transformer (default) or hashed-ngrams")
         cfg.encoder = {"path": None, "pooling": "cls", "strategy": "truncate", "max_length": 512, "batch_size": 32, **cfg.encoder}
         if cfg.encoder["path"] is not None and not isinstance(cfg.encoder["path"], str):
             _bad(p, "encoder.path", cfg.encoder["path"], "must be a path or null (the packaged all-MiniLM-L6-v2)")

@@ -236,7 +236,12 @@ class Trainer:
         self.verify_fn = load_verifier(cfg.verifier, overrides=cfg.verifier_overrides)
         self.verifier_identity = verifier_identity(cfg.verifier)
         self.encoder = None
-        if cfg.variant in EMBEDDING_VARIANTS:
+        if cfg.variant in EMBEDDING_VARIANTS and cfg.encoder.get("kind") == "hashed-ngrams":
+            from .ngram_encoder import NgramEncoder
+
+            enc = cfg.encoder
+            self.encoder = NgramEncoder(dim=enc["dim"], ngram_min=enc["ngram_min"], ngram_max=enc["ngram_max"], max_length=enc["max_length"])
+        elif cfg.variant in EMBEDDING_VARIANTS:
             from .encoder import TextEncoder, find_minilm
 
             enc = cfg.encoder

@@ -57,3 +57,13 @@ def test_load_reports_invalid_json(tmp_path):
     f.write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         load(f)
+
+
+def test_hashed_ngram_encoder_config_is_validated_by_name(data_file):
+    base = {"model": {"tiny": {"arch": "qwen2", "hidden_size": 32, "layers": 1, "heads": 2}}, "data": data_file, **FITS_512}
+    ok = from_dict({**base, "encoder": {"kind": "hashed-ngrams", "dim": 64}})
+    assert ok.encoder == {"kind": "hashed-ngrams", "dim": 64, "ngram_min": 2, "ngram_max": 4, "max_length": 4096, "batch_size": 64}
+    with pytest.raises(ConfigError, match=r"encoder.pooling .*unknown field for kind hashed-ngrams"):
+        from_dict({**base, "encoder": {"kind": "hashed-ngrams", "pooling": "cls"}})
+    with pytest.raises(ConfigError, match=r"encoder.kind .*must be transformer"):
+        from_dict({**base, "encoder": {"kind": "bag-of-words"}})
