@@ -3,7 +3,7 @@
 // table and ends with one JSON line; this runner folds those lines into one JSON object, printed as
 // the LAST line of its output. Exit code 1 when any benchmark is missing or failed (after all ran).
 //
-// Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, trainer-memory, ui, vscode-latency)
+// Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, trainer-memory, ui, vscode-latency, compare)
 //          --quick               smaller sizes, for checking the runner itself (figures not comparable)
 //          --no-results          do not update bench/RESULTS.md (full runs update it by default)
 //          --record-from LOG     fold the final JSON line of an earlier run's log into bench/RESULTS.md
@@ -164,6 +164,21 @@ jobs.push({
     const p = spawnSync('npm', ['run', 'package'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 600_000 });
     if (p.status !== 0) return { missing: `npm run package failed, so there is no .vsix to measure: ${(p.stderr || p.stdout || '').slice(-300)}` };
     return { file: process.execPath, args: ['--import', 'tsx', entry] };
+  },
+});
+
+// Compare Runs (issue 15) end to end in code-server on a 3-run, 2,000-step store it builds once
+// (about 20 minutes on 2 busy cores; resumable). It measures the .vsix, so the tree is packaged first.
+jobs.push({
+  name: 'compare',
+  command: 'npm run bench -- --only compare',
+  timeoutS: 3600,
+  start: async () => {
+    const entry = path.join(REPO_ROOT, 'bench', 'compare.ts');
+    const { spawnSync } = await import('node:child_process');
+    const p = spawnSync('npm', ['run', 'package'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 600_000 });
+    if (p.status !== 0) return { missing: `npm run package failed, so there is no .vsix to measure: ${(p.stderr || p.stdout || '').slice(-300)}` };
+    return { file: process.execPath, args: ['--import', 'tsx', entry, ...(quick ? ['--steps', '100', '--opens', '4'] : [])] };
   },
 });
 

@@ -17,6 +17,7 @@ const webEntries = [
   { in: 'webview/inspector/main.ts', out: 'inspector' },
   { in: 'webview/dashboard/main.ts', out: 'dashboard' },
   { in: 'webview/diff/main.ts', out: 'diff' },
+  { in: 'webview/compare/main.ts', out: 'compare' },
   { in: 'webview/whatif/main.ts', out: 'whatif' },
   // the inspector's optional Markdown/LaTeX renderer, loaded only when turned on
   { in: 'webview/render/main.ts', out: 'render' },

@@ -250,9 +250,9 @@ export type HostToDashboard =
 // ---------------------------------------------------------------------------------------------
 // Messages a webview sends.
 
-export type RenderedView = 'inspector' | 'dashboard';
+export type RenderedView = 'inspector' | 'dashboard' | 'compare';
 /** what a `rendered` message timed; the benchmark reads these names */
-export type RenderedWhat = 'group' | 'trace' | 'heatmap' | 'diff' | 'traceComplete' | 'find' | 'series' | 'step';
+export type RenderedWhat = 'group' | 'trace' | 'heatmap' | 'diff' | 'traceComplete' | 'find' | 'series' | 'step' | 'runs' | 'table' | 'prompt';
 
 export interface RenderedMessage {
   type: 'rendered';
@@ -297,7 +297,7 @@ export const MESSAGE_LIMITS = {
 
 export type Validated<T> = { ok: true; message: T } | { ok: false; reason: string };
 
-type Obj = Record<string, unknown>;
+export type Obj = Record<string, unknown>;
 
 function isPlainObject(v: unknown): v is Obj {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
@@ -305,7 +305,7 @@ function isPlainObject(v: unknown): v is Obj {
   return proto === Object.prototype || proto === null;
 }
 
-function fail<T>(reason: string): Validated<T> {
+export function fail<T>(reason: string): Validated<T> {
   return { ok: false, reason };
 }
 
@@ -319,19 +319,26 @@ function jsonSize(v: unknown): number {
   }
 }
 
-function isRowId(v: unknown): v is number {
+export function isRowId(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-function onlyKeys(o: Obj, allowed: readonly string[]): string | null {
+export function onlyKeys(o: Obj, allowed: readonly string[]): string | null {
   for (const k of Object.keys(o)) if (!allowed.includes(k)) return `unexpected field "${k.slice(0, 40)}"`;
   return null;
 }
 
-function checkRendered(o: Obj, view: RenderedView): Validated<RenderedMessage> {
+/** What each view's `rendered` messages may time. */
+const RENDERED_WHATS: Record<RenderedView, readonly RenderedWhat[]> = {
+  inspector: ['group', 'trace', 'heatmap', 'diff', 'traceComplete', 'find'],
+  dashboard: ['series', 'step'],
+  compare: ['runs', 'table', 'prompt'],
+};
+
+export function checkRendered(o: Obj, view: RenderedView): Validated<RenderedMessage> {
   const extra = onlyKeys(o, ['type', 'view', 'what', 'ms', 'size']);
   if (extra) return fail(extra);
-  const whats: readonly RenderedWhat[] = view === 'inspector' ? ['group', 'trace', 'heatmap', 'diff', 'traceComplete', 'find'] : ['series', 'step'];
+  const whats = RENDERED_WHATS[view];
   if (o.view !== view) return fail(`rendered.view must be "${view}"`);
   if (typeof o.what !== 'string' || !(whats as readonly string[]).includes(o.what)) return fail('rendered.what is not a known measurement');
   if (typeof o.ms !== 'number' || !Number.isFinite(o.ms) || o.ms < 0 || o.ms > MESSAGE_LIMITS.maxRenderedMs) return fail('rendered.ms must be a finite duration');
@@ -339,7 +346,7 @@ function checkRendered(o: Obj, view: RenderedView): Validated<RenderedMessage> {
   return { ok: true, message: { type: 'rendered', view, what: o.what as RenderedWhat, ms: o.ms, size: o.size } };
 }
 
-function precheck(raw: unknown): Validated<Obj> {
+export function precheck(raw: unknown): Validated<Obj> {
   if (!isPlainObject(raw)) return fail('message is not a plain object');
   const size = jsonSize(raw);
   if (size < 0) return fail('message cannot be serialised');

@@ -27,6 +27,7 @@ export const COMMANDS = {
   selectVerdictSet: 'rewardLens.selectVerdictSet',
   auditDivergences: 'rewardLens.auditDivergences',
   encoderWhatIf: 'rewardLens.encoderWhatIf',
+  compareRuns: 'rewardLens.compareRuns',
   whatIfOverRun: 'rewardLens.whatIfOverRun',
   /** internal: a verifier diagnostic's link and quick fix open the trajectory it names */
   verifierOpenTrajectory: 'rewardLens.verifier.openTrajectory',

@@ -22,6 +22,7 @@ import { InspectorPanel } from './panels/inspector';
 import { DashboardPanel } from './panels/dashboard';
 import { activateVerifier } from './verifier/register';
 import { activateEncoder } from './encoder/register';
+import { activateCompare } from './compare/command';
 import { activateWhatIf } from './whatIf/register';
 import { watchRunDirectoryCommand } from './watchRunDirectory';
 
@@ -69,7 +70,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   };
 
   const tree = new RunsTreeProvider(stores);
-  const treeView = vscode.window.createTreeView<RunsNode>('rewardLens.runs', { treeDataProvider: tree, showCollapseAll: true });
+  const treeView = vscode.window.createTreeView<RunsNode>('rewardLens.runs', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   context.subscriptions.push(
     training,
     tree,
@@ -149,12 +150,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     panels,
   });
 
+  const compareCommands = activateCompare({ ...deps, getStore: () => stores.get() });
   const whatIfCommands = activateWhatIf({ extensionUri: context.extensionUri, getStore: () => stores.get(), pickRun: (arg) => pickRun(stores, arg, activeRunId(), 'Reward Lens: what-if over the whole run of…'), openGroup: (g) => deps.openGroup(g), output });
 
   const encoderCommands = activateEncoder(context, { getStore: () => stores.get(), activeRunId, selectedNode: () => treeView.selection[0], openGroup: (g, t) => deps.openGroup(g, t), output });
 
   context.subscriptions.push(
-    ...registerCommands([...runsCommands, ...verifierCommands, ...encoderCommands, ...whatIfCommands], {
+    ...registerCommands([...runsCommands, ...verifierCommands, ...encoderCommands, ...whatIfCommands, ...compareCommands], {
       registerCommand: (id, handler) => vscode.commands.registerCommand(id, handler),
       reportError: async (id: CommandId, e: unknown) => {
         const err = e instanceof Error ? e : new Error(String(e));

@@ -127,6 +127,47 @@ export async function canaryFindings(page: Page, consoleLines: string[]): Promis
 
 export { sleep };
 
+/**
+ * In an open multi-select quick pick, makes exactly `labels` the picked rows (by clicking their
+ * check boxes) and returns the pick's title, which says how many are picked or what is wrong.
+ */
+export async function setQuickPicks(page: Page, labels: readonly string[]): Promise<string> {
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  await rows.first().waitFor({ state: 'visible', timeout: 10_000 });
+  const n = await rows.count();
+  for (let i = 0; i < n; i++) {
+    const row = rows.nth(i);
+    const label = ((await row.locator('.label-name').first().textContent()) ?? '').trim();
+    // VS Code 1.100: the row is role=checkbox with aria-checked; its box is a monaco checkbox toggle.
+    const checked = (await row.getAttribute('aria-checked')) === 'true';
+    if (checked !== labels.includes(label)) await row.locator('.monaco-checkbox').first().click();
+  }
+  await sleep(200);
+  return ((await page.locator('.quick-input-widget .quick-input-title').textContent()) ?? '').trim();
+}
+
+/** "Reward Lens: Compare Runs…" with these runs picked in its quick pick; resolves the panel's frame. */
+export async function compareRuns(page: Page, runIds: readonly string[]): Promise<Frame> {
+  await runCommand(page, 'Reward Lens: Compare Runs…');
+  let title = await setQuickPicks(page, runIds);
+  // The title follows the picks one event-loop turn of the host later: on a loaded machine, later
+  // than setQuickPicks' pause (seen at a load of 10 on 2 cores).
+  const until = Date.now() + 10_000;
+  while (!title.includes(`${runIds.length} picked`) && Date.now() < until) {
+    await sleep(100);
+    title = ((await page.locator('.quick-input-widget .quick-input-title').textContent()) ?? '').trim();
+  }
+  if (!title.includes(`${runIds.length} picked`)) throw new Error(`the Compare Runs pick did not take ${runIds.join(', ')}: its title reads "${title}"`);
+  await page.locator('.quick-input-widget input.input').focus();
+  await page.keyboard.press('Enter');
+  return compareFrame(page);
+}
+
+/** The Compare Runs panel's frame once its table is drawn. */
+export async function compareFrame(page: Page): Promise<Frame> {
+  return webviewFrame(page, '[data-testid=prompt-table]', 30_000);
+}
+
 /** Where an element sits against the inspector page's viewport and its own scroll pane. */
 export async function inViewport(frame: Frame, selector: string): Promise<boolean> {
   return frame.locator(selector).first().evaluate((el) => {

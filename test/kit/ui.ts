@@ -11,6 +11,7 @@ import { rescoreGroup } from '../../src/core/rescore';
 import type { ViewGroup, ViewMember, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary, HostToDashboard, HostToInspector, RenderedWhat, WebviewAssets } from '../../src/core/messages';
 import type { TrajectoryEvent, Verdict } from '../../src/core/protocol';
 import { makeNonce, webviewHtml, type WebviewName } from '../../src/extension/panels/html';
+import type { HostToCompare } from '../../src/core/compareMessages';
 
 // --- log parsing and statistics --------------------------------------------------------------
 
@@ -19,13 +20,13 @@ export interface PerfSample {
    * host: end-to-end timings the extension host logs, from asking the store to the webview's
    * rendered frame (group-open: inspector; dashboard-open: all steps' curves; dashboard-step: one step)
    */
-  view: 'inspector' | 'dashboard' | 'host';
-  what: RenderedWhat | 'group-open' | 'dashboard-open' | 'dashboard-step' | 'whatif-run' | 'whatif-lag';
+  view: 'inspector' | 'dashboard' | 'compare' | 'host';
+  what: RenderedWhat | 'group-open' | 'dashboard-open' | 'dashboard-step' | 'whatif-run' | 'whatif-lag' | 'compare-open' | 'compare-table' | 'compare-prompt';
   ms: number;
   size: number;
 }
 
-const PERF_RE = /\[perf\] (inspector|dashboard|host)\.([\w-]+) (\d+(?:\.\d+)?) ms size=(\d+)/;
+const PERF_RE = /\[perf\] (inspector|dashboard|compare|host)\.([\w-]+) (\d+(?:\.\d+)?) ms size=(\d+)/;
 
 export function parsePerfLine(line: string): PerfSample | null {
   const m = PERF_RE.exec(line);
@@ -295,9 +296,9 @@ export interface HarnessOptions {
   /** the bundle's URL */
   scriptUri: string;
   /** messages posted to the webview after it says `ready`, in order */
-  messages: Array<HostToInspector | HostToDashboard>;
+  messages: Array<HostToInspector | HostToDashboard | HostToCompare>;
   /** a first message carried in the page, as a new dashboard panel gets its series */
-  initialMessage?: HostToInspector | HostToDashboard;
+  initialMessage?: HostToInspector | HostToDashboard | HostToCompare;
   /** page scripts run before the host stand-in (a test's CSP recorder) */
   preludeScripts?: string[];
   /** URLs of the optional assets (the inspector's renderer bundle and KaTeX stylesheet) */
