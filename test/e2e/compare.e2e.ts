@@ -190,7 +190,13 @@ test('the Runs tree: Compare Runs… on a selection of two runs compares those t
   await treeRow(page, STUDY_RUNS[2]).click({ button: 'right' });
   const item = page.locator('.context-view .action-item', { hasText: 'Compare Runs…' }).first();
   await item.waitFor({ state: 'visible', timeout: 10_000 });
-  await item.click();
+  // Under load a click can land while the menu is still laying out and be dropped (the menu stays
+  // open, as a clean-clone run showed): click again until the menu has closed.
+  await waitFor('the context menu to take the click on Compare Runs…', 15_000, async () => {
+    if (await item.isVisible()) await item.click({ timeout: 2_000 }).catch(() => undefined);
+    await sleep(300);
+    return !(await item.isVisible());
+  }, 200);
   await waitFor('the panel on the two selected runs', 20_000, async () => {
     const f = await compareFrame(page);
     const ids = await f.locator('[data-testid^=run-key-]').evaluateAll((els) => els.map((e) => e.getAttribute('data-run-id')));
