@@ -11,12 +11,13 @@
 // Needs: dist/reward-lens-linux-x64.vsix (npm run package), code-server (scripts/setup.d/40-e2e.sh)
 // and .cache/bench/queries-2000000.db (npm run bench -- --only queries builds it, about an hour).
 // Run alone: node --import tsx bench/vscode-latency.ts [--store FILE] [--groups N] [--out DIR]
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
-import { codeServerBin, repoRoot, runCommand, sleep, startRig, vsixPath, waitFor, webviewFrame, type Rig } from '../test/kit/rig';
+import { codeServerBin, repoRoot, runCommand, sleep, startRig, vsixPath, waitFor, webviewFrame } from '../test/kit/rig';
 import { openStore, queryStore, showRunsView } from '../test/kit/driver';
-import { clickChartStep, parsePerfLine, pickChartStepByKeyboard, summarise, READ_PERF_JS, type PerfSample } from '../test/kit/ui';
+import { HostPerf } from '../test/kit/hostPerf';
+import { clickChartStep, pickChartStepByKeyboard, summarise, READ_PERF_JS, type PerfSample } from '../test/kit/ui';
 import { cpuDevice, figure, printTable, type Figure } from './lib/common';
 import { prepareWhatIf, setWhatIfActive } from './lib/whatIfFixture';
 
@@ -41,38 +42,6 @@ function missing(): string | null {
   if (!existsSync(codeServerBin)) return 'code-server is not installed: run bash scripts/setup.d/40-e2e.sh';
   if (!existsSync(storePath)) return `${storePath} is missing: npm run bench -- --only queries builds it (about an hour on 2 cores)`;
   return null;
-}
-
-/** The file VS Code writes the Reward Lens output channel to (exthost logs, one per session). */
-function findChannelLog(root: string): string | undefined {
-  const stack = [join(root, 'user', 'logs')];
-  while (stack.length) {
-    const dir = stack.pop() as string;
-    let names: string[];
-    try { names = readdirSync(dir); } catch { continue; }
-    for (const n of names) {
-      const p = join(dir, n);
-      if (statSync(p).isDirectory()) stack.push(p);
-      else if (/Reward Lens\.log$/.test(n)) return p;
-    }
-  }
-  return undefined;
-}
-
-class HostPerf {
-  private file: string | undefined;
-  constructor(private readonly rig: Rig) {}
-
-  samples(what: PerfSample['what']): PerfSample[] {
-    this.file ??= findChannelLog(this.rig.root);
-    if (!this.file) return [];
-    return readFileSync(this.file, 'utf8').split('\n').map(parsePerfLine).filter((s): s is PerfSample => s !== null && s.view === 'host' && s.what === what);
-  }
-
-  /** Waits for the (count)th host line of `what` and returns it. */
-  async nth(what: PerfSample['what'], count: number, timeoutMs = 60_000): Promise<PerfSample> {
-    return waitFor(`host perf line #${count} for ${what}`, timeoutMs, () => this.samples(what)[count - 1], 50);
-  }
 }
 
 async function framePerf(frame: Frame): Promise<PerfSample[]> {
