@@ -1,7 +1,7 @@
 // The messages between the Compare Runs panel and its host. Host→page messages are ours; page→host
 // messages are not trusted (the page renders prompts and model output) and are validated here,
 // with the same rules as the other panels' (src/core/messages.ts). Validators never throw.
-import { checkRendered, fail, isRowId, MESSAGE_LIMITS, onlyKeys, precheck, type RenderedMessage, type Validated } from './messages';
+import { checkOpenGroup, checkRendered, fail, type OpenGroupMessage, isRowId, MESSAGE_LIMITS, onlyKeys, precheck, type RenderedMessage, type Validated } from './messages';
 import { parseSortColumn, TABLE_ONLY, type CompareCurves, type CompareRunView, type CompareTableView, type ComparePromptView, type TableFilter, type TableOnly, type TableSort } from './compare';
 import type { ConfigDiff } from './compareConfig';
 
@@ -23,7 +23,7 @@ export type CompareToHost =
   | { type: 'selectStep'; step: number | null }
   | { type: 'setTable'; sort: TableSort; filter: TableFilter }
   | { type: 'openPrompt'; promptId: string }
-  | { type: 'openGroup'; groupId: number; focusTrajectoryKey: number | null }
+  | OpenGroupMessage
   | RenderedMessage;
 
 /** Characters of the table's text filter (a prompt id or a few words). */
@@ -86,14 +86,8 @@ export function validateCompareMessage(raw: unknown, runCount: number): Validate
       if (!isId(o.promptId)) return fail('openPrompt.promptId must be a prompt id');
       return { ok: true, message: { type: 'openPrompt', promptId: o.promptId } };
     }
-    case 'openGroup': {
-      const extra = onlyKeys(o, ['type', 'groupId', 'focusTrajectoryKey']);
-      if (extra) return fail(extra);
-      if (!isRowId(o.groupId)) return fail('openGroup.groupId must be a row id');
-      const focus = o.focusTrajectoryKey ?? null;
-      if (focus !== null && !isRowId(focus)) return fail('openGroup.focusTrajectoryKey must be a row id or null');
-      return { ok: true, message: { type: 'openGroup', groupId: o.groupId, focusTrajectoryKey: focus } };
-    }
+    case 'openGroup':
+      return checkOpenGroup(o);
     case 'rendered':
       return checkRendered(o, 'compare');
     default:

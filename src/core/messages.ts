@@ -280,7 +280,7 @@ export type InspectorToHost =
 export type DashboardToHost =
   | { type: 'ready' }
   | { type: 'selectStep'; runId: string; step: number }
-  | { type: 'openGroup'; groupId: number; focusTrajectoryKey: number | null }
+  | OpenGroupMessage
   | RenderedMessage;
 
 // ---------------------------------------------------------------------------------------------
@@ -303,6 +303,12 @@ function isPlainObject(v: unknown): v is Obj {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
+}
+
+export interface OpenGroupMessage {
+  type: 'openGroup';
+  groupId: number;
+  focusTrajectoryKey: number | null;
 }
 
 export function fail<T>(reason: string): Validated<T> {
@@ -334,6 +340,16 @@ const RENDERED_WHATS: Record<RenderedView, readonly RenderedWhat[]> = {
   dashboard: ['series', 'step'],
   compare: ['runs', 'table', 'prompt'],
 };
+
+/** "Open this group" from any page (dashboard, compare): the same shape and checks everywhere. */
+export function checkOpenGroup(o: Obj): Validated<OpenGroupMessage> {
+  const extra = onlyKeys(o, ['type', 'groupId', 'focusTrajectoryKey']);
+  if (extra) return fail(extra);
+  if (!isRowId(o.groupId)) return fail('openGroup.groupId must be a row id');
+  const focus = o.focusTrajectoryKey ?? null;
+  if (focus !== null && !isRowId(focus)) return fail('openGroup.focusTrajectoryKey must be a row id or null');
+  return { ok: true, message: { type: 'openGroup', groupId: o.groupId, focusTrajectoryKey: focus } };
+}
 
 export function checkRendered(o: Obj, view: RenderedView): Validated<RenderedMessage> {
   const extra = onlyKeys(o, ['type', 'view', 'what', 'ms', 'size']);
@@ -427,14 +443,8 @@ export function validateDashboardMessage(raw: unknown): Validated<DashboardToHos
       if (!isRowId(o.step)) return fail('selectStep.step must be a non-negative integer');
       return { ok: true, message: { type: 'selectStep', runId: o.runId, step: o.step } };
     }
-    case 'openGroup': {
-      const extra = onlyKeys(o, ['type', 'groupId', 'focusTrajectoryKey']);
-      if (extra) return fail(extra);
-      if (!isRowId(o.groupId)) return fail('openGroup.groupId must be a row id');
-      const focus = o.focusTrajectoryKey ?? null;
-      if (focus !== null && !isRowId(focus)) return fail('openGroup.focusTrajectoryKey must be a row id or null');
-      return { ok: true, message: { type: 'openGroup', groupId: o.groupId, focusTrajectoryKey: focus } };
-    }
+    case 'openGroup':
+      return checkOpenGroup(o);
     case 'rendered':
       return checkRendered(o, 'dashboard');
     default:
