@@ -105,10 +105,15 @@ class TrainConfig:
     loss_agg: str = "token-sum-norm"
     # Policy weights to start from (a checkpoint .pt of an earlier run); the warm start is skipped.
     init_from: str | None = None
-    # Supervised warm start on the teacher traces before RL (the OXA-style SFT stage, plain NLL here).
+    # Supervised warm start on the teacher traces before RL: plain NLL for sft_steps steps. A
+    # shorthand for warm_start {"method": "sft", "steps": sft_steps, "lr": sft_lr, "batch": sft_batch}.
     sft_steps: int = 0
     sft_lr: float = 1e-3
     sft_batch: int = 32
+    # The warm start in full (warm_start.py, docs/oxa.md): {"method": "sft" | "oxa", "steps", "lr",
+    # "batch", ...}; OXA adds its selection and unlikelihood fields. null: none (or sft_steps).
+    # With init_from, the warm start trains from those weights.
+    warm_start: dict | None = None
     device: str = "auto"
     bf16: bool = True
     gradient_checkpointing: bool = False
@@ -286,6 +291,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _int(p, "sft_steps", cfg.sft_steps, 0)
     _num(p, "sft_lr", cfg.sft_lr, 0)
     _int(p, "sft_batch", cfg.sft_batch, 1)
+    _warm_start_problems(p, cfg)
     _choice(p, "device", cfg.device, DEVICES)
     _bool(p, "bf16", cfg.bf16)
     _bool(p, "gradient_checkpointing", cfg.gradient_checkpointing)
@@ -316,6 +322,81 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if p:
         raise ConfigError(p)
     return cfg
+
+
+WARM_START_METHODS = ("sft", "oxa")
+# Every warm-start field with its default; the OXA ones are refused under method "sft".
+WARM_START_COMMON = {"method": None, "steps": None, "lr": 1e-3, "batch": 32, "log_every": 25, "entropy_probe_prompts": 16}
+WARM_START_OXA = {
+    "lambda": 1e-4,  # weight of the suppress set's unlikelihood (the reference's value)
+    "n": None,  # promote sequences selected; null: half of the verified teacher traces
+    "mu": "auto",  # Gaussian target over PPL; "auto": the pool's 75th percentile
+    "sigma": "auto",  # "auto": half the pool's interquartile range
+    "ppl_range": "auto",  # [lo, hi]; "auto": the pool's [min, max] (the reference: [1, 5])
+    "bin_width": "auto",  # "auto": (hi - lo) / 80 (the reference: 80 bins of 0.05)
+    "max_per_question": 1,
+    "suppress_k": None,  # suppress sequences kept; null: as many as promote ones
+    "suppress_prompts": None,  # training prompts the policy samples for the suppress set; null: all
+    "suppress_samples": 4,  # samples per prompt
+    "suppress_temperature": 1.0,
+    "min_ppl": 1.2,  # suppress candidates below this PPL are dropped (degenerate loops)
+}
+
+
+def _auto_or_num(p, name, value, exclusive_min=None):
+    if value == "auto":
+        return
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        _bad(p, name, value, '"auto" or a finite number')
+        return
+    _num(p, name, value, exclusive_min, exclusive_min=exclusive_min is not None)
+
+
+def _warm_start_problems(p: list[str], cfg: TrainConfig) -> None:
+    """Validates warm_start and normalises it (defaults filled in); sft_steps > 0 becomes method sft."""
+    ws = cfg.warm_start
+    if ws is None:
+        if isinstance(cfg.sft_steps, int) and not isinstance(cfg.sft_steps, bool) and cfg.sft_steps > 0:
+            cfg.warm_start = {**WARM_START_COMMON, "method": "sft", "steps": cfg.sft_steps, "lr": cfg.sft_lr, "batch": cfg.sft_batch}
+        return
+    if not isinstance(ws, dict):
+        _bad(p, "warm_start", ws, 'must be null or an object {"method": "sft" | "oxa", "steps", ...}')
+        return
+    if isinstance(cfg.sft_steps, int) and cfg.sft_steps > 0 and ws != {**WARM_START_COMMON, "method": "sft", "steps": cfg.sft_steps, "lr": cfg.sft_lr, "batch": cfg.sft_batch}:
+        # (a validated config's own to_dict() holds both, the one expanded from the other: accepted)
+        _bad(p, "sft_steps", cfg.sft_steps, "is a shorthand for warm_start.method sft: set one of sft_steps and warm_start, not both")
+    method = ws.get("method")
+    _choice(p, "warm_start.method", method, WARM_START_METHODS)
+    known = dict(WARM_START_COMMON, **(WARM_START_OXA if method == "oxa" else {}))
+    for k in sorted(set(ws) - set(known)):
+        why = "only for method oxa" if k in WARM_START_OXA else "unknown field (" + ", ".join(known) + ")"
+        _bad(p, f"warm_start.{k}", ws[k], why)
+    ws = {**known, **{k: v for k, v in ws.items() if k in known}}
+    cfg.warm_start = ws
+    if ws["steps"] is None:
+        _bad(p, "warm_start.steps", None, "is required: the number of optimizer steps of the warm start")
+    else:
+        _int(p, "warm_start.steps", ws["steps"], 1)
+    _num(p, "warm_start.lr", ws["lr"], 0, exclusive_min=True)
+    _int(p, "warm_start.batch", ws["batch"], 1)
+    _int(p, "warm_start.log_every", ws["log_every"], 1)
+    _int(p, "warm_start.entropy_probe_prompts", ws["entropy_probe_prompts"], 0)
+    if method != "oxa":
+        return
+    _num(p, "warm_start.lambda", ws["lambda"], 0)
+    _int(p, "warm_start.n", ws["n"], 1, allow_none=True)
+    _auto_or_num(p, "warm_start.mu", ws["mu"])
+    _auto_or_num(p, "warm_start.sigma", ws["sigma"], 0)
+    r = ws["ppl_range"]
+    if r != "auto" and not (isinstance(r, list) and len(r) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in r) and r[0] < r[1]):
+        _bad(p, "warm_start.ppl_range", r, '"auto" or [lo, hi] with finite lo < hi')
+    _auto_or_num(p, "warm_start.bin_width", ws["bin_width"], 0)
+    _int(p, "warm_start.max_per_question", ws["max_per_question"], 1)
+    _int(p, "warm_start.suppress_k", ws["suppress_k"], 0, allow_none=True)
+    _int(p, "warm_start.suppress_prompts", ws["suppress_prompts"], 1, allow_none=True)
+    _int(p, "warm_start.suppress_samples", ws["suppress_samples"], 1)
+    _num(p, "warm_start.suppress_temperature", ws["suppress_temperature"], 0, exclusive_min=True)
+    _num(p, "warm_start.min_ppl", ws["min_ppl"], 0)
 
 
 def _context_problems(p: list[str], cfg: TrainConfig) -> None:

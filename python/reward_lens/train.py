@@ -55,6 +55,7 @@ from .model_info import read_model_info
 from .policy import autocast, build_policy, describe_model, pick_device, sample
 from .reward import AdvantageOptions, GroupScore, divergences_np, score_group, select_replaced, uses_offline
 from .vllm_sampler import generation_seed
+from .warm_start import WarmStart
 
 EMBEDDING_VARIANTS = ("oger", "oger-no-refine", "oger-no-reward")
 # Verdict reasons of the default verifier's format gate (verifier/default.py).
@@ -252,14 +253,14 @@ class Trainer:
         self.order: list[int] = []
         self.epoch = 0
         self.run_id = f"{run_dir.name}-{uuid.uuid4().hex[:8]}"
-        self.sft_done = cfg.sft_steps == 0
+        self.sft_done = cfg.warm_start is None
+        self.warm_step = 0  # warm-start optimizer steps done (warm_start.py)
         self.resumed = False
         self.format_warned = False
         if cfg.init_from and not resume:
             state = torch.load(cfg.init_from, map_location=self.device, weights_only=False)
             self.model.load_state_dict(state["model"])
-            self.sft_done = True
-            log(f"policy initialised from {cfg.init_from}")
+            log(f"policy initialised from {cfg.init_from}" + (f"; the warm start ({cfg.warm_start['method']}) trains from it" if cfg.warm_start else ""))
         if resume:
             self._load_latest_checkpoint()
         # The generator is chosen once. vLLM starts last, after every cheaper check has passed,
@@ -340,6 +341,7 @@ class Trainer:
                 "epoch": self.epoch,
                 "run_id": self.run_id,
                 "sft_done": self.sft_done,
+                "warm_step": self.warm_step,
                 "model": self.model.state_dict(),
                 "optimizer": self.opt.state_dict(),
                 **capture_rng_states(self.rng),
@@ -359,6 +361,7 @@ class Trainer:
         self.opt.load_state_dict(state["optimizer"])
         self.step, self.cursor, self.order, self.epoch = state["step"], state["cursor"], state["order"], state["epoch"]
         self.run_id, self.sft_done = state["run_id"], state["sft_done"]
+        self.warm_step = state.get("warm_step", 0)
         restore_rng_states(state, self.rng)
         self.resumed = True
         log(f"resumed from {ckpts[-1].name} (step {self.step}, run {self.run_id})")
@@ -640,50 +643,6 @@ class Trainer:
 
     # -- warm start and evaluation ------------------------------------------------------------
 
-    def sft(self) -> float:
-        """Supervised warm start: next-token NLL (token mean over the batch) on prompt -> teacher response."""
-        cfg = self.cfg
-        pairs = [(it.prompt_ids, t.ids) for it in self.items for t in it.teachers]
-        if not pairs:
-            raise RuntimeError("config.sft_steps > 0 but the training data has no teacher trajectories to warm up on")
-        for g in self.opt.param_groups:
-            g["lr"] = cfg.sft_lr
-        rng = random.Random(cfg.seed + 7)
-        last = float("nan")
-        t0 = time.perf_counter()
-        self.model.train()
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        for k in range(cfg.sft_steps):
-            if self.stop.flag:
-                break
-            batch = [pairs[rng.randrange(len(pairs))] for _ in range(cfg.sft_batch)]
-            total = sum(len(b[1]) for b in batch)
-            # Cosine decay to 10%: a short warm start converges better than at a flat rate.
-            for g in self.opt.param_groups:
-                g["lr"] = cfg.sft_lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * k / cfg.sft_steps)))
-            self.opt.zero_grad(set_to_none=True)
-            nll = 0.0
-            for mb in micro_batches([len(p) + len(r) for p, r in batch], cfg.max_tokens_per_micro_batch):
-                with self._autocast():
-                    st = response_logprobs(
-                        self.model, [batch[i][0] for i in mb], [batch[i][1] for i in mb],
-                        temperature=1.0, with_entropy=False, chunk_tokens=cfg.logits_chunk_tokens, pad_token_id=self.tok.pad_token_id,
-                    )
-                loss = -st.logp.sum() / total
-                loss.backward()
-                nll += float(loss.detach())
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            self.opt.step()
-            last = nll
-            if k % 50 == 0 or k == cfg.sft_steps - 1:
-                log(f"sft {k + 1}/{cfg.sft_steps} nll {last:.4f} ({time.perf_counter() - t0:.0f}s)")
-        for g in self.opt.param_groups:
-            g["lr"] = cfg.lr
-        self.opt.state.clear()  # RL starts with fresh Adam moments at its own learning rate
-        self.opt.zero_grad(set_to_none=True)
-        self.sft_done = True
-        return last
-
     def evaluate(self, greedy_only: bool = False) -> dict[str, float]:
         """Held-out accuracy: greedy, and pass@1 averaged over eval_samples at eval_temperature."""
         cfg = self.cfg
@@ -733,11 +692,13 @@ class Trainer:
         if not self.sft_done or (cfg.eval_every and not self.resumed and self.step == 0):
             # Before the warm start the policy is random: greedy accuracy alone says it is near 0,
             # and sampling 64 tokens of noise per prompt would cost minutes on the CPU demo.
-            before = self.evaluate(greedy_only=not self.sft_done)
-            t0 = time.perf_counter()
+            before = self.evaluate(greedy_only=not self.sft_done) if self.warm_step == 0 else {}
             if not self.sft_done:
-                nll = self.sft()
-                metrics = {"sft/nll": nll, "sft/seconds": time.perf_counter() - t0, **{f"{k}_before_sft": v for k, v in before.items()}, **self.evaluate()}
+                summary = WarmStart(self).run()
+                if not self.sft_done:  # stopped inside the warm start: the checkpoint resumes it there
+                    self._save_checkpoint()
+                    return "stopped"
+                metrics = {**summary, **{f"{k}_before_sft": v for k, v in before.items()}, **self.evaluate()}
             else:  # started from given weights: step 0 records where RL starts
                 metrics = before
             self.events.write({"type": "step", "run_id": self.run_id, "step": 0, "metrics": metrics, "phase": "sft"})

@@ -83,7 +83,9 @@ def test_three_oger_steps_validate_and_ingest(workdir, tmp_path):
         assert validate_event(e) == [], (e["type"], validate_event(e))
     types = [e["type"] for e in events]
     assert types[0] == "run_start" and types[-1] == "run_end" and events[-1]["status"] == "completed"
-    assert [e["step"] for e in events if e["type"] == "step"] == [0, 1, 2, 3]
+    # the warm start (sft_steps 2): before it (-3) and its last step (-1), then RL's step 0 and 1-3
+    assert [e["step"] for e in events if e["type"] == "step"] == [-3, -1, 0, 1, 2, 3]
+    assert [e.get("phase") for e in events if e["type"] == "step"][:3] == ["warm_start", "warm_start", "sft"]
     groups = [e for e in events if e["type"] == "group"]
     assert len(groups) == 3 * 2
     for g in groups:

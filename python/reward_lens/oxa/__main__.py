@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from .sample import run_sample
 from .score import ScoreError, run_score
 from .select import SelectionError, select_json
 
@@ -42,6 +43,21 @@ def cmd_score(args: argparse.Namespace) -> int:
         return 2
 
 
+def cmd_sample(args: argparse.Namespace) -> int:
+    for name in ("samples", "batch_prompts", "batch_tokens", "max_new_tokens"):
+        if getattr(args, name) < 1:
+            print(f"reward_lens.oxa sample: --{name.replace('_', '-')} = {getattr(args, name)}: must be >= 1", file=sys.stderr)
+            return 2
+    if args.k < 0 or not args.temperature > 0:
+        print("reward_lens.oxa sample: --k must be >= 0 and --temperature > 0", file=sys.stderr)
+        return 2
+    try:
+        return run_sample(args)
+    except (OSError, ScoreError, ValueError) as e:
+        print(f"reward_lens.oxa sample: {e}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m reward_lens.oxa", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -57,6 +73,25 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("--system-prompt", default=None, help="system prompt of the question template (default: the trainer's)")
     sc.add_argument("--seed", type=int, default=0, help="seed for a tiny spec's random weights")
     sc.set_defaults(run=cmd_score)
+    sa = sub.add_parser("sample", help="the policy's own responses per question, verified and scored; then the suppress selection")
+    sa.add_argument("--model", required=True, help='a local model folder, or a JSON tiny spec such as \'{"tiny": {}}\'')
+    sa.add_argument("--in", dest="input", required=True, help="questions with gold answers: the trainer's data formats (JSONL or Parquet)")
+    sa.add_argument("--out", required=True, help="JSONL of every sample {id, question_id, response, verdict, ppl, tokens}, appended; questions already there are skipped")
+    sa.add_argument("--samples", type=int, default=4, help="responses per question")
+    sa.add_argument("--temperature", type=float, default=1.0)
+    sa.add_argument("--max-new-tokens", type=int, default=1024)
+    sa.add_argument("--k", type=int, default=50000, help="suppress set size: the K lowest-PPL incorrect responses (one per question)")
+    sa.add_argument("--min-ppl", type=float, default=1.2, help="incorrect responses below this PPL are dropped (degenerate loops)")
+    sa.add_argument("--selected", default=None, help="write the selection {selected ids, counts} as JSON here")
+    sa.add_argument("--system-prompt", default=None, help="system prompt of the question template (default: the trainer's)")
+    sa.add_argument("--template", default=None, help="prompt template with {question} (default: the tokenizer's chat template, else the paper's)")
+    sa.add_argument("--verifier", default=None, help="module:function or a file (default: the built-in Math-Verify verifier)")
+    sa.add_argument("--workers", type=int, default=None, help="verifier processes (default: every core)")
+    sa.add_argument("--timeout", type=float, default=5.0, help="seconds per verification")
+    sa.add_argument("--batch-prompts", type=int, default=64, help="questions sampled together")
+    sa.add_argument("--batch-tokens", type=int, default=16384, help="token budget of one scoring forward")
+    sa.add_argument("--seed", type=int, default=0)
+    sa.set_defaults(run=cmd_sample)
     args = ap.parse_args(argv)
     return args.run(args)
 

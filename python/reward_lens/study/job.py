@@ -60,6 +60,16 @@ def _timing(run_dir: Path) -> dict:
         return {}
 
 
+def complete(final: Path) -> bool:
+    """The run's last checkpoint exists and is not one written by a stop inside the warm start
+    (a warm start's checkpoint is step 0, like its final one, until the warm start is done)."""
+    if not final.exists():
+        return False
+    import torch
+
+    return bool(torch.load(final, map_location="cpu", weights_only=False).get("sft_done", True))
+
+
 def prune_checkpoints(run_dir: Path, keep: Path) -> None:
     for p in (run_dir / "checkpoints").glob("step-*.pt"):
         if p != keep:
@@ -70,11 +80,11 @@ def run_job(spec: dict) -> int:
     run_dir = Path(spec["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
     final = checkpoint_path(run_dir, spec["config"]["steps"])
-    if not final.exists():
+    if not complete(final):
         rc = train(spec)
         if rc != 0:
             return rc
-        if not final.exists():
+        if not complete(final):
             return STOPPED  # SIGTERM: the trainer checkpointed and ended the run as stopped
     prune_checkpoints(run_dir, final)
 
