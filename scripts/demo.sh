@@ -11,6 +11,8 @@
 #             `code` CLI gets the .vsix and the run folder; otherwise code-server starts and prints
 #             its URL (Ctrl+C stops it).
 # Options: DEMO_STEPS (RL steps, default 20), DEMO_SFT_STEPS (warm-start steps, default 600),
+#          DEMO_WARM_START=oxa (the OXA warm start instead of plain SFT: half of the warm-start
+#          steps train a column-only base, the other half are OXA from it; docs/oxa.md),
 #          DEMO_OPEN=0 (stop after printing the store's path), DEMO_PORT (code-server's port, 8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +22,13 @@ py=.venv/bin/python
 run="runs/demo-$(date -u +%Y%m%d-%H%M%S)"
 mkdir -p "$run"
 export PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1
-"$py" -m reward_lens.demo_task --out "$run/data" --steps "${DEMO_STEPS:-20}" --sft-steps "${DEMO_SFT_STEPS:-600}" >/dev/null
+"$py" -m reward_lens.demo_task --out "$run/data" --steps "${DEMO_STEPS:-20}" --sft-steps "${DEMO_SFT_STEPS:-600}" \
+  --warm-start "${DEMO_WARM_START:-sft}" >/dev/null
 train_start=$(date +%s)
+if [ -f "$run/data/base.json" ]; then  # DEMO_WARM_START=oxa: the base OXA fine-tunes
+  echo "training the column-only base policy that OXA starts from"
+  "$py" -m reward_lens.train --config "$run/data/base.json" --run-dir "$run/base"
+fi
 "$py" -m reward_lens.train --config "$run/data/config.json" --run-dir "$run"
 train_end=$(date +%s)
 "$py" -m reward_lens.demo_task --summary "$run/events.jsonl"

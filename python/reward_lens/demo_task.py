@@ -108,17 +108,52 @@ def demo_config(out: Path, steps: int, sft_steps: int, variant: str = "oger", se
     }
 
 
-def write_demo(out: Path, steps: int = 20, sft_steps: int = 600, heldout: int = 200, seed: int = 0, variant: str = "oger") -> Path:
+BASE_STYLE = "column"
+
+
+def base_config(out: Path, base_steps: int, seed: int = 0) -> dict:
+    """The OXA demo's base policy: random weights trained on the column traces only, the stand-in
+    for a pretrained model that already answers one way. OXA scores confidence under the model it
+    fine-tunes, and under random weights every trace has the same PPL (nothing to select by)."""
+    cfg = demo_config(out, 0, 0, "grpo", seed)
+    cfg.pop("encoder")
+    cfg.update(
+        data=str(out / f"train-{BASE_STYLE}.jsonl"), replace=0, eval_data=None, eval_every=0, checkpoint_every=1,
+        checkpoint_dir=str(out / "base-checkpoints"), sft_steps=0,
+        warm_start={"method": "sft", "steps": base_steps, "lr": 3e-3, "batch": 64, "entropy_probe_prompts": 0, "log_every": 100},
+    )
+    return cfg
+
+
+def oxa_warm_start(steps: int, batch: int = 32, lr: float = 1e-3, promote: int = 2000, suppress_prompts: int = 1024, probe_prompts: int = 16) -> dict:
+    """OXA on the demo task from the base: n promote traces by Gaussian quotas over the base's PPL
+    (mu, sigma auto), the base's lowest-PPL wrong self-samples suppressed 1:1."""
+    return {"method": "oxa", "steps": steps, "lr": lr, "batch": batch, "log_every": max(1, steps // 8), "entropy_probe_prompts": probe_prompts,
+            "n": promote, "suppress_prompts": suppress_prompts, "suppress_samples": 4}
+
+
+def write_demo(out: Path, steps: int = 20, sft_steps: int = 600, heldout: int = 200, seed: int = 0, variant: str = "oger", warm_start: str = "sft") -> Path:
+    """The demo's data and config.json. warm_start "oxa": half of sft_steps train a column-only
+    base (base.json, run first), the other half are OXA's warm start from it (config.json)."""
     out.mkdir(parents=True, exist_ok=True)
     train, held = make_split(seed, heldout)
-    with (out / "train.jsonl").open("w") as f:
+    with (out / "train.jsonl").open("w") as f, (out / f"train-{BASE_STYLE}.jsonl").open("w") as base:
         for a, b in train:
-            f.write(json.dumps(row(a, b, True)) + "\n")
+            r = row(a, b, True)
+            f.write(json.dumps(r) + "\n")
+            base.write(json.dumps({**r, "teachers": [t for t in r["teachers"] if t["teacher"] == BASE_STYLE]}) + "\n")
     with (out / "heldout.jsonl").open("w") as f:
         for a, b in held:
             f.write(json.dumps(row(a, b, False)) + "\n")
+    cfg = demo_config(out, steps, sft_steps, variant, seed)
+    if warm_start == "oxa":
+        base_steps = sft_steps // 2
+        (out / "base.json").write_text(json.dumps(base_config(out, base_steps, seed), indent=2))
+        cfg.update(sft_steps=0, init_from=str(out / "base-checkpoints" / "step-000000.pt"), warm_start=oxa_warm_start(sft_steps - base_steps))
+    elif warm_start != "sft":
+        raise ValueError(f"warm_start = {warm_start!r}: must be sft or oxa")
     cfg_path = out / "config.json"
-    cfg_path.write_text(json.dumps(demo_config(out, steps, sft_steps, variant, seed), indent=2))
+    cfg_path.write_text(json.dumps(cfg, indent=2))
     return cfg_path
 
 
@@ -154,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sft-steps", type=int, default=600)
     ap.add_argument("--variant", default="oger")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--warm-start", choices=["sft", "oxa"], default="sft", help="oxa: a column-only base (base.json) for half the warm-start steps, then OXA")
     args = ap.parse_args(argv)
     if args.summary:
         s = summarize(Path(args.summary))
@@ -171,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.out:
         ap.error("--out DIR is required")
-    print(write_demo(Path(args.out), args.steps, args.sft_steps, seed=args.seed, variant=args.variant))
+    print(write_demo(Path(args.out), args.steps, args.sft_steps, seed=args.seed, variant=args.variant, warm_start=args.warm_start))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`python -m reward_lens.oxa {score,sample,select}`: the OXA data pipeline (docs/oxa.md)."""
+"""`python -m reward_lens.oxa {score,sample,select,compare}`: the OXA data pipeline and its comparison with SFT (docs/oxa.md)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:  # its own options (compare.py)
+        from .compare import main as compare_main
+
+        return compare_main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m reward_lens.oxa", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
     sel = sub.add_parser("select", help="Gaussian quota selection over perplexity (a pure function of the request)")
@@ -92,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     sa.add_argument("--batch-tokens", type=int, default=16384, help="token budget of one scoring forward")
     sa.add_argument("--seed", type=int, default=0)
     sa.set_defaults(run=cmd_sample)
+    sub.add_parser("compare", help="SFT against OXA warm starts of the same budget on the demo task, over seeds (see compare --help)")
     args = ap.parse_args(argv)
     return args.run(args)
 
