@@ -181,27 +181,54 @@ function forDisplay(v: number | null): number | null {
 /** Names trainers give the policy entropy (verl/LUFFY's first), in order of preference. */
 export const POLICY_ENTROPY_KEYS = ['actor/entropy', 'policy/entropy', 'actor/entropy_mean', 'entropy'] as const;
 
-/** The run's policy-entropy metric: a known name, else any name ending in "entropy" that is not a reward's or H_last's. */
+/**
+ * Entropies measured on the policy's own tokens only. Preferred over POLICY_ENTROPY_KEYS: with
+ * teacher tokens mixed in (`actor/entropy` under LUFFY or OGER) runs are not comparable, and the
+ * warm start logs only this one (its probe samples the policy), so only it spans both phases.
+ */
+export const ON_POLICY_ENTROPY_KEYS = ['actor/entropy_on_policy'] as const;
+
+/** The warm start's token entropies of its promote and suppress subsets (teacher-forced). */
+export const WARM_START_ENTROPY_KEYS = ['sft/entropy_promote', 'sft/entropy_suppress'] as const;
+
+/** The run's policy-entropy metric: an on-policy one, a known name, else any name ending in "entropy" that is not a reward's or H_last's. */
 export function policyEntropyKey(metricNames: Iterable<string>): string | null {
   const seen = new Set(metricNames);
+  for (const k of ON_POLICY_ENTROPY_KEYS) if (seen.has(k)) return k;
   for (const k of POLICY_ENTROPY_KEYS) if (seen.has(k)) return k;
-  for (const k of seen) if (/entropy$/i.test(k) && !/oger|reward|last/i.test(k)) return k;
+  for (const k of seen) if (/entropy$/i.test(k) && !/oger|reward|last|promote|suppress/i.test(k)) return k;
   return null;
 }
 
 /**
- * The step metrics the dashboard draws: only the policy entropy. A verl or LUFFY run logs dozens
- * of metrics per step (timings, losses, clip fractions); sending them all would grow every
- * dashboard open by a column each, for curves nobody draws.
+ * The step metrics the dashboard draws: the policy entropy and, for a run with a warm start, its
+ * promote/suppress entropies. A verl or LUFFY run logs dozens of metrics per step (timings,
+ * losses, clip fractions); sending them all would grow every dashboard open by a column each, for
+ * curves nobody draws.
  */
 export function drawnMetricKeys(points: readonly ViewStepSeriesPoint[]): string[] {
   const names = new Set<string>();
   for (const p of points) for (const k of Object.keys(p.metrics)) names.add(k);
   const entropy = policyEntropyKey(names);
-  return entropy === null ? [] : [entropy];
+  return [...(entropy === null ? [] : [entropy]), ...WARM_START_ENTROPY_KEYS.filter((k) => names.has(k))];
 }
 
-/** `onlyMetrics`: the metric names to send (all when omitted). */
+/**
+ * The warm start's optimizer steps, N, read off the step axis: the trainer streams the record after
+ * k of N warm-start steps as step k − N − 1 (protocol `phase: "warm_start"`), so the warm start spans
+ * −N−1 (before its first step) … −1 and RL's step 0 follows. 0 when the series has no negative step.
+ */
+export function warmStartSteps(points: readonly ViewStepSeriesPoint[]): number {
+  let min = 0;
+  for (const p of points) if (p.step < min) min = p.step;
+  return min < 0 ? -min - 1 : 0;
+}
+
+/** How far into the warm start a negative step is: its k of warmStartSteps (0: before it began). */
+export function warmStartProgress(step: number, warmSteps: number): number {
+  return step + warmSteps + 1;
+}
+
 export function toSeriesColumns(points: readonly ViewStepSeriesPoint[], onlyMetrics?: readonly string[]): StepSeriesColumns {
   const fields = Object.fromEntries(SERIES_FIELDS.map((f) => [f, points.map((p) => forDisplay(p[f]))])) as StepSeriesColumns['fields'];
   const metrics: Record<string, Array<number | null>> = {};

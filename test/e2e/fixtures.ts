@@ -130,6 +130,27 @@ export function ordinaryRun(runId: string): Record<string, unknown>[] {
   return events;
 }
 
+/** The OXA warm start of warmStartRun: 8 optimizer steps logged every 2, so records at -9 … -1. */
+export const WARM_START_STEPS = 8;
+
+/**
+ * ordinaryRun after an OXA warm start, as the trainer streams one (docs/protocol.md, `step`): the
+ * warm start's records at steps -9, -7, …, -1 with `phase: "warm_start"` and only `sft/` metrics and
+ * the on-policy entropy probe, then RL steps that log the on-policy entropy too.
+ */
+export function warmStartRun(runId: string): Record<string, unknown>[] {
+  const [start, ...rest] = ordinaryRun(runId);
+  const warm: Record<string, unknown>[] = [];
+  for (let k = 0; k <= WARM_START_STEPS; k += 2) {
+    const metrics: Record<string, number> = { 'actor/entropy_on_policy': 0.62 + 0.03 * k, 'sft/lr': 0.001 };
+    if (k === 0) Object.assign(metrics, { 'sft/oxa_mu': 1.31, 'sft/oxa_sigma': 0.08, 'sft/oxa_promote_selected': 2000 });
+    else Object.assign(metrics, { 'sft/loss': 1.1 - 0.1 * k, 'sft/nll': 1.1 - 0.1 * k, 'sft/unlikelihood': 0.02, 'sft/entropy_promote': 0.9 - 0.02 * k, 'sft/entropy_suppress': 0.35 - 0.02 * k });
+    warm.push({ v: 1, type: 'step', run_id: runId, step: k - WARM_START_STEPS - 1, phase: 'warm_start', time: new Date(Date.UTC(2025, 11, 31, 23, 50 + k)).toISOString(), metrics });
+  }
+  const rl = rest.map((e) => (e.type === 'step' ? { ...e, metrics: { ...(e.metrics as Record<string, number>), 'actor/entropy_on_policy': 0.86 - 0.04 * (e.step as number) } } : e));
+  return [start as Record<string, unknown>, ...warm, ...rl];
+}
+
 /**
  * Payloads a hostile model could emit. Each would, if it ran, leave a mark the test looks for:
  * a `__pwned` global in the webview or its parents, a changed document.title, a console line with

@@ -64,8 +64,12 @@ export const READ_PERF_JS = '() => (window.__rewardLensPerf || []).map((e) => ({
 export async function clickChartStep(target: Page | Frame, chartId: string, step: number): Promise<number> {
   const svg = target.locator(`[data-testid="chart-${chartId}"] svg`);
   const at = await svg.evaluate((el, s) => {
-    const [d0, d1] = (el.getAttribute('data-step-domain') ?? '').split(' ').map(Number) as [number, number];
-    const [left, right] = (el.getAttribute('data-plot-x') ?? '').split(' ').map(Number) as [number, number];
+    // Breakpoints of a piecewise linear step axis (two, or three when a warm start has its own scale).
+    const ds = (el.getAttribute('data-step-domain') ?? '').split(' ').map(Number);
+    const xs = (el.getAttribute('data-plot-x') ?? '').split(' ').map(Number);
+    let i = 0;
+    while (i < ds.length - 2 && s > (ds[i + 1] as number)) i++;
+    const [d0, d1, left, right] = [ds[i] as number, ds[i + 1] as number, xs[i] as number, xs[i + 1] as number];
     const scale = el.getBoundingClientRect().width / Number(el.getAttribute('width'));
     const x = (left + ((s - d0) / (d1 - d0)) * (right - left)) * scale;
     return { x, y: el.getBoundingClientRect().height / 2, stepsPerPixel: (d1 - d0) / ((right - left) * scale) };

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePerfLine, percentile, summarise } from '../kit/ui';
-import { MESSAGE_LIMITS, drawnMetricKeys, formatRenderedLog, fromSeriesColumns, policyEntropyKey, toSeriesColumns, validateDashboardMessage, validateInspectorMessage, type StepSeriesColumns, type ViewStepSeriesPoint } from '../../src/core/messages';
+import { MESSAGE_LIMITS, drawnMetricKeys, formatRenderedLog, fromSeriesColumns, policyEntropyKey, toSeriesColumns, validateDashboardMessage, validateInspectorMessage, warmStartProgress, warmStartSteps, type StepSeriesColumns, type ViewStepSeriesPoint } from '../../src/core/messages';
 
 const refused = (r: { ok: boolean }) => assert.equal(r.ok, false, JSON.stringify(r));
 
@@ -105,6 +105,26 @@ test('the dashboard is sent only the metric it draws: the policy entropy, under 
   assert.equal(policyEntropyKey(['oger/entropy', 'h_last_entropy', 'train/policy_entropy']), 'train/policy_entropy');
   assert.equal(policyEntropyKey(['oger/entropy', 'reward/entropy']), null);
   assert.deepEqual(drawnMetricKeys([point({ 'actor/pg_loss': 1 })]), [], 'a run without an entropy metric sends no metric column');
+});
+
+test('a warm start: the on-policy entropy spans both phases, the promote/suppress entropies are sent, N is read off the step axis', () => {
+  const point = (step: number, metrics: Record<string, number | null>): ViewStepSeriesPoint => ({ step, metrics, groupCount: step < 0 ? 0 : 1, accuracy: step < 0 ? null : 1, rOgerMean: null, rOgerMax: null, failedRatio: null, meanResponseTokens: null, meanResponseChars: null, meanOfflineAdvantage: null, lintCount: 0 });
+  // 8 OXA steps logged every 4: records after 0, 4 and 8 of them (steps -9, -5, -1), then RL.
+  const run = [
+    point(-9, { 'actor/entropy_on_policy': 0.4, 'sft/lr': 0.001, 'sft/oxa_mu': 1.3 }),
+    point(-5, { 'actor/entropy_on_policy': 0.5, 'sft/loss': 0.9, 'sft/entropy_promote': 0.7, 'sft/entropy_suppress': 0.2 }),
+    point(-1, { 'actor/entropy_on_policy': 0.55, 'sft/loss': 0.6, 'sft/entropy_promote': 0.6, 'sft/entropy_suppress': 0.1 }),
+    point(0, { 'actor/entropy': 0.9, 'actor/entropy_on_policy': 0.55 }),
+    point(1, { 'actor/entropy': 0.8, 'actor/entropy_on_policy': 0.5, 'actor/pg_loss': 0.1 }),
+  ];
+  assert.deepEqual(drawnMetricKeys(run), ['actor/entropy_on_policy', 'sft/entropy_promote', 'sft/entropy_suppress']);
+  assert.deepEqual(toSeriesColumns(run, drawnMetricKeys(run)).metrics['actor/entropy_on_policy'], [0.4, 0.5, 0.55, 0.55, 0.5]);
+  assert.equal(policyEntropyKey(['actor/entropy', 'actor/entropy_on_policy']), 'actor/entropy_on_policy', 'teacher tokens excluded first');
+  assert.equal(policyEntropyKey(['sft/entropy_promote', 'sft/entropy_suppress']), null, 'a subset entropy is not the policy entropy');
+  assert.equal(warmStartSteps(run), 8);
+  assert.equal(warmStartProgress(-9, 8), 0);
+  assert.equal(warmStartProgress(-1, 8), 8);
+  assert.equal(warmStartSteps(run.slice(3)), 0, 'no warm start, no negative step');
 });
 
 test('the dashboard series survives its columnar wire form, including steps that logged different metrics', () => {

@@ -37,6 +37,8 @@ export interface LineChartSpec {
   format?: (v: number) => string;
   selectedStep: number | null;
   onPick: (step: number) => void;
+  /** steps below this one are the warm start (SFT or OXA) before RL: shaded and labelled */
+  warmStartBefore?: number | null;
 }
 
 const M = { top: 8, right: 12, bottom: 22, left: 44 };
@@ -60,6 +62,38 @@ export interface LineChart {
   setPicked(step: number | null): void;
 }
 
+/** The most of a chart's width a warm start takes; longer ones are drawn on their own, denser scale. */
+export const WARM_START_MAX_SHARE = 0.3;
+
+interface WarmStartPhases {
+  /** the step between the last warm-start step and the first RL step, where the band ends */
+  boundary: number;
+  /** the warm start's share of the plot's width: its natural share, at most WARM_START_MAX_SHARE */
+  share: number;
+  natural: number;
+  /** integer ticks of each phase, each spaced for its own width */
+  ticks: number[];
+}
+
+/**
+ * A warm start of 600 SFT steps before 20 RL steps would leave RL 3% of a linear axis. The x scale
+ * becomes piecewise linear: the warm start keeps its natural share of the width up to
+ * WARM_START_MAX_SHARE, RL the rest, and each phase gets its own ticks. Null without both phases.
+ */
+function warmStartPhases(steps: readonly number[], before: number | null, domain: [number, number], plotWidth: number): WarmStartPhases | null {
+  if (before === null) return null;
+  const firstRl = steps.find((st) => st >= before);
+  const warm = steps.filter((st) => st < before);
+  if (firstRl === undefined || warm.length === 0) return null;
+  const lastWarm = Math.max(...warm);
+  const boundary = (lastWarm + firstRl) / 2;
+  const natural = (boundary - domain[0]) / (domain[1] - domain[0]);
+  const share = Math.min(natural, WARM_START_MAX_SHARE);
+  const fit = (from: number, to: number, px: number) => stepAxis(from, to, Math.max(1, Math.floor(px / 60))).ticks.filter((t) => t >= from && t <= to);
+  const ticks = [...fit(domain[0], lastWarm, share * plotWidth), ...fit(firstRl, domain[1], (1 - share) * plotWidth)];
+  return { boundary, share, natural, ticks };
+}
+
 export function lineChart(spec: LineChartSpec, width: number, height: number): LineChart {
   const fig = h('figure', { class: 'chart', 'data-testid': `chart-${spec.id}` });
   const cap = h('figcaption', {}, spec.title);
@@ -78,13 +112,36 @@ export function lineChart(spec: LineChartSpec, width: number, height: number): L
   const [s0, s1] = extent(spec.steps) as [number, number];
   const xAxis = stepAxis(s0, s1, Math.floor((w - M.left - M.right) / 60));
   const yAxis = valueAxis(all, { kind: spec.axis ?? 'real', nonNegative: spec.nonNegative, includeZero: spec.zeroLine, maxTicks: Math.min(5, tickCountFor(height - M.top - M.bottom)) });
-  const x: ScaleLinear<number, number> = scaleLinear().domain(xAxis.domain).range([M.left, w - M.right]);
+  const phases = warmStartPhases(spec.steps, spec.warmStartBefore ?? null, xAxis.domain, w - M.left - M.right);
+  const x: ScaleLinear<number, number> = phases
+    ? scaleLinear().domain([xAxis.domain[0], phases.boundary, xAxis.domain[1]]).range([M.left, M.left + phases.share * (w - M.left - M.right), w - M.right])
+    : scaleLinear().domain(xAxis.domain).range([M.left, w - M.right]);
+  if (phases) xAxis.ticks = phases.ticks;
   const y: ScaleLinear<number, number> = scaleLinear().domain(yAxis.domain).range([height - M.bottom, M.top]);
   const gx = svgEl('g', { class: 'axis', transform: `translate(0,${height - M.bottom})` });
   const gy = svgEl('g', { class: 'axis', transform: `translate(${M.left},0)` });
   svg.append(gx, gy);
   select(gx).call(axisBottom(x).tickValues(xAxis.ticks).tickFormat((d) => xAxis.format(Number(d))));
   select(gy).call(axisLeft(y).tickValues(yAxis.ticks).tickFormat((d) => yAxis.format(Number(d))));
+  if (spec.warmStartBefore !== undefined && spec.warmStartBefore !== null && s0 < spec.warmStartBefore) {
+    const edge = phases ? x(phases.boundary) : w - M.right;
+    const band = svgEl('g', { class: 'phase-warm-start', 'data-testid': `warm-start-band-${spec.id}` });
+    const title = svgEl('title');
+    title.textContent = `Warm start (supervised fine-tuning on teacher traces, SFT or OXA) before the RL steps; its steps are numbered below 0${phases && phases.share < phases.natural ? ` and drawn on their own scale, in at most ${Math.round(WARM_START_MAX_SHARE * 100)}% of the width` : ''}`;
+    band.append(title, svgEl('rect', { x: M.left, y: M.top, width: Math.max(0, edge - M.left), height: height - M.top - M.bottom }));
+    band.appendChild(svgEl('line', { x1: edge, x2: edge, y1: M.top, y2: height - M.bottom }));
+    if (edge - M.left > 64) {
+      const label = svgEl('text', { x: M.left + 4, y: M.top + 11 });
+      label.textContent = 'warm start';
+      band.appendChild(label);
+    }
+    if (w - M.right - edge > 24) {
+      const rl = svgEl('text', { x: edge + 4, y: M.top + 11 });
+      rl.textContent = 'RL';
+      band.appendChild(rl);
+    }
+    svg.appendChild(band);
+  }
   if (spec.zeroLine) svg.appendChild(svgEl('line', { class: 'zero', x1: M.left, x2: w - M.right, y1: y(0), y2: y(0) }));
   const steps = spec.steps;
   for (const s of spec.series) {
@@ -126,8 +183,9 @@ export function lineChart(spec: LineChartSpec, width: number, height: number): L
   }
   // Where each step sits horizontally, in the svg's own units: how a test or a benchmark clicks a
   // step on a chart too dense for markers.
-  svg.setAttribute('data-step-domain', `${xAxis.domain[0]} ${xAxis.domain[1]}`);
-  svg.setAttribute('data-plot-x', `${M.left} ${w - M.right}`);
+  // Piecewise linear when a warm start has its own scale: the breakpoints in steps and in x.
+  svg.setAttribute('data-step-domain', (phases ? [xAxis.domain[0], phases.boundary, xAxis.domain[1]] : xAxis.domain).join(' '));
+  svg.setAttribute('data-plot-x', (phases ? [M.left, x(phases.boundary), w - M.right] : [M.left, w - M.right]).join(' '));
   const byStep = bisector((s: number) => s).center;
   const nearest = (clientX: number): number => {
     const rect = svg.getBoundingClientRect();

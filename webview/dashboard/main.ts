@@ -11,7 +11,7 @@ import { reportAfterPaint } from '../shared/perf';
 import { emptyState, errorState, loadingState } from '../shared/states';
 import { fmtNum, fmtPercent } from '../../src/core/format';
 import type { DashboardToHost, HostToDashboard, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary } from '../../src/core/messages';
-import { fromSeriesColumns, policyEntropyKey } from '../../src/core/messages';
+import { fromSeriesColumns, policyEntropyKey, warmStartProgress, warmStartSteps } from '../../src/core/messages';
 import type { Variant } from '../../src/core/reward';
 import { histogram, lineChart, scatter, type ScatterPoint, type Series } from './charts';
 import type { AxisKind } from './axes';
@@ -63,10 +63,17 @@ function renderCurves(): HTMLElement {
   const hgt = 150;
   const pick = (step: number) => selectStep(step);
   const tokens = s.some((p) => p.meanResponseTokens !== null);
-  const eKey = policyEntropyKey(s.flatMap((p) => Object.keys(p.metrics)));
+  const names = new Set(s.flatMap((p) => Object.keys(p.metrics)));
+  const eKey = policyEntropyKey(names);
+  const warm = s.some((p) => p.step < 0);
+  // During a warm start the entropy chart also shows the promote and suppress subsets' token
+  // entropies (teacher-forced): whether OXA kept entropy up is read against them.
+  const entropySeries: Series[] = [{ name: eKey === 'actor/entropy_on_policy' ? 'on-policy' : 'entropy', cls: 's-blue', values: s.map((p) => metric(p, eKey)) }];
+  if (names.has('sft/entropy_promote')) entropySeries.push({ name: 'warm-start promote', cls: 's-green', values: s.map((p) => metric(p, 'sft/entropy_promote')) });
+  if (names.has('sft/entropy_suppress')) entropySeries.push({ name: 'warm-start suppress', cls: 's-red', values: s.map((p) => metric(p, 'sft/entropy_suppress')) });
   const specs: Array<{ id: string; title: string; series: Series[]; markers?: boolean; zeroLine?: boolean; axis?: AxisKind; nonNegative?: boolean; format?: (v: number) => string }> = [
     { id: 'accuracy', title: 'Accuracy (online members)', series: [{ name: 'accuracy', cls: 's-green', values: s.map((p) => p.accuracy) }], markers: true, axis: 'ratio', format: (v) => fmtPercent(v) },
-    { id: 'entropy', title: `Policy entropy${eKey ? ` (${eKey})` : ''}`, series: [{ name: 'entropy', cls: 's-blue', values: s.map((p) => metric(p, eKey)) }], nonNegative: true },
+    { id: 'entropy', title: `Policy entropy${eKey ? ` (${eKey})` : ''}`, series: entropySeries, nonNegative: true },
     { id: 'roger', title: 'R_OGER mean / max', series: [{ name: 'mean', cls: 's-blue', values: s.map((p) => p.rOgerMean) }, { name: 'max', cls: 's-purple', values: s.map((p) => p.rOgerMax) }], nonNegative: true },
     { id: 'failed', title: 'Failed-response ratio (truncated or verifier error)', series: [{ name: 'failed', cls: 's-red', values: s.map((p) => p.failedRatio) }], axis: 'ratio', format: (v) => fmtPercent(v) },
     { id: 'length', title: tokens ? 'Response length (tokens)' : 'Response length (characters)', series: [{ name: 'length', cls: 's-orange', values: s.map((p) => (tokens ? p.meanResponseTokens : p.meanResponseChars)) }], axis: 'integer', nonNegative: true, format: (v) => fmtNum(v, 1) },
@@ -75,7 +82,7 @@ function renderCurves(): HTMLElement {
   const grid = h('div', { class: `curves cols-${cols}`, 'data-testid': 'curves' });
   pickers = [];
   for (const spec of specs) {
-    const chart = lineChart({ ...spec, steps, markers: spec.markers ?? false, selectedStep: state.selectedStep, onPick: pick }, w, hgt);
+    const chart = lineChart({ ...spec, steps, markers: spec.markers ?? false, selectedStep: state.selectedStep, onPick: pick, warmStartBefore: warm ? 0 : null }, w, hgt);
     grid.appendChild(chart.element);
     pickers.push(chart.setPicked);
   }
@@ -93,6 +100,14 @@ function renderStep(): HTMLElement {
     return sec;
   }
   sec.setAttribute('data-step', String(state.selectedStep));
+  if (state.selectedStep < 0) {
+    const n = warmStartSteps(state.series);
+    const k = warmStartProgress(state.selectedStep, n);
+    sec.appendChild(h('h2', {}, k === 0 ? `Step ${state.selectedStep}: before the warm start` : `Step ${state.selectedStep}: warm start, after ${k} of ${n} optimizer steps`));
+    sec.appendChild(h('p', { class: 'muted warm-start-note', 'data-testid': 'warm-start-note' },
+      'Before RL the policy is fine-tuned on teacher traces (SFT, or OXA: low-confidence correct traces promoted, confident wrong self-samples suppressed). It samples no groups, so this step has no rollouts; the entropy chart shows its on-policy probe and, for OXA, the promote and suppress subsets.'));
+    return sec;
+  }
   sec.appendChild(h('h2', {}, `Step ${state.selectedStep}`));
   if (state.stepLoading || !state.step || state.step.step !== state.selectedStep) {
     sec.appendChild(loadingState(`step ${state.selectedStep}`));
@@ -137,9 +152,13 @@ function renderStep(): HTMLElement {
 function selectStep(step: number): void {
   if (!state.runId) return;
   state.selectedStep = step;
+  for (const setPicked of pickers) setPicked(step);
+  if (step < 0) { // a warm-start step has no groups to ask the host for
+    rerenderStep();
+    return;
+  }
   state.stepLoading = true;
   rerenderStep();
-  for (const setPicked of pickers) setPicked(step);
   send({ type: 'selectStep', runId: state.runId, step });
 }
 
@@ -164,7 +183,10 @@ function renderAll(t0: number): void {
   title.appendChild(textEl('span', { class: 'mono', 'data-testid': 'run-id' }, state.runId ?? ''));
   head.appendChild(title);
   head.appendChild(h('span', { class: 'badge' }, (state.variant ?? '').toUpperCase()));
-  head.appendChild(h('span', { class: 'badge', 'data-testid': 'step-count', 'data-value': state.series.length }, `${state.series.length} steps`));
+  const warmSteps = warmStartSteps(state.series);
+  const rlSteps = state.series.filter((p) => p.step >= 0).length;
+  head.appendChild(h('span', { class: 'badge', 'data-testid': 'step-count', 'data-value': rlSteps }, `${rlSteps} steps`));
+  if (warmSteps) head.appendChild(h('span', { class: 'badge', 'data-testid': 'warm-start-count', 'data-value': warmSteps, title: 'steps of the supervised warm start before RL, numbered below 0' }, `after ${warmSteps} warm-start steps`));
   app.appendChild(head);
   curvesEl = renderCurves();
   stepEl = renderStep();
