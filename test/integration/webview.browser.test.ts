@@ -151,6 +151,27 @@ test('dashboard: a page created with its series renders before any host message,
   await page.close();
 });
 
+test('dashboard: a one-step GRPO run hides the charts it cannot have and says why', async () => {
+  const [first] = sampleSeries(1);
+  const grpo = [{ ...first!, rOgerMean: null, rOgerMax: null, meanOfflineAdvantage: null }];
+  const page = await open('dash-grpo', 'dashboard', [{ type: 'series', runId: 'grpo-run', variant: 'grpo', series: toSeriesColumns(grpo), selectedStep: null }]);
+  await page.waitForSelector('[data-testid="point-step-0"]');
+  assert.equal(await page.locator('[data-testid="chart-roger"]').count(), 0, 'no empty R_OGER frame');
+  assert.equal(await page.locator('[data-testid="chart-offline-advantage"]').count(), 0);
+  assert.equal(await page.locator('[data-testid^="chart-empty-"]').count(), 0, 'no "Not logged" frame at all');
+  assert.equal(await page.locator('[data-testid="chart-entropy"] circle.solo').count(), 1, 'the one step\'s entropy is a visible dot, not an invisible one-point path');
+  assert.equal(await page.locator('[data-testid="step-count"]').textContent(), '1 step');
+  const note = page.locator('[data-testid="not-charted"]');
+  assert.equal(await note.getAttribute('data-charts'), 'roger offline-advantage');
+  assert.match((await note.textContent()) ?? '', /R_OGER mean \/ max \(a GRPO run has no OGER reward\); Advantage of the offline member \(a GRPO group has no teacher trajectory\)/);
+  const full = await open('dash-full', 'dashboard', [{ type: 'series', runId: 'oger-run', variant: 'oger', series: toSeriesColumns(sampleSeries(5)), selectedStep: null }]);
+  await full.waitForSelector('[data-testid="chart-roger"]');
+  assert.equal(await full.locator('[data-testid="not-charted"]').count(), 0, 'nothing to explain when every chart has data');
+  assert.deepEqual(await cspViolations(page), []);
+  await page.close();
+  await full.close();
+});
+
 test('dashboard: a step point selects the step, its groups open through the host', async () => {
   const series = sampleSeries(60);
   const page = await open('dash', 'dashboard', [{ type: 'series', runId: 'sample-run', variant: 'oger', series: toSeriesColumns(series), selectedStep: null }]);

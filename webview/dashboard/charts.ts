@@ -151,6 +151,12 @@ export function lineChart(spec: LineChartSpec, width: number, height: number): L
       .y((i) => y(s.values[i] as number));
     const d = gen(steps.map((_, i) => i));
     if (d) svg.appendChild(svgEl('path', { class: `series ${s.cls}`, d, 'data-series': s.name }));
+    // A path through one point draws nothing: a one-step run would look unlogged.
+    const defined = s.values.flatMap((v, i) => (v !== null && Number.isFinite(v) ? [i] : []));
+    if (defined.length === 1) {
+      const i = defined[0] as number;
+      svg.appendChild(svgEl('circle', { class: `solo ${s.cls}`, cx: x(steps[i] as number), cy: y(s.values[i] as number), r: 2.5, 'data-series': s.name }));
+    }
   }
   const sel = svgEl('line', { class: 'cursor', y1: M.top, y2: height - M.bottom, x1: 0, x2: 0, visibility: 'hidden' });
   const picked = svgEl('line', { class: 'picked', y1: M.top, y2: height - M.bottom, x1: 0, x2: 0, visibility: 'hidden' });

@@ -79,14 +79,35 @@ function renderCurves(): HTMLElement {
     { id: 'length', title: tokens ? 'Response length (tokens)' : 'Response length (characters)', series: [{ name: 'length', cls: 's-orange', values: s.map((p) => (tokens ? p.meanResponseTokens : p.meanResponseChars)) }], axis: 'integer', nonNegative: true, format: (v) => fmtNum(v, 1) },
     { id: 'offline-advantage', title: 'Advantage of the offline member', series: [{ name: 'advantage', cls: 's-yellow', values: s.map((p) => p.meanOfflineAdvantage) }], zeroLine: true },
   ];
+  // A chart with no value at any step is left out, with one line saying why: a GRPO run has no
+  // R_OGER and no teacher, and empty frames would read as something broken.
+  const logged = specs.filter((spec) => spec.series.some((se) => se.values.some((v) => v !== null)));
+  const missing = specs.filter((spec) => !logged.includes(spec));
   const grid = h('div', { class: `curves cols-${cols}`, 'data-testid': 'curves' });
   pickers = [];
-  for (const spec of specs) {
+  if (missing.length) {
+    const note = h('p', { class: 'muted not-charted', 'data-testid': 'not-charted', 'data-charts': missing.map((m) => m.id).join(' ') }, 'Not charted: ');
+    note.appendChild(document.createTextNode(missing.map((m) => `${m.title} (${notLoggedReason(m.id, state.variant, eKey)})`).join('; ')));
+    grid.appendChild(note);
+  }
+  for (const spec of logged) {
     const chart = lineChart({ ...spec, steps, markers: spec.markers ?? false, selectedStep: state.selectedStep, onPick: pick, warmStartBefore: warm ? 0 : null }, w, hgt);
     grid.appendChild(chart.element);
     pickers.push(chart.setPicked);
   }
   return grid;
+}
+
+/** Why a chart has nothing to draw for this run, in the researcher's terms. */
+function notLoggedReason(chartId: string, variant: Variant | null, entropyKey: string | null): string {
+  const name = (variant ?? 'this').toUpperCase();
+  switch (chartId) {
+    case 'roger': return variant === 'grpo' || variant === 'luffy' ? `a ${name} run has no OGER reward` : 'no correct online member has an R_OGER yet';
+    case 'offline-advantage': return variant === 'grpo' ? 'a GRPO group has no teacher trajectory' : 'no group has a teacher trajectory yet';
+    case 'entropy': return entropyKey === null ? 'the run logs no policy-entropy metric' : `${entropyKey} is null at every step`;
+    case 'length': return 'no response lengths were logged';
+    default: return 'no group has been logged yet';
+  }
 }
 
 function verdictVar(v: string): string {
@@ -185,7 +206,7 @@ function renderAll(t0: number): void {
   head.appendChild(h('span', { class: 'badge' }, (state.variant ?? '').toUpperCase()));
   const warmSteps = warmStartSteps(state.series);
   const rlSteps = state.series.filter((p) => p.step >= 0).length;
-  head.appendChild(h('span', { class: 'badge', 'data-testid': 'step-count', 'data-value': rlSteps }, `${rlSteps} steps`));
+  head.appendChild(h('span', { class: 'badge', 'data-testid': 'step-count', 'data-value': rlSteps }, `${rlSteps} step${rlSteps === 1 ? '' : 's'}`));
   if (warmSteps) head.appendChild(h('span', { class: 'badge', 'data-testid': 'warm-start-count', 'data-value': warmSteps, title: 'steps of the supervised warm start before RL, numbered below 0' }, `after ${warmSteps} warm-start steps`));
   app.appendChild(head);
   curvesEl = renderCurves();
