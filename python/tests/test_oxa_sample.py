@@ -18,7 +18,10 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(PYTHON_DIR)}
 def sample(tmp_path, *extra):
     args = ["--model", TINY, "--in", str(tmp_path / "q.jsonl"), "--out", str(tmp_path / "s.jsonl"), "--samples", "3", "--max-new-tokens", "24",
             "--k", "4", "--template", PROMPT_TEMPLATE, "--system-prompt", "", "--workers", "1", "--batch-prompts", "2",
-            "--selected", str(tmp_path / "sel.json"), *extra]
+            "--selected", str(tmp_path / "sel.json"),
+            # generous: on a loaded 2-core machine a 5 s verification timed out once and its
+            # verdict became "error" (correctly, but not what this test is about)
+            "--timeout", "60", *extra]
     return subprocess.run([sys.executable, "-m", "reward_lens.oxa", "sample", *args], env=ENV, capture_output=True, text=True, timeout=300)
 
 

@@ -85,20 +85,12 @@ def pick_suppress(pool: Sequence[SelfSample], k: int, min_ppl: float = MIN_PPL):
 
 
 def _done_questions(path: str) -> set:
-    """Question ids already in an output file; a torn last line (no newline) is cut off first."""
-    import os
-
-    if not os.path.exists(path):
-        return set()
-    with open(path, "rb") as f:
-        data = f.read()
-    if data and not data.endswith(b"\n"):
-        with open(path, "r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
-        data = data[: data.rfind(b"\n") + 1]
+    """Question ids already in an output file (after `complete_lines` drops a torn last line)."""
     import json
 
-    return {json.loads(line)["question_id"] for line in data.decode("utf-8").splitlines() if line.strip()}
+    from .score import complete_lines
+
+    return {json.loads(line)["question_id"] for line in complete_lines(path) if line.strip()}
 
 
 def run_sample(args) -> int:

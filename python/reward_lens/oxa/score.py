@@ -74,18 +74,24 @@ def read_rows(path: str) -> list[ScoreRow]:
     return rows
 
 
-def already_scored(path: str, conditioning: str) -> set:
-    """Ids in an existing output file; a torn last line (no newline) is cut off first."""
+def complete_lines(path: str) -> list[str]:
+    """The lines of a resumable JSONL output; a torn last line (no newline, a crash mid-write) is
+    cut off the file first, so the rerun appends after the last whole row."""
     if not os.path.exists(path):
-        return set()
+        return []
     with open(path, "rb") as f:
         data = f.read()
     if data and not data.endswith(b"\n"):
         with open(path, "r+b") as f:
             f.truncate(data.rfind(b"\n") + 1)
         data = data[: data.rfind(b"\n") + 1]
+    return data.decode("utf-8").splitlines()
+
+
+def already_scored(path: str, conditioning: str) -> set:
+    """Ids in an existing output file (after `complete_lines` drops a torn last line)."""
     done = set()
-    for n, line in enumerate(data.decode("utf-8").splitlines(), 1):
+    for n, line in enumerate(complete_lines(path), 1):
         if not line.strip():
             continue
         d = json.loads(line)
