@@ -104,12 +104,15 @@ def resolve_request(ws: dict, pool_ppl: list[float]) -> dict:
     else:
         lo, hi = (float(x) for x in ws["ppl_range"])
     width = ws["bin_width"] if ws["bin_width"] != "auto" else (hi - lo) / AUTO_BINS
-    mu = ws["mu"] if ws["mu"] != "auto" else quantile(pool_ppl, 0.75)
+    # The quantiles of the traces the range keeps: with a fixed range (the reference's [1, 5]) a
+    # pool whose unseen styles score in the thousands would otherwise put mu far outside it.
+    kept = [v for v in pool_ppl if lo <= v < hi] or pool_ppl
+    mu = ws["mu"] if ws["mu"] != "auto" else quantile(kept, 0.75)
     if ws["sigma"] != "auto":
         sigma = ws["sigma"]
     else:
         # half the interquartile range; a pool without spread falls back to a quarter of the range
-        sigma = (quantile(pool_ppl, 0.75) - quantile(pool_ppl, 0.25)) / 2 or (hi - lo) / 4
+        sigma = (quantile(kept, 0.75) - quantile(kept, 0.25)) / 2 or (hi - lo) / 4
     n = ws["n"] if ws["n"] is not None else max(1, len(pool_ppl) // 2)
     return {"mu": float(mu), "sigma": float(sigma), "n": int(n), "ppl_range": [float(lo), float(hi)], "bin_width": float(width), "max_per_question": int(ws["max_per_question"])}
 

@@ -93,6 +93,10 @@ def test_auto_request_from_the_pool():
     assert r["n"] == 2
     fixed = resolve_request({**ws, "ppl_range": [1, 5], "bin_width": 0.05, "mu": 2.5, "sigma": 0.25, "n": 3}, pool)
     assert fixed == {"mu": 2.5, "sigma": 0.25, "n": 3, "ppl_range": [1.0, 5.0], "bin_width": 0.05, "max_per_question": 1}
+    # a fixed range: mu and sigma come from the traces inside it, not from alien ones far above
+    wide = [1.0, 1.5, 2.0, 2.5, 3.0, 900.0, 1200.0, 1500.0, 4000.0]
+    ranged = resolve_request({**ws, "ppl_range": [1, 5], "bin_width": 0.05}, wide)
+    assert ranged["mu"] == quantile([1.0, 1.5, 2.0, 2.5, 3.0], 0.75) == 2.5 and ranged["sigma"] == (2.5 - 1.5) / 2
     flat = resolve_request(ws, [3.0, 3.0])
     assert flat["sigma"] > 0 and flat["ppl_range"] == [3.0, 4.0]
 

@@ -95,6 +95,8 @@ def run_seed(out: Path, seed: int, args) -> dict:
             result[method] = json.loads(ev_path.read_text())
             continue
         ws = oxa_warm_start(args.steps, args.batch, args.lr, args.promote, args.suppress_prompts, args.probe_prompts)
+        if args.ppl_range:
+            ws |= {"ppl_range": args.ppl_range, "bin_width": args.bin_width}
         if method == "sft":  # the same budget: steps, learning rate, promote batch, probe
             ws = {k: ws[k] for k in ("steps", "lr", "batch", "log_every", "entropy_probe_prompts")} | {"method": "sft"}
         cfg = {**base_cfg, "data": str(data / "train.jsonl"), "init_from": str(base_ckpt), "warm_start": ws, "checkpoint_dir": None}
@@ -202,10 +204,11 @@ def table(res: dict, args) -> str:
     return "\n".join(lines)
 
 
-def update_doc(doc: Path, text: str) -> None:
+def update_doc(doc: Path, text: str, marker: str = "compare") -> None:
     s = doc.read_text()
-    i, j = s.index(DOC_START), s.index(DOC_END)
-    doc.write_text(s[: i + len(DOC_START)] + "\n" + text + "\n" + s[j:])
+    start, end = DOC_START.replace("compare", marker), DOC_END.replace("compare", marker)
+    i, j = s.index(start), s.index(end)
+    doc.write_text(s[: i + len(start)] + "\n" + text + "\n" + s[j:])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--probe-prompts", type=int, default=64, help="prompts sampled for the on-policy entropy")
     ap.add_argument("--eval-prompts", type=int, default=100, help="held-out prompts for pass@k (greedy uses all 200)")
     ap.add_argument("--samples", type=int, default=16, help="samples per prompt for pass@k (k = 1 .. samples)")
-    ap.add_argument("--doc", default=None, help="write the table into this Markdown file between its oxa:compare markers")
+    ap.add_argument("--ppl-range", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                    help='OXA\'s PPL range (default "auto": the pool\'s [min, max]; the reference: 1 5)')
+    ap.add_argument("--bin-width", type=float, default=0.05, help="OXA's PPL bin width with --ppl-range")
+    ap.add_argument("--doc", default=None, help="write the table into this Markdown file between its oxa:MARKER markers")
+    ap.add_argument("--doc-marker", default="compare", help="the marker name: <!-- oxa:MARKER:start --> … <!-- oxa:MARKER:end -->")
     args = ap.parse_args(argv)
     import torch
 
@@ -237,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "report.md").write_text(text + "\n")
     print(text)
     if args.doc:
-        update_doc(Path(args.doc), text)
+        update_doc(Path(args.doc), text, args.doc_marker)
     return 0
 
 
