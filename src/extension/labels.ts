@@ -6,14 +6,26 @@ import { fmtCompact as num, fmtPercent as pct } from '../core/format';
 import { mdEscape, oneLine } from '../core/formatText';
 
 /**
- * "acc 62% · R_OGER μ 0.412 · ⚠ 3": the badges of one tree row, compact enough for a narrow side bar.
- * The names are the inspector's (R_OGER μ: mean R_OGER over correct online members).
+ * "⚠ 3 · acc 62% · R_OGER μ 0.412": the badges of one tree row, compact enough for a narrow side bar.
+ * The lint count leads: VS Code cuts a description off at the side bar's edge, and at the default
+ * width a count at the end was the part cut. The names are the inspector's (R_OGER μ: mean R_OGER
+ * over correct online members).
  */
 export function badges(s: { accuracy: number | null; meanROger: number | null; lintCount: number }): string {
-  const parts = [`acc ${pct(s.accuracy)}`];
+  const parts = s.lintCount > 0 ? [`⚠ ${s.lintCount}`] : [];
+  parts.push(`acc ${pct(s.accuracy)}`);
   if (s.meanROger !== null) parts.push(`R_OGER μ ${num(s.meanROger, 3)}`);
-  if (s.lintCount > 0) parts.push(`⚠ ${s.lintCount}`);
   return parts.join(' · ');
+}
+
+/** "⚠ 3 · " when a row has lints, so its description starts with them; else nothing. */
+function lintLead(s: { lintCount: number }): string {
+  return s.lintCount > 0 ? `⚠ ${s.lintCount} · ` : '';
+}
+
+/** The badges without the lint count, for rows whose description already leads with it. */
+function restBadges(s: { accuracy: number | null; meanROger: number | null }): string {
+  return badges({ ...s, lintCount: 0 });
 }
 
 export function runLabel(r: RunSummary): string {
@@ -22,7 +34,7 @@ export function runLabel(r: RunSummary): string {
 
 export function runDescription(r: RunSummary): string {
   const state = r.status === 'running' ? `step ${r.lastStep ?? '—'} · running` : r.status;
-  return `${r.variant} · ${state} · ${badges(r)}`;
+  return `${lintLead(r)}${r.variant} · ${state} · ${restBadges(r)}`;
 }
 
 /** Markdown for the run's tooltip. Values from the store are escaped: run ids and models are user data. */
@@ -52,7 +64,7 @@ export function stepLabel(s: StepSummary): string {
 }
 
 export function stepDescription(s: StepSummary): string {
-  return `${s.groupCount} group${s.groupCount === 1 ? '' : 's'} · ${badges(s)}`;
+  return `${lintLead(s)}${s.groupCount} group${s.groupCount === 1 ? '' : 's'} · ${restBadges(s)}`;
 }
 
 export function stepTooltip(runId: string, s: StepSummary): string {
@@ -75,7 +87,7 @@ export function groupLabel(g: GroupSummary): string {
 
 export function groupDescription(g: GroupSummary): string {
   const zero = g.zeroStd ? ' · zero std' : '';
-  return `${g.trajectoryCount} · ${badges(g)}${zero}`;
+  return `${lintLead(g)}${g.trajectoryCount} · ${restBadges(g)}${zero}`;
 }
 
 export function groupTooltip(g: GroupSummary): string {

@@ -1,13 +1,13 @@
 // Tree, status-bar and tooltip text: badges and escaping of user data in markdown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { badges, groupLabel, runTooltip, statusBarText } from '../../src/extension/labels';
+import { badges, groupLabel, runDescription, runTooltip, statusBarText, stepDescription } from '../../src/extension/labels';
 import { mdEscape, oneLine } from '../../src/core/formatText';
 import type { GroupSummary, RunSummary } from '../../src/node/store/types';
 
 test('badges: accuracy always, R_OGER μ (the inspector\'s name) when logged, lints when any', () => {
   assert.equal(badges({ accuracy: 0.5, meanROger: null, lintCount: 0 }), 'acc 50%');
-  assert.equal(badges({ accuracy: 0.5, meanROger: 0.1234, lintCount: 3 }), 'acc 50% · R_OGER μ 0.123 · ⚠ 3');
+  assert.equal(badges({ accuracy: 0.5, meanROger: 0.1234, lintCount: 3 }), '⚠ 3 · acc 50% · R_OGER μ 0.123', 'the lint count leads: a narrow side bar cuts the end off');
 });
 
 test('labels are one line without control or bidi characters', () => {
@@ -39,4 +39,15 @@ test('status bar text follows the run and the trainer state', () => {
   assert.equal(statusBarText({ runId: 'r', status: 'running', lastStep: 12 }, 'running'), '$(pulse) Reward Lens: step 12 · running');
   assert.equal(statusBarText({ runId: 'r', status: 'running', lastStep: 12 }, 'stopping'), '$(loading~spin) Reward Lens: step 12 · stopping');
   assert.equal(statusBarText({ runId: 'r', status: 'failed', lastStep: null }, null), '$(error) Reward Lens: no steps yet · failed');
+});
+
+test('tree rows lead with their lint count, so the default side bar width does not cut it off', () => {
+  const run = {
+    runId: 'r', variant: 'oger', model: 'm', status: 'completed', reason: null, startedAt: null, endedAt: null, stepCount: 3, groupCount: 6, trajectoryCount: 36,
+    lastStep: 2, accuracy: 0.625, meanROger: 0.2, lintCount: 4, reward: { variant: 'oger', replace: 1, advantage: { std: 'sample', eps: 1e-6 } },
+    encoder: null, verifier: { id: 'v', name: 'math-verify' }, config: {},
+  } satisfies RunSummary;
+  assert.equal(runDescription(run), '⚠ 4 · oger · completed · acc 63% · R_OGER μ 0.200');
+  assert.equal(runDescription({ ...run, lintCount: 0 }), 'oger · completed · acc 63% · R_OGER μ 0.200');
+  assert.match(stepDescription({ step: 1, groupCount: 2, accuracy: 0.5, meanROger: null, lintCount: 1, metrics: {} } as unknown as Parameters<typeof stepDescription>[0]), /^⚠ 1 · 2 groups · acc 50%$/);
 });
