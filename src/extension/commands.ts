@@ -6,7 +6,7 @@ import { writeFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ingestFile } from '../node/ingest';
 import { importTrl, importVerl } from '../node/importers';
-import type { PromptHit, RunSummary, SearchHit } from '../node/store/types';
+import { PROMPT_HIT_LIMIT, type PromptHit, type RunSummary, type SearchHit } from '../node/store/types';
 import { FILTER_KEYS, suggestFilters } from '../core/searchFilters';
 import { storeGroupId, storeTrajectoryKey, type GroupId, type TrajectoryKey } from '../core/ids';
 import { runIdArg } from './commandArgs';
@@ -130,6 +130,9 @@ export async function importRolloutsCommand(stores: StoreHost, output: vscode.Ou
   );
 }
 
+/** Prompts matched by their text shown above the trajectory hits (the store returns up to PROMPT_HIT_LIMIT). */
+const PROMPT_TEXT_SHOWN = 5;
+
 /**
  * Find Trajectories: full-text search as you type, with filter tokens (core/searchFilters.ts) in
  * the same box. One list: completions for a filter being typed, then prompts (by id or by their
@@ -181,7 +184,12 @@ export async function findTrajectoriesCommand(
       .then((res) => {
         if (mine !== seq) return;
         // the quick pick filters its own items by label too: alwaysShow keeps every hit visible
-        const prompts: Item[] = asDocument ? [] : res.prompts.map((p) => ({
+        // A common word matches many prompts' text; listed in full they would push every trajectory
+        // hit out of view. Id matches all show; text matches five while there are trajectory hits.
+        const textCap = res.hits.length ? PROMPT_TEXT_SHOWN : Infinity;
+        let byText = 0;
+        const shown = res.prompts.filter((p) => p.match === 'id' || byText++ < textCap);
+        const prompts: Item[] = asDocument ? [] : shown.map((p) => ({
           label: `$(symbol-key) ${oneLine(p.promptId, 60)}`,
           description: `prompt ${p.match === 'id' ? 'id' : 'text'} · ${p.groups} group${p.groups === 1 ? '' : 's'} · newest: run ${oneLine(p.runId, 40)} · step ${p.step}`,
           detail: oneLine(p.snippet.map((s) => s.text).join(''), 160),
@@ -198,7 +206,8 @@ export async function findTrajectoriesCommand(
         const sep = (label: string, items: Item[]): Item[] => (items.length ? [{ label, kind: vscode.QuickPickItemKind.Separator }, ...items] : []);
         qp.items = [...values, ...sep('prompts', prompts), ...sep('trajectories', hits), ...sep('filters', keys)];
         qp.placeholder = res.fellBackToPhrase ? `Searched as the phrase ${res.query} (not valid FTS5 syntax)` : placeholder;
-        const count = `${prompts.length ? `${prompts.length} prompt${prompts.length === 1 ? '' : 's'}, ` : ''}${res.hits.length}${res.hits.length === 100 ? '+' : ''} hits`;
+        const more = prompts.length < res.prompts.length && !asDocument ? ` of ${res.prompts.length}${res.prompts.length === PROMPT_HIT_LIMIT ? '+' : ''}` : '';
+        const count = `${prompts.length ? `${prompts.length}${more} prompt${res.prompts.length === 1 ? '' : 's'}, ` : ''}${res.hits.length}${res.hits.length === 100 ? '+' : ''} hits`;
         qp.title = res.problems.length
           ? `${name}: ${res.problems.join(' · ')}`
           : `${name}: ${count}${res.ranked ? '' : ' (too many matches to rank: newest first)'}`;

@@ -11,6 +11,7 @@ import { migrate, SCHEMA_VERSION, StoreVersionError, userVersion } from './schem
 import { bm25Rank, matchesText, needsPositions, parseQuery, positiveTerms, presenceQuery, termQuery, termStats, type QueryNode, type RankInput } from './search';
 import { parseSearch, type SearchFilters } from '../../core/searchFilters';
 import { groupFilterSql, trajectoryFilterSql, type SqlPart } from './filterSql';
+import { PROMPT_HIT_LIMIT } from './types';
 import { Db, insertMany, type Row, type SqlValue } from './sqlite';
 import { BatchWriter, DEFAULT_REWARD, LINT_BITS, OPTIONAL_TRAJECTORY_FIELDS, type BatchResult, type IngestBatch } from './writer';
 import type {
@@ -29,8 +30,6 @@ export const SEARCH_RANK_LIMIT = 2000;
 export const SEARCH_SCAN_LIMIT = 20_000;
 /** and for at most this long (ms). */
 const SEARCH_SCAN_MS = 2_000;
-/** Prompts listed for one search at most: they come before the trajectory hits and must not bury them. */
-const PROMPT_HIT_LIMIT = 20;
 /** Ranking's document frequencies are counted up to here: beyond, a term's idf is ~0 anyway. */
 const DOC_FREQUENCY_CAP = 100_000;
 

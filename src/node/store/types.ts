@@ -216,6 +216,9 @@ export interface SearchHit {
   rank: number | null;
 }
 
+/** Prompts one search returns at most (id matches first): the list puts them before the trajectory hits. */
+export const PROMPT_HIT_LIMIT = 20;
+
 /** A prompt that matched a search: by its id, or by words of its text. Opens `groupId`. */
 export interface PromptHit {
   promptId: string;
