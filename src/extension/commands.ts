@@ -158,7 +158,7 @@ export async function findTrajectoriesCommand(
   qp.placeholder = placeholder;
   qp.matchOnDescription = true;
   qp.matchOnDetail = true;
-  const filterButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('filter'), tooltip: `Add a filter (${FILTER_KEYS.map((k) => k.hint).join(', ')})` };
+  const filterButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('filter'), tooltip: `Add a filter: ${FILTER_KEYS.map((k) => `${k.key}:`).join(' ')}` };
   qp.buttons = [filterButton];
   let seq = 0;
   let timer: NodeJS.Timeout | undefined;
