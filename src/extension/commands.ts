@@ -6,7 +6,8 @@ import { writeFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ingestFile } from '../node/ingest';
 import { importTrl, importVerl } from '../node/importers';
-import type { RunSummary, SearchHit } from '../node/store/types';
+import { PROMPT_HIT_LIMIT, type PromptHit, type RunSummary, type SearchHit } from '../node/store/types';
+import { FILTER_KEYS, suggestFilters } from '../core/searchFilters';
 import { storeGroupId, storeTrajectoryKey, type GroupId, type TrajectoryKey } from '../core/ids';
 import { runIdArg } from './commandArgs';
 import { exportLabelsJsonl, regressionCases } from '../node/reverify/regression';
@@ -129,9 +130,14 @@ export async function importRolloutsCommand(stores: StoreHost, output: vscode.Ou
   );
 }
 
+/** Prompts matched by their text shown above the trajectory hits (the store returns up to PROMPT_HIT_LIMIT). */
+const PROMPT_TEXT_SHOWN = 5;
+
 /**
- * Find Trajectories: full-text search as you type, a quick pick of hits; the chosen one opens in
- * the inspector (or as a document, with `asDocument`).
+ * Find Trajectories: full-text search as you type, with filter tokens (core/searchFilters.ts) in
+ * the same box. One list: completions for a filter being typed, then prompts (by id or by their
+ * words; they open their newest group), then trajectory hits (the chosen one opens in the
+ * inspector, or as a document with `asDocument`), then the filter keys a word could start.
  */
 export async function findTrajectoriesCommand(
   stores: StoreHost,
@@ -144,19 +150,32 @@ export async function findTrajectoriesCommand(
     if (pick) await vscode.commands.executeCommand(COMMANDS.openStore);
     return;
   }
-  type HitItem = vscode.QuickPickItem & { hit: SearchHit };
-  const qp = vscode.window.createQuickPick<HitItem>();
-  qp.title = asDocument ? 'Reward Lens: open a trajectory as a document' : 'Reward Lens: Find Trajectories';
-  qp.placeholder = 'Search trajectory text (FTS5: words, "a phrase", prefix*, a OR b)';
+  type Item = vscode.QuickPickItem & { hit?: SearchHit; prompt?: PromptHit; complete?: string };
+  const qp = vscode.window.createQuickPick<Item>();
+  const name = asDocument ? 'Open a trajectory as a document' : 'Find Trajectories';
+  const placeholder = 'Words, "a phrase", prefix*, a OR b, a prompt id; filters: run: step:10-20 verdict: label: lint: source: prompt:';
+  qp.title = `Reward Lens: ${name}`;
+  qp.placeholder = placeholder;
   qp.matchOnDescription = true;
   qp.matchOnDetail = true;
+  const filterButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('filter'), tooltip: `Add a filter: ${FILTER_KEYS.map((k) => `${k.key}:`).join(' ')}` };
+  qp.buttons = [filterButton];
   let seq = 0;
   let timer: NodeJS.Timeout | undefined;
+  // Completions keep the quick pick open and only rewrite the box: typing stays the way to search.
+  const completions = (v: string) => {
+    const all = suggestFilters(v).map((s): Item => ({ label: `$(filter) ${s.label}`, description: s.hint, alwaysShow: true, complete: s.value }));
+    // A value being typed (`verdict:w`) leads the list; key names a word may start (`ver`) trail it,
+    // so Enter on an ordinary word still opens the first hit.
+    return { values: all.filter((i) => !i.complete?.endsWith(':')), keys: all.filter((i) => i.complete?.endsWith(':')) };
+  };
   const runSearch = (q: string) => {
     const mine = ++seq;
+    const { values, keys } = completions(q);
     if (!q.trim()) {
-      qp.items = [];
+      qp.items = keys;
       qp.busy = false;
+      qp.title = `Reward Lens: ${name}`;
       return;
     }
     qp.busy = true;
@@ -164,17 +183,34 @@ export async function findTrajectoriesCommand(
       .search(q, 100)
       .then((res) => {
         if (mine !== seq) return;
-        // the quick pick filters its own items by label too: keep them visible by putting the query in it
-        qp.items = res.hits.map((hit) => ({
+        // the quick pick filters its own items by label too: alwaysShow keeps every hit visible
+        // A common word matches many prompts' text; listed in full they would push every trajectory
+        // hit out of view. Id matches all show; text matches five while there are trajectory hits.
+        const textCap = res.hits.length ? PROMPT_TEXT_SHOWN : Infinity;
+        let byText = 0;
+        const shown = res.prompts.filter((p) => p.match === 'id' || byText++ < textCap);
+        const prompts: Item[] = asDocument ? [] : shown.map((p) => ({
+          label: `$(symbol-key) ${oneLine(p.promptId, 60)}`,
+          description: `prompt ${p.match === 'id' ? 'id' : 'text'} · ${p.groups} group${p.groups === 1 ? '' : 's'} · newest: run ${oneLine(p.runId, 40)} · step ${p.step}`,
+          detail: oneLine(p.snippet.map((s) => s.text).join(''), 160),
+          alwaysShow: true,
+          prompt: p,
+        }));
+        const hits: Item[] = res.hits.map((hit) => ({
           label: oneLine(hit.snippet.map((p) => p.text).join(''), 120) || hit.trajectoryId,
           description: `${hit.verdict} · ${hit.source} · run ${oneLine(hit.runId, 40)} · step ${hit.step}`,
           detail: `${hit.trajectoryId} · prompt ${oneLine(hit.promptId, 40)}`,
           alwaysShow: true,
           hit,
         }));
-        qp.placeholder = res.fellBackToPhrase ? `Searched as the phrase ${res.query} (not valid FTS5 syntax)` : qp.placeholder;
-        if (!res.hits.length) qp.items = [];
-        qp.title = `${asDocument ? 'Open a trajectory as a document' : 'Find Trajectories'}: ${res.hits.length}${res.hits.length === 100 ? '+' : ''} hits${res.ranked ? '' : ' (too many matches to rank: newest first)'}`;
+        const sep = (label: string, items: Item[]): Item[] => (items.length ? [{ label, kind: vscode.QuickPickItemKind.Separator }, ...items] : []);
+        qp.items = [...values, ...sep('prompts', prompts), ...sep('trajectories', hits), ...sep('filters', keys)];
+        qp.placeholder = res.fellBackToPhrase ? `Searched as the phrase ${res.query} (not valid FTS5 syntax)` : placeholder;
+        const more = prompts.length < res.prompts.length && !asDocument ? ` of ${res.prompts.length}${res.prompts.length === PROMPT_HIT_LIMIT ? '+' : ''}` : '';
+        const count = `${prompts.length ? `${prompts.length}${more} prompt${res.prompts.length === 1 ? '' : 's'}, ` : ''}${res.hits.length}${res.hits.length === 100 ? '+' : ''} hits`;
+        qp.title = res.problems.length
+          ? `${name}: ${res.problems.join(' · ')}`
+          : `${name}: ${count}${res.ranked ? '' : ' (too many matches to rank: newest first)'}`;
       })
       .catch((e: Error) => {
         if (mine === seq) qp.title = `Search failed: ${e.message}`;
@@ -187,17 +223,29 @@ export async function findTrajectoriesCommand(
     clearTimeout(timer);
     timer = setTimeout(() => runSearch(v), 150);
   });
+  qp.onDidTriggerButton(() => {
+    // A trailing space makes the next token empty: every filter key is offered.
+    qp.value = qp.value && !/\s$/.test(qp.value) ? `${qp.value} ` : qp.value;
+    runSearch(qp.value);
+  });
   qp.onDidAccept(async () => {
-    const sel = qp.selectedItems[0];
+    const sel = qp.selectedItems[0] ?? qp.activeItems[0];
     if (!sel) return;
+    if (sel.complete !== undefined) {
+      qp.value = sel.complete;
+      runSearch(sel.complete);
+      return;
+    }
     qp.hide();
-    if (asDocument) await open.document(storeTrajectoryKey(sel.hit.trajectoryKey));
-    else await open.group(storeGroupId(sel.hit.groupId), String(sel.hit.trajectoryKey));
+    if (sel.prompt) await open.group(storeGroupId(sel.prompt.groupId));
+    else if (sel.hit && asDocument) await open.document(storeTrajectoryKey(sel.hit.trajectoryKey));
+    else if (sel.hit) await open.group(storeGroupId(sel.hit.groupId), String(sel.hit.trajectoryKey));
   });
   qp.onDidHide(() => {
     clearTimeout(timer);
     qp.dispose();
   });
+  runSearch('');
   qp.show();
 }
 

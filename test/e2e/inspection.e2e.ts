@@ -312,3 +312,28 @@ test('document view of the long SkyThought trace: word wrap on, the reasoning of
   await waitFor('the solution after the fold', 5_000, async () => (await editor.locator('.view-lines').innerText()).includes('begin_of_solution'));
   await rig!.screenshot('inline-document-skythought-folded-light');
 });
+
+// Issue 18 (search): a prompt id found by Find opens its group; a filter narrows the trajectory hits.
+test('Find: a prompt id lists its prompt, which opens the group; filters narrow the hits', { timeout: 90_000 }, async () => {
+  const page = rig!.page;
+  const input = page.locator('.quick-input-widget input.input');
+  const title = async () => ((await page.locator('.quick-input-widget .quick-input-title').textContent()) ?? '').trim();
+  await runCommand(page, 'Reward Lens: Find Trajectories');
+  await input.fill('Carry run:fixture-run step:1 verdict:wrong');
+  // "Carry the one…" is the wrong online answer of every sum group: one per step.
+  await waitFor('one filtered hit', 15_000, async () => /: 1 hits/.test(await title()));
+  await input.fill('Carry verdict:maybe');
+  await waitFor('the bad filter explained in the title', 15_000, async () => /verdict:maybe: not a verdict; use verdict:correct\|wrong\|error/.test(await title()));
+  await input.fill('sum-2');
+  const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: /^\s*sum-2\s*$/ }) }).first();
+  await row.waitFor({ state: 'visible', timeout: 15_000 });
+  assert.match(await title(), /1 prompt/);
+  await page.mouse.move(1, 1); // the filter button's tooltip would cover the title
+  await sleep(300);
+  await rig!.screenshot('find-prompt-id-light');
+  await row.click();
+  await waitFor('the group of prompt sum-2 in the inspector', 20_000, async () => {
+    const frame = await inspectorFrame(page);
+    return (await frame.locator('[data-testid=prompt-id]').textContent())?.trim() === 'sum-2';
+  });
+});

@@ -234,6 +234,10 @@ export const MIGRATIONS: readonly Migration[] = [
     if (any) return;
     await db.exec(`DROP TABLE trajectory_fts; ${FTS_DDL};`);
   },
+  // 3 → 4: Find matches a prompt id (typed alone or as `prompt:ID`) and reads each distinct prompt
+  // once for prompt-text matches; both need groups by prompt id, which the UNIQUE (run_id, step,
+  // prompt_id) index cannot give without naming the run and step.
+  `CREATE INDEX IF NOT EXISTS groups_prompt ON groups(prompt_id);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,12 +8,15 @@ import { groupHeads, readRunColumns, type ReadOptions, type RunColumnsRead } fro
 import { combinedColumns, GROUP_AGGREGATES, readAggregates, selectColumns, STEP_AGGREGATES } from './aggregates';
 import { float32Blob, float32FromBlob, sha256Hex, uint32FromBlob, unpackText } from './codec';
 import { migrate, SCHEMA_VERSION, StoreVersionError, userVersion } from './schema';
-import { bm25Rank, matchesText, needsPositions, parseQuery, positiveTerms, presenceQuery, termQuery, termStats, type RankInput } from './search';
+import { bm25Rank, matchesText, needsPositions, parseQuery, positiveTerms, presenceQuery, termQuery, termStats, type QueryNode, type RankInput } from './search';
+import { parseSearch, type SearchFilters } from '../../core/searchFilters';
+import { groupFilterSql, trajectoryFilterSql, type SqlPart } from './filterSql';
+import { PROMPT_HIT_LIMIT } from './types';
 import { Db, insertMany, type Row, type SqlValue } from './sqlite';
 import { BatchWriter, DEFAULT_REWARD, LINT_BITS, OPTIONAL_TRAJECTORY_FIELDS, type BatchResult, type IngestBatch } from './writer';
 import type {
   GroupDetail, GroupSummary, LabelKind, LabelRecord, LabelState, MalformedLine, NewLabel, NewVerifierVersion, OpenOptions,
-  RunStoreApi, RunSummary, SearchHit, SearchResult, SnippetPart, StepPoint, StepSeriesPoint, StepSummary, StoredTrajectory,
+  PromptHit, RunStoreApi, RunSummary, SearchHit, SearchResult, SnippetPart, StepPoint, StepSeriesPoint, StepSummary, StoredTrajectory,
   StoreStats, VerdictInput, VerdictRecord, VerifierVersion, VerifyGroup, VerifyMember,
 } from './types';
 
@@ -464,31 +467,39 @@ export class RunStore implements RunStoreApi {
 
   async search(query: string, limit = 50): Promise<SearchResult> {
     const n = Math.max(1, Math.min(500, Math.floor(limit)));
-    const trimmed = query.trim();
-    if (trimmed.length === 0) return { hits: [], query: '', fellBackToPhrase: false, ranked: true };
+    const { text: trimmed, filters, problems } = parseSearch(query);
+    const filter = trajectoryFilterSql(filters);
+    const empty = { hits: [], prompts: [], problems, fellBackToPhrase: false };
+    if (trimmed.length === 0 && !filter) return { ...empty, query: '', ranked: true };
     let used = trimmed;
     let fellBack = false;
     let page: SearchPage;
-    const presence = (await this.ftsLayout()) === 'presence';
-    try {
-      page = presence ? await this.presencePage(trimmed, n) : await this.searchPage(trimmed, n);
-    } catch {
-      // FTS5 syntax errors (unbalanced quotes, a bare operator, column filters that do not exist)
-      // are the user's typing, not a failure: search for the words as one literal phrase instead.
-      used = `"${trimmed.replace(/"/g, '""')}"`;
-      fellBack = true;
-      page = presence ? await this.presencePage(used, n) : await this.searchPage(used, n);
+    if (trimmed.length === 0) {
+      page = { matches: (await this.newestFiltered(filter as SqlPart, filters, n)).map((rowid) => ({ rowid, rank: null })), ranked: false };
+    } else {
+      const presence = (await this.ftsLayout()) === 'presence';
+      try {
+        page = presence ? await this.presencePage(trimmed, n, filter) : await this.searchPage(trimmed, n, filter);
+      } catch {
+        // FTS5 syntax errors (unbalanced quotes, a bare operator, column filters that do not exist)
+        // are the user's typing, not a failure: search for the words as one literal phrase instead.
+        used = `"${trimmed.replace(/"/g, '""')}"`;
+        fellBack = true;
+        page = presence ? await this.presencePage(used, n, filter) : await this.searchPage(used, n, filter);
+      }
     }
+    const terms = queryTerms(trimmed);
+    const prompts = await this.promptHits(trimmed, used, filters, terms);
     const { matches, ranked } = page;
     const partial = page.partial ? { partial: true } : {};
-    if (matches.length === 0) return { hits: [], query: used, fellBackToPhrase: fellBack, ranked, ...partial };
+    const base = { prompts, problems, query: used, fellBackToPhrase: fellBack, ranked, ...partial };
+    if (matches.length === 0) return { hits: [], ...base };
     const rows = await this.db.all<Row>(
       `SELECT t.id, t.traj_id, t.group_id, t.run_id, t.step, t.source, t.verdict, t.text, t.text_z, g.prompt_id
        FROM trajectories t JOIN groups g ON g.id = t.group_id WHERE t.id IN (${matches.map(() => '?').join(',')})`,
       matches.map((m) => m.rowid),
     );
     const byId = new Map(rows.map((r) => [r.id as number, r]));
-    const terms = queryTerms(trimmed);
     const hits: SearchHit[] = [];
     for (const m of matches) {
       const r = byId.get(m.rowid);
@@ -506,7 +517,110 @@ export class RunStore implements RunStoreApi {
         rank: m.rank,
       });
     }
-    return { hits, query: used, fellBackToPhrase: fellBack, ranked, ...partial };
+    return { hits, ...base };
+  }
+
+  /**
+   * Filters without text: the newest matching trajectories. With one run the (run_id, step) index
+   * gives them in step order without sorting the run; otherwise the key (ingest order) does.
+   */
+  private async newestFiltered(filter: SqlPart, filters: SearchFilters, n: number): Promise<number[]> {
+    const order = filters.runs.length === 1 ? 't.step DESC, t.id DESC' : 't.id DESC';
+    const rows = await this.db.all<{ id: number }>(`SELECT t.id FROM trajectories t WHERE ${filter.sql} ORDER BY ${order} LIMIT ?`, [...filter.params, n]);
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Prompts matching the query: groups whose prompt id is the text or one of its words (or a
+   * `prompt:` filter), then distinct prompts whose text matches the query (each prompt id read
+   * once, newest first, up to SEARCH_SCAN_LIMIT prompts or SEARCH_SCAN_MS). Each prompt is listed
+   * once, as its newest group that passes the filters.
+   */
+  private async promptHits(text: string, used: string, filters: SearchFilters, terms: string[]): Promise<PromptHit[]> {
+    const g = groupFilterSql(filters);
+    const ids = new Set<string>(filters.prompts);
+    if (text) {
+      ids.add(text);
+      for (const w of text.split(/\s+/)) if (w) ids.add(w.replace(/^"+|"+$/g, ''));
+    }
+    const found = new Map<string, { id: number; n: number; match: 'id' | 'text' }>();
+    if (ids.size > 0) {
+      const list = [...ids];
+      const rows = await this.db.all<{ prompt_id: string; id: number; n: number }>(
+        `SELECT g.prompt_id, max(g.id) AS id, count(*) AS n FROM groups g WHERE g.prompt_id IN (${list.map(() => '?').join(',')})${g ? ` AND ${g.sql}` : ''}
+         GROUP BY g.prompt_id ORDER BY id DESC LIMIT ?`,
+        [...list, ...(g?.params ?? []), PROMPT_HIT_LIMIT],
+      );
+      for (const r of rows) found.set(r.prompt_id, { id: r.id, n: r.n, match: 'id' });
+    }
+    let tree: QueryNode | null = null;
+    try {
+      tree = text ? parseQuery(used) : null;
+    } catch {
+      tree = null; // not valid syntax even as the phrase fallback: no prompt-text matches
+    }
+    if (tree && found.size < PROMPT_HIT_LIMIT) {
+      const distinct = await this.db.all<{ prompt_id: string; id: number; n: number }>(
+        `SELECT g.prompt_id, max(g.id) AS id, count(*) AS n FROM groups g${g ? ` WHERE ${g.sql}` : ''} GROUP BY g.prompt_id ORDER BY id DESC LIMIT ?`,
+        [...(g?.params ?? []), SEARCH_SCAN_LIMIT],
+      );
+      const deadline = performance.now() + SEARCH_SCAN_MS;
+      for (let i = 0; i < distinct.length && found.size < PROMPT_HIT_LIMIT && performance.now() <= deadline; i += 256) {
+        const page = distinct.slice(i, i + 256).filter((d) => !found.has(d.prompt_id));
+        if (!page.length) continue;
+        const texts = await this.db.all<{ id: number; prompt: unknown; prompt_z: number }>(
+          `SELECT id, prompt, prompt_z FROM groups WHERE id IN (${page.map(() => '?').join(',')})`,
+          page.map((d) => d.id),
+        );
+        const byId = new Map(texts.map((t) => [t.id, t]));
+        for (const d of page) {
+          const t = byId.get(d.id);
+          if (found.size < PROMPT_HIT_LIMIT && t && matchesText(tree, unpackText(t.prompt, t.prompt_z))) found.set(d.prompt_id, { id: d.id, n: d.n, match: 'text' });
+        }
+      }
+    }
+    if (found.size === 0) return [];
+    const entries = [...found.values()];
+    const rows = await this.db.all<{ id: number; run_id: string; step: number; prompt_id: string; prompt: unknown; prompt_z: number }>(
+      `SELECT id, run_id, step, prompt_id, prompt, prompt_z FROM groups WHERE id IN (${entries.map(() => '?').join(',')})`,
+      entries.map((e) => e.id),
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const out: PromptHit[] = [];
+    for (const e of entries) {
+      const r = byId.get(e.id);
+      if (!r) continue;
+      out.push({
+        promptId: r.prompt_id,
+        groupId: r.id,
+        runId: r.run_id,
+        step: r.step,
+        groups: e.n,
+        match: e.match,
+        snippet: cutSnippet(unpackText(r.prompt, r.prompt_z), e.match === 'text' ? terms : []),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Trajectory keys matching an FTS query and the filters, newest first (below `before` when given).
+   * FTS5 drives the join (CROSS JOIN keeps it outer): the other order would re-run the MATCH for
+   * every trajectory row the filters select.
+   */
+  private async ftsNewest(fts: string, filter: SqlPart | null, limit: number, before: number | null = null): Promise<number[]> {
+    const below = before === null ? '' : ' AND trajectory_fts.rowid < ?';
+    const rows = filter
+      ? await this.db.all<{ rowid: number }>(
+        `SELECT trajectory_fts.rowid AS rowid FROM trajectory_fts CROSS JOIN trajectories t ON t.id = trajectory_fts.rowid
+         WHERE trajectory_fts MATCH ?${below} AND ${filter.sql} ORDER BY trajectory_fts.rowid DESC LIMIT ?`,
+        [fts, ...(before === null ? [] : [before]), ...filter.params, limit],
+      )
+      : await this.db.all<{ rowid: number }>(
+        `SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ?${below} ORDER BY rowid DESC LIMIT ?`,
+        [fts, ...(before === null ? [] : [before]), limit],
+      );
+    return rows.map((r) => r.rowid);
   }
 
   private layout: FtsLayout | null = null;
@@ -525,12 +639,11 @@ export class RunStore implements RunStoreApi {
    * positions, and ranked by bm25 computed from their texts. More: the newest candidates, checked
    * page by page until `n` match or SEARCH_SCAN_LIMIT candidates were read (then `partial`).
    */
-  private async presencePage(q: string, n: number): Promise<SearchPage> {
+  private async presencePage(q: string, n: number, filter: SqlPart | null): Promise<SearchPage> {
     const tree = parseQuery(q);
     if (tree === null) {
       // Syntax the parser does not model (column filters and the like): FTS5 judges it, without positions.
-      const rows = await this.db.all<{ rowid: number }>('SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rowid DESC LIMIT ?', [q, n]);
-      return { matches: rows.map((r) => ({ rowid: r.rowid, rank: null })), ranked: false };
+      return { matches: (await this.ftsNewest(q, filter, n)).map((rowid) => ({ rowid, rank: null })), ranked: false };
     }
     const fts = presenceQuery(tree);
     const check = needsPositions(tree);
@@ -539,7 +652,7 @@ export class RunStore implements RunStoreApi {
       [fts, SEARCH_RANK_LIMIT + 1],
     );
     if ((counted?.n ?? 0) <= SEARCH_RANK_LIMIT) {
-      const texts = await this.textsOf(fts, null, SEARCH_RANK_LIMIT);
+      const texts = await this.textsOf(fts, filter, SEARCH_RANK_LIMIT);
       const terms = [...positiveTerms(tree)];
       const docs: RankInput[] = [];
       for (const t of texts) if (!check || matchesText(tree, t.text)) docs.push({ rowid: t.rowid, ...termStats(t.text, terms) });
@@ -555,18 +668,11 @@ export class RunStore implements RunStoreApi {
       const ranked = bm25Rank(docs, terms, df, Math.max(documents, docs.length)).sort((a, b) => a.rank - b.rank || b.rowid - a.rowid);
       return { matches: ranked.slice(0, n), ranked: true };
     }
-    if (!check) {
-      const rows = await this.db.all<{ rowid: number }>('SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rowid DESC LIMIT ?', [fts, n]);
-      return { matches: rows.map((r) => ({ rowid: r.rowid, rank: null })), ranked: false };
-    }
+    if (!check) return { matches: (await this.ftsNewest(fts, filter, n)).map((rowid) => ({ rowid, rank: null })), ranked: false };
     // Candidate ids from FTS5 in two evaluations at most (each re-reads the doclists of the query's
     // words: paging 256 at a time with `rowid < ?` cost ~100 ms a page on 2M trajectories): the
     // newest 1,024 first, which is enough when the phrase is common, then the rest up to the limit.
-    const candidates = (before: number | null, limit: number) =>
-      this.db.all<{ rowid: number }>(
-        `SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ?${before === null ? '' : ' AND rowid < ?'} ORDER BY rowid DESC LIMIT ?`,
-        before === null ? [fts, limit] : [fts, before, limit],
-      ).then((rows) => rows.map((r) => r.rowid));
+    const candidates = (before: number | null, limit: number) => this.ftsNewest(fts, filter, limit, before);
     const ids = await candidates(null, 1024);
     const matches: { rowid: number; rank: null }[] = [];
     const deadline = performance.now() + SEARCH_SCAN_MS;
@@ -594,13 +700,13 @@ export class RunStore implements RunStoreApi {
     return { matches, ranked: false, partial: matches.length < n && !exhausted };
   }
 
-  /** Texts of the newest candidates of an FTS query (below `before` when given), newest first. */
-  private async textsOf(fts: string, before: number | null, limit: number): Promise<{ rowid: number; text: string }[]> {
+  /** Texts of the candidates of an FTS query that pass the filters (at most `limit` candidates, the newest), newest first. */
+  private async textsOf(fts: string, filter: SqlPart | null, limit: number): Promise<{ rowid: number; text: string }[]> {
     const rows = await this.db.all<{ id: number; text: unknown; text_z: number }>(
       `SELECT t.id, t.text, t.text_z FROM trajectories t WHERE t.id IN (
-         SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ?${before === null ? '' : ' AND rowid < ?'} ORDER BY rowid DESC LIMIT ?)
+         SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rowid DESC LIMIT ?)${filter ? ` AND ${filter.sql}` : ''}
        ORDER BY t.id DESC`,
-      before === null ? [fts, limit] : [fts, before, limit],
+      [fts, limit, ...(filter?.params ?? [])],
     );
     return rows.map((r) => ({ rowid: r.id, text: unpackText(r.text, r.text_z) }));
   }
@@ -612,23 +718,23 @@ export class RunStore implements RunStoreApi {
    * (milliseconds: FTS5 stops at the cap); up to SEARCH_RANK_LIMIT matches are ranked, more
    * return the newest matches (highest trajectory key, i.e. ingested last) unranked, rank null.
    */
-  private async searchPage(q: string, n: number): Promise<SearchPage> {
+  private async searchPage(q: string, n: number, filter: SqlPart | null): Promise<SearchPage> {
+    // Counted without the filters: what bm25 costs depends on the whole match set, not the filtered part.
     const counted = await this.db.get<{ n: number }>(
       'SELECT count(*) AS n FROM (SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? LIMIT ?)',
       [q, SEARCH_RANK_LIMIT + 1],
     );
     if ((counted?.n ?? 0) <= SEARCH_RANK_LIMIT) {
-      const matches = await this.db.all<{ rowid: number; rank: number }>(
-        'SELECT rowid, rank FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rank LIMIT ?',
-        [q, n],
-      );
+      const matches = filter
+        ? await this.db.all<{ rowid: number; rank: number }>(
+          `SELECT trajectory_fts.rowid AS rowid, trajectory_fts.rank AS rank FROM trajectory_fts CROSS JOIN trajectories t ON t.id = trajectory_fts.rowid
+           WHERE trajectory_fts MATCH ? AND ${filter.sql} ORDER BY rank LIMIT ?`,
+          [q, ...filter.params, n],
+        )
+        : await this.db.all<{ rowid: number; rank: number }>('SELECT rowid, rank FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rank LIMIT ?', [q, n]);
       return { matches, ranked: true };
     }
-    const matches = await this.db.all<{ rowid: number }>(
-      'SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rowid DESC LIMIT ?',
-      [q, n],
-    );
-    return { matches: matches.map((m) => ({ rowid: m.rowid, rank: null })), ranked: false };
+    return { matches: (await this.ftsNewest(q, filter, n)).map((rowid) => ({ rowid, rank: null })), ranked: false };
   }
 
   async addLabel(label: NewLabel): Promise<LabelRecord> {

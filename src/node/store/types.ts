@@ -216,8 +216,29 @@ export interface SearchHit {
   rank: number | null;
 }
 
+/** Prompts one search returns at most (id matches first): the list puts them before the trajectory hits. */
+export const PROMPT_HIT_LIMIT = 20;
+
+/** A prompt that matched a search: by its id, or by words of its text. Opens `groupId`. */
+export interface PromptHit {
+  promptId: string;
+  /** the newest group (highest key) with this prompt that passes the filters */
+  groupId: number;
+  runId: string;
+  step: number;
+  /** groups with this prompt that pass the filters */
+  groups: number;
+  /** 'id': the query (or one of its words) is the prompt id; 'text': the prompt's text matched */
+  match: 'id' | 'text';
+  snippet: SnippetPart[];
+}
+
 export interface SearchResult {
   hits: SearchHit[];
+  /** prompts matching the query, id matches first; listed before the trajectory hits */
+  prompts: PromptHit[];
+  /** bad filter tokens (core/searchFilters.ts), one sentence each saying what is accepted */
+  problems: string[];
   /** the FTS5 query actually run: the user's, or a quoted phrase when theirs was not valid FTS5 syntax */
   query: string;
   fellBackToPhrase: boolean;
