@@ -10,6 +10,7 @@ import { RunStore, SCHEMA_VERSION, StoreVersionError, textHash } from '../../src
 import { packText, unpackText } from '../../src/node/store/codec';
 import type { GroupEvent, RolloutEvent } from '../../src/core/protocol';
 import { groupEvent, prng, runEnd, runStart, stepEvent } from '../kit/events';
+import { FORMAT_GROUPS } from '../../src/node/store/writer';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'rl-store-'));
@@ -337,5 +338,31 @@ test('a batch that fails halfway rolls back whole: no rows, no offset, and the n
     const ok = await write(store, [runStart('r1'), groupEvent('r1', 0, 0)], 'f');
     assert.equal(ok.groups, 1);
     assert.equal((await store.listRuns())[0]?.model, 'Qwen2.5-Math-1.5B');
+  });
+});
+
+test('ingest records each run\'s reasoning format once, from its first groups with a marker; no marker in FORMAT_GROUPS groups is "none"', async () => {
+  await withStore(async (store) => {
+    const marked = (runId: string, step: number, g: number, wrap: (t: string) => string): GroupEvent => {
+      const e = groupEvent(runId, step, g, { textBytes: 300 });
+      for (const t of e.trajectories) t.text = wrap(t.text as string);
+      return e;
+    };
+    const sky = (t: string) => `<|begin_of_thought|>\n${t}\n<|end_of_thought|>\n<|begin_of_solution|>\n\\boxed{1}\n<|end_of_solution|>`;
+    const think = (t: string) => `${t}\n</think>\n\\boxed{1}`;
+    const plain = (t: string) => t.replace(/<\/?think>|<\|[a-z_]+\|>/g, '');
+    // the first group of run "a" has no marker (cut off early): nothing is decided yet
+    await write(store, [runStart('a'), runStart('b'), runStart('c'), marked('a', 0, 0, plain), marked('b', 0, 0, think)]);
+    assert.equal(await store.runReasoningFormat('a'), null);
+    assert.equal(await store.runReasoningFormat('b'), 'think');
+    await write(store, [marked('a', 1, 0, sky), marked('b', 1, 0, sky)]);
+    assert.equal(await store.runReasoningFormat('a'), 'skythought');
+    assert.equal(await store.runReasoningFormat('b'), 'think', 'recorded once: a later group does not change it');
+    const plainGroups = Array.from({ length: FORMAT_GROUPS }, (_, g) => marked('c', 0, g, plain));
+    await write(store, plainGroups.slice(0, FORMAT_GROUPS - 1));
+    assert.equal(await store.runReasoningFormat('c'), null, 'not yet: the next group may carry a marker');
+    await write(store, plainGroups.slice(FORMAT_GROUPS - 1));
+    assert.equal(await store.runReasoningFormat('c'), 'none');
+    assert.equal(await store.runReasoningFormat('missing'), null);
   });
 });

@@ -132,6 +132,8 @@ export class InspectorHistoryStack {
 export class InspectorController {
   private readonly refusals: RefusalLog;
   private group: GroupDetail | null = null;
+  /** the run's reasoning format as ingest recorded it (null: detect from the group) */
+  private recorded: ReasoningFormat | null = null;
   private focus: string | null = null;
   private openedAt = 0;
   private loadSeq = 0;
@@ -188,6 +190,8 @@ export class InspectorController {
       return;
     }
     this.group = g;
+    this.recorded = await store.runReasoningFormat(g.runId).catch(() => null);
+    if (seq !== this.loadSeq) return;
     this.env.setTitle(`Group · step ${g.step} · ${g.promptId}`);
     await this.postGroup();
   }
@@ -211,17 +215,13 @@ export class InspectorController {
     if (focus !== null) this.history.select(this.groupId, focus);
     await this.env.post({
       type: 'group',
-      group: toViewGroup(this.group, this.env.reasoningSetting(), this.recordedFormat()),
+      group: toViewGroup(this.group, this.env.reasoningSetting(), this.recorded),
       focusTrajectoryKey: focus,
       history: { back: this.history.canGo('back'), forward: this.history.canGo('forward') },
       options: this.env.options(),
     });
   }
 
-  /** The run's reasoning format as the store recorded it at ingest, when it did. */
-  private recordedFormat(): ReasoningFormat | null {
-    return null;
-  }
 
   /** Settings changed: show the group again with them. */
   async onSettingsChange(): Promise<void> {

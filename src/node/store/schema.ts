@@ -238,6 +238,14 @@ export const MIGRATIONS: readonly Migration[] = [
   // once for prompt-text matches; both need groups by prompt id, which the UNIQUE (run_id, step,
   // prompt_id) index cannot give without naming the run and step.
   `CREATE INDEX IF NOT EXISTS groups_prompt ON groups(prompt_id);`,
+  // 4 → 5: the run's reasoning format (think | skythought | none), detected at ingest from its
+  // first groups' texts (core/reasoning.ts detectFormat) so every group of a run folds alike; null
+  // until decided (older stores: the inspector detects it per group, as before).
+  // (Idempotent like the others: SQLite has no ADD COLUMN IF NOT EXISTS.)
+  async (db: Db) => {
+    const cols = await db.all<{ name: string }>('PRAGMA table_info(runs)');
+    if (!cols.some((c) => c.name === 'reasoning_format')) await db.exec('ALTER TABLE runs ADD COLUMN reasoning_format TEXT');
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import type { Lint } from '../../core/rescore';
 import type { GroupEvent, RewardSettings, RunStartEvent, TrajectoryEvent, Verdict } from '../../core/protocol';
 import type { Variant } from '../../core/reward';
+import type { ReasoningFormat } from '../../core/reasoning';
 import { groupHeads, readRunColumns, type ReadOptions, type RunColumnsRead } from './columns';
 import { combinedColumns, GROUP_AGGREGATES, readAggregates, selectColumns, STEP_AGGREGATES } from './aggregates';
 import { float32Blob, float32FromBlob, sha256Hex, uint32FromBlob, unpackText } from './codec';
@@ -288,6 +289,13 @@ export class RunStore implements RunStoreApi {
   async listRuns(): Promise<RunSummary[]> {
     const rows = await this.db.all(this.runsQuery('ORDER BY r.started_at DESC, r.run_id'));
     return rows.map((r) => this.runSummaryOf(r));
+  }
+
+  /** The run's reasoning format as ingest recorded it; null before it was decided (or in an older store). */
+  async runReasoningFormat(runId: string): Promise<ReasoningFormat | null> {
+    const r = await this.db.get<{ reasoning_format: string | null }>('SELECT reasoning_format FROM runs WHERE run_id = ?', [runId]);
+    const f = r?.reasoning_format;
+    return f === 'think' || f === 'skythought' || f === 'none' ? f : null;
   }
 
   async getRun(runId: string): Promise<RunSummary | null> {

@@ -3,6 +3,7 @@
 // Identifiers: runs are keyed by the protocol's run_id (string). Groups and trajectories are keyed
 // by the store's integer row ids (`groupId`, `trajectoryKey`), because a trainer's trajectory ids are
 // only unique within a run. Row ids are stable: a replay never re-creates a row.
+import type { ReasoningFormat } from '../../core/reasoning';
 import type { Lint, LintKind } from '../../core/rescore';
 import type { RewardSettings, RunEndEvent, RunStartEvent, TrajectoryEvent, Verdict } from '../../core/protocol';
 import type { Variant } from '../../core/reward';
@@ -299,6 +300,8 @@ export interface RunStoreApi {
   close(): Promise<void>;
   listRuns(): Promise<RunSummary[]>;
   getRun(runId: string): Promise<RunSummary | null>;
+  /** the run's reasoning format recorded at ingest; null before it was decided or in an older store */
+  runReasoningFormat(runId: string): Promise<ReasoningFormat | null>;
   listSteps(runId: string): Promise<StepSummary[]>;
   listGroups(runId: string, step: number): Promise<GroupSummary[]>;
   getGroup(groupId: number): Promise<GroupDetail | null>;

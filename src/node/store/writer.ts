@@ -8,6 +8,7 @@ import { float32Blob, packText, uint32Blob, type PackedText } from './codec';
 import { packMembers } from './columns';
 import { insertMany, placeholders, type Db, type SqlValue } from './sqlite';
 import type { StoreChange } from './types';
+import { detectFormat } from '../../core/reasoning';
 
 export interface IngestLine {
   /** 1-based line number */
@@ -145,9 +146,15 @@ const GROUP_COLUMNS = [
   ...GROUP_AGGREGATES.map((a) => a.name), 'lint_count', 'zero_std', 'lints',
 ];
 
+/** Groups of a run looked at before a run with no reasoning marker in any is recorded as `none`. */
+export const FORMAT_GROUPS = 32;
+
 export class BatchWriter {
   /** run_id → reward settings, for the lints computed at ingest */
   private readonly settings = new Map<string, RewardSettings>();
+  /** runs whose reasoning format is recorded; run_id → groups looked at so far for the others */
+  private readonly formatDecided = new Set<string>();
+  private readonly formatLooked = new Map<string, number>();
 
   constructor(private readonly db: Db) {}
 
@@ -159,6 +166,8 @@ export class BatchWriter {
     } catch (e) {
       // The transaction rolled back; cached settings may describe rows that no longer exist.
       this.settings.clear();
+      this.formatDecided.clear();
+      this.formatLooked.clear();
       throw e;
     }
   }
@@ -209,6 +218,7 @@ export class BatchWriter {
 
     const written = await this.writeGroups(pending, malformed);
     duplicates += written.duplicates;
+    await this.recordReasoningFormats(written.groups);
     for (const g of written.groups) {
       const c = change(g.run_id);
       addStep(c, g.step);
@@ -239,6 +249,35 @@ export class BatchWriter {
       malformed: malformed.sort((a, b) => a.line - b.line),
       changes: [...changes.values()],
     };
+  }
+
+  /**
+   * Records each run's reasoning format from its first groups with a marker in them. A run whose
+   * first FORMAT_GROUPS groups carry no marker at all is recorded as `none` (the first steps of a
+   * run may all be cut off before any marker, so one group is not enough to say so).
+   */
+  private async recordReasoningFormats(groups: readonly GroupEvent[]): Promise<void> {
+    const texts = new Map<string, string[]>();
+    for (const g of groups) {
+      if (this.formatDecided.has(g.run_id)) continue;
+      let list = texts.get(g.run_id);
+      if (!list) {
+        const row = await this.db.get<{ reasoning_format: string | null }>('SELECT reasoning_format FROM runs WHERE run_id = ?', [g.run_id]);
+        if (row?.reasoning_format) {
+          this.formatDecided.add(g.run_id);
+          continue;
+        }
+        texts.set(g.run_id, (list = []));
+      }
+      for (const t of g.trajectories) if (typeof t.text === 'string') list.push(t.text);
+      this.formatLooked.set(g.run_id, (this.formatLooked.get(g.run_id) ?? 0) + 1);
+    }
+    for (const [runId, list] of texts) {
+      const format = detectFormat(list);
+      if (format === 'none' && (this.formatLooked.get(runId) ?? 0) < FORMAT_GROUPS) continue;
+      await this.db.run('UPDATE runs SET reasoning_format = ? WHERE run_id = ? AND reasoning_format IS NULL', [format, runId]);
+      this.formatDecided.add(runId);
+    }
   }
 
   private async settingsOf(runId: string): Promise<RewardSettings> {
