@@ -4,7 +4,7 @@
 // here. Pure: unit-tested in test/unit/compare.test.ts.
 import type { Verdict } from './protocol';
 import type { Variant } from './reward';
-import { POLICY_ENTROPY_KEYS, type ViewStepSeriesPoint } from './messages';
+import { policyEntropyKey, type ViewStepSeriesPoint } from './messages';
 
 export const MIN_COMPARE_RUNS = 2;
 export const MAX_COMPARE_RUNS = 6;
@@ -281,21 +281,11 @@ export function tableView(rows: readonly PromptRow[], scope: TableScope, steps: 
 
 // --- curves ------------------------------------------------------------------------------------
 
-/** Entropy metrics measured on the policy's own tokens only (teacher tokens excluded), preferred when a run logs one. */
-export const ON_POLICY_ENTROPY_KEYS = ['actor/entropy_on_policy'] as const;
-
 /**
- * The step metric drawn as a run's policy entropy. An on-policy-only entropy comes first: with
- * teacher tokens mixed in (verl's `actor/entropy` under LUFFY or OGER), the arms' entropies are not
- * comparable. Otherwise the dashboard's choice.
+ * The step metric drawn as a run's policy entropy: the dashboard's choice (policyEntropyKey), an
+ * on-policy-only entropy first, since with teacher tokens mixed in the arms are not comparable.
  */
-export function compareEntropyKey(metricNames: Iterable<string>): string | null {
-  const seen = new Set(metricNames);
-  for (const k of ON_POLICY_ENTROPY_KEYS) if (seen.has(k)) return k;
-  for (const k of POLICY_ENTROPY_KEYS) if (seen.has(k)) return k;
-  for (const k of seen) if (/entropy$/i.test(k) && !/oger|reward|last/i.test(k)) return k;
-  return null;
-}
+export const compareEntropyKey = policyEntropyKey;
 
 /** The last step of a series that logged groups; null when none did. */
 export function lastGroupStep(series: readonly ViewStepSeriesPoint[]): number | null {
