@@ -88,6 +88,8 @@ export interface ViewStepSeriesPoint {
   /** mean advantage of offline members inside the final group (inserted teachers) */
   meanOfflineAdvantage: number | null;
   lintCount: number;
+  /** online responses caught in runaway repetition; null for a run stored before ingest counted them */
+  runawayCount: number | null;
 }
 
 /** One online trajectory of a step, for the scatter and histogram (the store's stepPoints). */
@@ -155,7 +157,7 @@ export function jsonForHtmlDataBlock(value: unknown): string {
 }
 
 /** The per-step numbers of ViewStepSeriesPoint, in the order they travel. */
-const SERIES_FIELDS = ['groupCount', 'accuracy', 'rOgerMean', 'rOgerMax', 'failedRatio', 'meanResponseTokens', 'meanResponseChars', 'meanOfflineAdvantage', 'lintCount'] as const;
+const SERIES_FIELDS = ['groupCount', 'accuracy', 'rOgerMean', 'rOgerMax', 'failedRatio', 'meanResponseTokens', 'meanResponseChars', 'meanOfflineAdvantage', 'lintCount', 'runawayCount'] as const;
 type SeriesField = (typeof SERIES_FIELDS)[number];
 
 /**
@@ -263,6 +265,7 @@ export function fromSeriesColumns(c: StepSeriesColumns): ViewStepSeriesPoint[] {
       meanResponseChars: at('meanResponseChars'),
       meanOfflineAdvantage: at('meanOfflineAdvantage'),
       lintCount: at('lintCount') ?? 0,
+      runawayCount: at('runawayCount'),
     };
   });
 }

@@ -15,7 +15,9 @@ export type LintKind =
   | 'zero-std-group'
   | 'divergence-above-1'
   | 'embedding-truncated'
-  | 'verifier-error';
+  | 'verifier-error'
+  /** text-only (core/repetition.ts): found at ingest, never changed by a what-if */
+  | 'runaway-repetition';
 
 export interface Lint {
   kind: LintKind;
@@ -30,6 +32,7 @@ export const LINT_LABELS: Record<LintKind, string> = {
   'divergence-above-1': 'D > 1 (mean cosine negative)',
   'embedding-truncated': 'embedding truncated by the encoder',
   'verifier-error': 'verifier error',
+  'runaway-repetition': 'runaway repetition (the response loops)',
 };
 
 function correctOf(verdict: Verdict): boolean | null {

@@ -29,7 +29,7 @@ export interface ParsedSearch {
 }
 
 export const LINT_FILTERS: readonly LintFilter[] = [
-  'any', 'offline-negative-advantage', 'zero-std-group', 'divergence-above-1', 'embedding-truncated', 'verifier-error',
+  'any', 'offline-negative-advantage', 'zero-std-group', 'divergence-above-1', 'embedding-truncated', 'verifier-error', 'runaway-repetition',
 ];
 
 /** Every key with the values it takes (an empty list: any value, e.g. an id), in the order the quick pick offers them. */

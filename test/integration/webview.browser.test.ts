@@ -5,6 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { clickChartStep, harnessHtml, pickChartStepByKeyboard, sampleGroup, sampleSeries, sampleStep, HOSTILE_TEXT } from '../kit/ui';
 import { whatIfGroup } from '../../src/core/rescore';
 import type { HostToDashboard, HostToInspector } from '../../src/core/messages';
@@ -12,6 +14,8 @@ import { toSeriesColumns } from '../../src/core/messages';
 import { CSP_RECORDER, startBrowserHarness, type BrowserHarness } from './browserHarness';
 
 let h: BrowserHarness;
+// Screenshots for people to look at (gitignored).
+const ARTIFACTS = join(__dirname, 'artifacts');
 
 before(async () => {
   h = await startBrowserHarness({ inspector: 'webview/inspector/main.ts', dashboard: 'webview/dashboard/main.ts' });
@@ -170,6 +174,30 @@ test('dashboard: a one-step GRPO run hides the charts it cannot have and says wh
   assert.deepEqual(await cspViolations(page), []);
   await page.close();
   await full.close();
+});
+
+test('dashboard: runaway repetition is charted per step with its help, and a run stored before it was counted says so instead of drawing zeros', async () => {
+  const series = sampleSeries(12);
+  const page = await open('dash-loops', 'dashboard', [{ type: 'series', runId: 'loop-run', variant: 'oger', series: toSeriesColumns(series), selectedStep: null }]);
+  await page.waitForSelector('[data-testid="chart-repetition"] svg');
+  assert.match((await page.locator('[data-testid="help-repetition"]').getAttribute('title')) ?? '', /window of 24 words recurs 8 times or more/);
+  await page.locator('[data-testid="chart-repetition"] svg').press('End');
+  assert.match((await page.locator('[data-testid="readout-repetition"]').textContent()) ?? '', new RegExp(`step 11:.*\\b${series[11]!.runawayCount}\\b`));
+  for (const id of ['accuracy', 'entropy', 'roger', 'failed', 'length', 'offline-advantage']) {
+    assert.ok(((await page.locator(`[data-testid="help-${id}"]`).getAttribute('title')) ?? '').length > 20, `chart ${id} has a one-line help`);
+  }
+  const old = await open('dash-loops-old', 'dashboard', [{ type: 'series', runId: 'old-run', variant: 'oger', series: toSeriesColumns(series.map((p) => ({ ...p, runawayCount: null }))), selectedStep: null }]);
+  await old.waitForSelector('[data-testid="chart-accuracy"] svg');
+  assert.equal(await old.locator('[data-testid="chart-repetition"]').count(), 0, 'no row of false zeros');
+  assert.equal(await old.locator('[data-testid="not-charted"]').getAttribute('data-charts'), 'repetition');
+  assert.match((await old.locator('[data-testid="not-charted"]').textContent()) ?? '', /stored before Reward Lens counted loops/);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.locator('[data-testid="chart-repetition"]').hover();
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-repetition.png'), fullPage: true });
+  assert.deepEqual(await cspViolations(page), []);
+  await page.close();
+  await old.close();
 });
 
 test('dashboard: a step point selects the step, its groups open through the host', async () => {

@@ -225,6 +225,7 @@ export function sampleSeries(steps: number, seed = 3): ViewStepSeriesPoint[] {
       meanResponseChars: 3200 + 4800 * t,
       meanOfflineAdvantage: 0.8 - 0.9 * t + (r() - 0.5) * 0.1,
       lintCount: Math.floor(r() * 4),
+      runawayCount: Math.floor(r() * r() * 5),
     });
   }
   return out;

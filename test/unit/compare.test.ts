@@ -125,7 +125,7 @@ test('compareEntropyKey prefers an on-policy entropy, then the dashboard choice'
 });
 
 function point(step: number, over: Partial<ViewStepSeriesPoint> = {}): ViewStepSeriesPoint {
-  return { step, metrics: {}, groupCount: 2, accuracy: 0.5, rOgerMean: 0.1, rOgerMax: 0.3, failedRatio: 0, meanResponseTokens: 100, meanResponseChars: 400, meanOfflineAdvantage: -0.2, lintCount: 0, ...over };
+  return { step, metrics: {}, groupCount: 2, accuracy: 0.5, rOgerMean: 0.1, rOgerMax: 0.3, failedRatio: 0, meanResponseTokens: 100, meanResponseChars: 400, meanOfflineAdvantage: -0.2, lintCount: 0, runawayCount: 0, ...over };
 }
 
 test('compareCurves: every run on the union of steps, null where a run has none, 4 significant digits', () => {

@@ -93,7 +93,7 @@ test('test/kit/ui parses the logged timings back and computes nearest-rank perce
 });
 
 test('the dashboard is sent only the metric it draws: the policy entropy, under the name the trainer used', () => {
-  const point = (metrics: Record<string, number | null>): ViewStepSeriesPoint => ({ step: 0, metrics, groupCount: 1, accuracy: 1, rOgerMean: null, rOgerMax: null, failedRatio: 0, meanResponseTokens: null, meanResponseChars: 10, meanOfflineAdvantage: null, lintCount: 0 });
+  const point = (metrics: Record<string, number | null>): ViewStepSeriesPoint => ({ step: 0, metrics, groupCount: 1, accuracy: 1, rOgerMean: null, rOgerMax: null, failedRatio: 0, meanResponseTokens: null, meanResponseChars: 10, meanOfflineAdvantage: null, lintCount: 0, runawayCount: null });
   const verl = [point({ 'actor/entropy': 1.2, 'actor/pg_loss': -0.4, 'timing_s/gen': 3.1, 'critic/score/mean': 0.5 }), point({ 'actor/entropy': 1.1, 'response_length/mean': 300 })];
   assert.deepEqual(drawnMetricKeys(verl), ['actor/entropy']);
   const wire = toSeriesColumns(verl, drawnMetricKeys(verl));
@@ -108,7 +108,7 @@ test('the dashboard is sent only the metric it draws: the policy entropy, under 
 });
 
 test('a warm start: the on-policy entropy spans both phases, the promote/suppress entropies are sent, N is read off the step axis', () => {
-  const point = (step: number, metrics: Record<string, number | null>): ViewStepSeriesPoint => ({ step, metrics, groupCount: step < 0 ? 0 : 1, accuracy: step < 0 ? null : 1, rOgerMean: null, rOgerMax: null, failedRatio: null, meanResponseTokens: null, meanResponseChars: null, meanOfflineAdvantage: null, lintCount: 0 });
+  const point = (step: number, metrics: Record<string, number | null>): ViewStepSeriesPoint => ({ step, metrics, groupCount: step < 0 ? 0 : 1, accuracy: step < 0 ? null : 1, rOgerMean: null, rOgerMax: null, failedRatio: null, meanResponseTokens: null, meanResponseChars: null, meanOfflineAdvantage: null, lintCount: 0, runawayCount: null });
   // 8 OXA steps logged every 4: records after 0, 4 and 8 of them (steps -9, -5, -1), then RL.
   const run = [
     point(-9, { 'actor/entropy_on_policy': 0.4, 'sft/lr': 0.001, 'sft/oxa_mu': 1.3 }),
@@ -129,9 +129,9 @@ test('a warm start: the on-policy entropy spans both phases, the promote/suppres
 
 test('the dashboard series survives its columnar wire form, including steps that logged different metrics', () => {
   const points: ViewStepSeriesPoint[] = [
-    { step: 0, metrics: { 'actor/entropy': 1.25, 'critic/score/mean': 0.1 }, groupCount: 3, accuracy: 0.5, rOgerMean: 0.2, rOgerMax: 0.9, failedRatio: 0, meanResponseTokens: 120.5, meanResponseChars: 400, meanOfflineAdvantage: -0.25, lintCount: 2 },
-    { step: 1, metrics: { 'actor/entropy': 1.0000000000000002 }, groupCount: 3, accuracy: null, rOgerMean: null, rOgerMax: null, failedRatio: null, meanResponseTokens: null, meanResponseChars: null, meanOfflineAdvantage: null, lintCount: 0 },
-    { step: 7, metrics: { 'late/metric': 3, 'was/null': null }, groupCount: 1, accuracy: 1, rOgerMean: 0.3, rOgerMax: 0.3, failedRatio: 0.5, meanResponseTokens: 10, meanResponseChars: 30, meanOfflineAdvantage: null, lintCount: 0 },
+    { step: 0, metrics: { 'actor/entropy': 1.25, 'critic/score/mean': 0.1 }, groupCount: 3, accuracy: 0.5, rOgerMean: 0.2, rOgerMax: 0.9, failedRatio: 0, meanResponseTokens: 120.5, meanResponseChars: 400, meanOfflineAdvantage: -0.25, lintCount: 2, runawayCount: 1 },
+    { step: 1, metrics: { 'actor/entropy': 1.0000000000000002 }, groupCount: 3, accuracy: null, rOgerMean: null, rOgerMax: null, failedRatio: null, meanResponseTokens: null, meanResponseChars: null, meanOfflineAdvantage: null, lintCount: 0, runawayCount: null },
+    { step: 7, metrics: { 'late/metric': 3, 'was/null': null }, groupCount: 1, accuracy: 1, rOgerMean: 0.3, rOgerMax: 0.3, failedRatio: 0.5, meanResponseTokens: 10, meanResponseChars: 30, meanOfflineAdvantage: null, lintCount: 0, runawayCount: 0 },
   ];
   const wire = JSON.parse(JSON.stringify(toSeriesColumns(points))) as StepSeriesColumns;
   assert.deepEqual(wire.step, [0, 1, 7]);

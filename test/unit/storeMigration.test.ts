@@ -76,6 +76,8 @@ test('a schema-2 store written by the old code opens, migrates and keeps everyth
       assert.deepEqual(await store.ingestOffset('events.jsonl'), { byteOffset: eventsBytes, line: 11 });
       assert.equal((await store.malformedLines())[0]?.line, 6);
       assert.equal((await store.stepSeries('v2run')).length, 2);
+      // Its texts were never scanned for loops: the count is unknown, not zero (schema 6).
+      assert.deepEqual((await store.stepSeries('v2run')).map((p) => p.runawayCount), [null, null]);
 
       // Search on the old index: words, a phrase, a prefix.
       const phrase = await store.search('"the answer is forty two"', 100);
@@ -93,12 +95,16 @@ test('a schema-2 store written by the old code opens, migrates and keeps everyth
       const [again] = await store.listGroups('v2run', 2);
       assert.deepEqual(await store.groupEvent(again!.groupId), extra);
       assert.equal((await store.listRuns())[0]?.trajectoryCount, 56);
+      // A run first stored after the migration is counted from its first group.
+      const fresh = groupEvent('after-v6', 0, 0, { textBytes: 200, seed: 5 });
+      await store.writeBatch({ file: 'fresh', events: [{ line: 1, byteOffset: 0, event: fresh }], malformed: [], endOffset: 1, endLine: 1 });
+      assert.deepEqual((await store.stepSeries('after-v6')).map((p) => p.runawayCount), [0]);
     } finally {
       await store.close();
     }
     // Opening the migrated store again changes nothing, read-only included.
     const ro = await RunStore.open(path, { readonly: true });
-    assert.equal((await ro.stats()).trajectories, 56);
+    assert.equal((await ro.stats()).trajectories, 64);
     await ro.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

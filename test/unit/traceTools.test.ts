@@ -103,6 +103,42 @@ test('repetition lint: thresholds, positions and degenerate inputs', () => {
   assert.match(repetitionMessage('t-1', r, looped.length), /t-1 loops: a 24-word passage recurs 8 times \(\d+% of the text is repeats\)/);
 });
 
+test('repetition lint: the same counts as a naive window count, whatever was scanned before (the scan reuses its buffers)', () => {
+  // Naive: split on \s (what the lint calls whitespace), count every window of 24 words by its joined text.
+  const naive = (text: string) => {
+    const words = [...text.matchAll(/\S+/g)];
+    const counts = new Map<string, { n: number; first: number }>();
+    for (let i = 0; i + REPETITION.window <= words.length; i++) {
+      const key = words.slice(i, i + REPETITION.window).map((m) => m[0]).join(' ');
+      const c = counts.get(key);
+      if (c) c.n++;
+      else counts.set(key, { n: 1, first: i });
+    }
+    let best = { n: 0, first: -1 };
+    for (const c of counts.values()) if (c.n > best.n || (c.n === best.n && c.first < best.first)) best = c;
+    return { runaway: best.n >= REPETITION.minRepeats, maxRepeats: best.n, start: best.n >= REPETITION.minRepeats ? words[best.first]!.index : null };
+  };
+  let seed = 7;
+  const rand = (k: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % k;
+  };
+  const vocabulary = ['x', 'the', 'sum', '=', '42', 'so', 'wait,', '\\frac{1}{2}', 'é', '中文', 'step'];
+  const texts: string[] = [];
+  for (let k = 0; k < 60; k++) {
+    const part = () => Array.from({ length: 1 + rand(40) }, () => vocabulary[rand(vocabulary.length)]).join([' ', '\n', '\t ', '\u00a0', '\u3000'][rand(5)]);
+    const loop = part();
+    texts.push([part(), Array(rand(14)).fill(loop).join(rand(2) ? ' ' : '\n\n'), part()].join(' '));
+  }
+  texts.push(longestSkyThought().text, 'short', '');
+  // Long texts between short ones: stale table entries or words from a previous scan would show.
+  for (const t of [...texts, ...texts.slice().reverse()]) {
+    const r = repetitionReport(t);
+    const want = naive(t);
+    assert.deepEqual({ runaway: r.runaway, maxRepeats: r.maxRepeats, start: r.start }, want, JSON.stringify(t.slice(0, 80)));
+  }
+});
+
 test('repetition lint: linear in the text (a 1.5M-character loop and 1.5M characters of distinct words both finish quickly)', () => {
   // Not a timing assertion: a quadratic lint would take minutes here, a linear one well under a second.
   const loop = longestSkyThought().text.repeat(10);

@@ -24,6 +24,8 @@ export interface Series {
 export interface LineChartSpec {
   id: string;
   title: string;
+  /** one line saying what the curve is and how it is computed: the caption's tooltip */
+  help?: string;
   steps: number[];
   series: Series[];
   /** draw markers with data-testid point-step-<n> (the click targets the e2e tests use) */
@@ -96,7 +98,8 @@ function warmStartPhases(steps: readonly number[], before: number | null, domain
 
 export function lineChart(spec: LineChartSpec, width: number, height: number): LineChart {
   const fig = h('figure', { class: 'chart', 'data-testid': `chart-${spec.id}` });
-  const cap = h('figcaption', {}, spec.title);
+  const cap = h('figcaption', spec.help ? { title: spec.help, 'data-testid': `help-${spec.id}` } : {}, spec.title);
+  if (spec.help) cap.appendChild(h('span', { class: 'help-mark', 'aria-label': spec.help }, '?'));
   const readout = h('span', { class: 'readout muted', 'data-testid': `readout-${spec.id}` });
   cap.appendChild(readout);
   fig.appendChild(cap);

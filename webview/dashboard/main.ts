@@ -12,6 +12,7 @@ import { emptyState, errorState, loadingState } from '../shared/states';
 import { fmtNum, fmtPercent } from '../../src/core/format';
 import type { DashboardToHost, HostToDashboard, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary } from '../../src/core/messages';
 import { fromSeriesColumns, policyEntropyKey, warmStartProgress, warmStartSteps } from '../../src/core/messages';
+import { REPETITION } from '../../src/core/repetition';
 import type { Variant } from '../../src/core/reward';
 import { histogram, lineChart, scatter, type ScatterPoint, type Series } from './charts';
 import type { AxisKind } from './axes';
@@ -71,13 +72,14 @@ function renderCurves(): HTMLElement {
   const entropySeries: Series[] = [{ name: eKey === 'actor/entropy_on_policy' ? 'on-policy' : 'entropy', cls: 's-blue', values: s.map((p) => metric(p, eKey)) }];
   if (names.has('sft/entropy_promote')) entropySeries.push({ name: 'warm-start promote', cls: 's-green', values: s.map((p) => metric(p, 'sft/entropy_promote')) });
   if (names.has('sft/entropy_suppress')) entropySeries.push({ name: 'warm-start suppress', cls: 's-red', values: s.map((p) => metric(p, 'sft/entropy_suppress')) });
-  const specs: Array<{ id: string; title: string; series: Series[]; markers?: boolean; zeroLine?: boolean; axis?: AxisKind; nonNegative?: boolean; format?: (v: number) => string }> = [
-    { id: 'accuracy', title: 'Accuracy (online members)', series: [{ name: 'accuracy', cls: 's-green', values: s.map((p) => p.accuracy) }], markers: true, axis: 'ratio', format: (v) => fmtPercent(v) },
-    { id: 'entropy', title: `Policy entropy${eKey ? ` (${eKey})` : ''}`, series: entropySeries, nonNegative: true },
-    { id: 'roger', title: 'R_OGER mean / max', series: [{ name: 'mean', cls: 's-blue', values: s.map((p) => p.rOgerMean) }, { name: 'max', cls: 's-purple', values: s.map((p) => p.rOgerMax) }], nonNegative: true },
-    { id: 'failed', title: 'Failed-response ratio (truncated or verifier error)', series: [{ name: 'failed', cls: 's-red', values: s.map((p) => p.failedRatio) }], axis: 'ratio', format: (v) => fmtPercent(v) },
-    { id: 'length', title: tokens ? 'Response length (tokens)' : 'Response length (characters)', series: [{ name: 'length', cls: 's-orange', values: s.map((p) => (tokens ? p.meanResponseTokens : p.meanResponseChars)) }], axis: 'integer', nonNegative: true, format: (v) => fmtNum(v, 1) },
-    { id: 'offline-advantage', title: 'Advantage of the offline member', series: [{ name: 'advantage', cls: 's-yellow', values: s.map((p) => p.meanOfflineAdvantage) }], zeroLine: true },
+  const specs: Array<{ id: string; title: string; help: string; series: Series[]; markers?: boolean; zeroLine?: boolean; axis?: AxisKind; nonNegative?: boolean; format?: (v: number) => string }> = [
+    { id: 'accuracy', title: 'Accuracy (online members)', help: 'Fraction of the step’s sampled responses (replaced ones included) the logged verdict calls correct; teachers are not counted.', series: [{ name: 'accuracy', cls: 's-green', values: s.map((p) => p.accuracy) }], markers: true, axis: 'ratio', format: (v) => fmtPercent(v) },
+    { id: 'entropy', title: `Policy entropy${eKey ? ` (${eKey})` : ''}`, help: 'Mean per-token entropy of the policy as the trainer logged it; actor/entropy_on_policy leaves teacher tokens out, so it is the one comparable across variants.', series: entropySeries, nonNegative: true },
+    { id: 'roger', title: 'R_OGER mean / max', help: 'R_OGER = D · exp(−H_last) · R_m over the online members that logged one: its mean and its largest value at each step.', series: [{ name: 'mean', cls: 's-blue', values: s.map((p) => p.rOgerMean) }, { name: 'max', cls: 's-purple', values: s.map((p) => p.rOgerMax) }], nonNegative: true },
+    { id: 'failed', title: 'Failed responses', help: 'Fraction of online responses cut off at the length limit or whose verdict is a verifier error.', series: [{ name: 'failed', cls: 's-red', values: s.map((p) => p.failedRatio) }], axis: 'ratio', format: (v) => fmtPercent(v) },
+    { id: 'repetition', title: 'Runaway repetition', help: `Online responses in which one window of ${REPETITION.window} words recurs ${REPETITION.minRepeats} times or more: the policy is stuck in a loop (found at ingest; the inspector marks the loop).`, series: [{ name: 'looping', cls: 's-purple', values: s.map((p) => p.runawayCount) }], axis: 'integer', nonNegative: true, format: (v) => fmtNum(v, 0) },
+    { id: 'length', title: tokens ? 'Response length (tokens)' : 'Response length (characters)', help: 'Mean length of the online responses at each step.', series: [{ name: 'length', cls: 's-orange', values: s.map((p) => (tokens ? p.meanResponseTokens : p.meanResponseChars)) }], axis: 'integer', nonNegative: true, format: (v) => fmtNum(v, 1) },
+    { id: 'offline-advantage', title: 'Advantage of the offline member', help: 'Mean GRPO advantage of the teacher trajectories inserted into the groups; below 0 a correct demonstration is pushed down.', series: [{ name: 'advantage', cls: 's-yellow', values: s.map((p) => p.meanOfflineAdvantage) }], zeroLine: true },
   ];
   // A chart with no value at any step is left out, with one line saying why: a GRPO run has no
   // R_OGER and no teacher, and empty frames would read as something broken.
@@ -106,6 +108,7 @@ function notLoggedReason(chartId: string, variant: Variant | null, entropyKey: s
     case 'offline-advantage': return variant === 'grpo' ? 'a GRPO group has no teacher trajectory' : 'no group has a teacher trajectory yet';
     case 'entropy': return entropyKey === null ? 'the run logs no policy-entropy metric' : `${entropyKey} is null at every step`;
     case 'length': return 'no response lengths were logged';
+    case 'repetition': return 'the run was stored before Reward Lens counted loops at ingest; import it again into a new store to count them';
     default: return 'no group has been logged yet';
   }
 }

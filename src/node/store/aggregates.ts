@@ -6,6 +6,7 @@
 // (Migrations 1 and 2 were written by hand before this table existed; test/unit/aggregates.test.ts
 // holds them equal to it.)
 import type { TrajectoryEvent } from '../../core/protocol';
+import { repetitionReport, type RepetitionReport } from '../../core/repetition';
 
 export type AggregateType = 'INTEGER' | 'REAL';
 
@@ -22,6 +23,27 @@ const isOnline = (t: TrajectoryEvent): boolean => t.source === 'online';
 const num = (x: unknown): x is number => typeof x === 'number';
 const correctROger = (t: TrajectoryEvent): boolean => isOnline(t) && num(t.r_oger) && t.verdict === 'correct';
 const insertedAdvantage = (t: TrajectoryEvent): boolean => t.source === 'offline' && t.inserted === true && num(t.advantage);
+
+// The runaway-repetition report is read twice at ingest (this aggregate and the writer's lint):
+// kept per event so a 150K-character trace is scanned once.
+const repetitionMemo = new WeakMap<TrajectoryEvent, RepetitionReport>();
+
+/** Runaway repetition of an online response (core/repetition.ts); null for a teacher trajectory. */
+export function onlineRepetition(t: TrajectoryEvent): RepetitionReport | null {
+  if (!isOnline(t)) return null;
+  let r = repetitionMemo.get(t);
+  if (!r) {
+    r = repetitionReport(t.text);
+    repetitionMemo.set(t, r);
+  }
+  return r;
+}
+
+/**
+ * Online responses caught in runaway repetition. Added by migration 6, after the hand-made columns:
+ * a run stored before it reads 0 here without having been counted (runs.runaway_counted = 0).
+ */
+export const RUNAWAY_COUNT = { name: 'runaway_count', type: 'INTEGER', combine: 'sum', of: (t: TrajectoryEvent) => (onlineRepetition(t)?.runaway ? 1 : null) } as const satisfies Aggregate;
 
 /**
  * Per-trajectory aggregates, in column order. Accuracy and every other figure count the logged
@@ -42,6 +64,7 @@ export const TRAJECTORY_AGGREGATES = [
   { name: 'chars_sum', type: 'REAL', combine: 'sum', of: (t) => (isOnline(t) ? t.text.length : null) },
   { name: 'offline_adv_sum', type: 'REAL', combine: 'sum', of: (t) => (insertedAdvantage(t) ? (t.advantage as number) : null) },
   { name: 'offline_adv_n', type: 'INTEGER', combine: 'sum', of: (t) => (insertedAdvantage(t) ? 1 : null) },
+  RUNAWAY_COUNT,
 ] as const satisfies readonly Aggregate[];
 
 /** Kept per group from the group's lints, and summed per step like the others. */

@@ -3,6 +3,7 @@
 // Never edit a released migration: append a new one. A migration is SQL, or a function when what
 // it does depends on the store's contents.
 import type { Db } from './sqlite';
+import { addColumnsDdl, columnDdl, RUNAWAY_COUNT } from './aggregates';
 
 /**
  * The full-text index of schema 3 (docs/store.md, "Full-text search"): token presence only
@@ -245,6 +246,18 @@ export const MIGRATIONS: readonly Migration[] = [
   async (db: Db) => {
     const cols = await db.all<{ name: string }>('PRAGMA table_info(runs)');
     if (!cols.some((c) => c.name === 'reasoning_format')) await db.exec('ALTER TABLE runs ADD COLUMN reasoning_format TEXT');
+  },
+  // 5 → 6: runaway repetition counted at ingest (a lint per looping online response, and its count
+  // per group and per step for the dashboard). Texts already stored are not scanned again (that
+  // is the whole store decoded): their runs are marked runaway_counted = 0, and the dashboard says
+  // their count is unknown rather than drawing zeros. Runs created from now on default to 1.
+  async (db: Db) => {
+    const has = async (table: string, column: string) => (await db.all<{ name: string }>(`PRAGMA table_info(${table})`)).some((c) => c.name === column);
+    if (!(await has('groups', RUNAWAY_COUNT.name))) await db.exec(`ALTER TABLE groups ADD COLUMN ${columnDdl(RUNAWAY_COUNT)}`);
+    if (!(await has('step_stats', RUNAWAY_COUNT.name))) await db.exec(addColumnsDdl([RUNAWAY_COUNT], false));
+    if (!(await has('runs', 'runaway_counted'))) {
+      await db.exec('ALTER TABLE runs ADD COLUMN runaway_counted INTEGER NOT NULL DEFAULT 1; UPDATE runs SET runaway_counted = 0;');
+    }
   },
 ];
 

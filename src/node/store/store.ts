@@ -901,6 +901,8 @@ export class RunStore implements RunStoreApi {
        WHERE s.run_id = ? ORDER BY s.step`,
       [runId],
     );
+    // A run stored before schema 6 was never scanned for loops: its zeros would be false.
+    const counted = (await this.db.get<{ runaway_counted: number }>('SELECT runaway_counted FROM runs WHERE run_id = ?', [runId]))?.runaway_counted === 1;
     return rows.map((r) => {
       const a = readAggregates(r, STEP_AGGREGATES);
       const oc = a.online_count;
@@ -916,6 +918,7 @@ export class RunStore implements RunStoreApi {
         meanResponseChars: ratio(a.chars_sum, oc),
         meanOfflineAdvantage: ratio(a.offline_adv_sum, a.offline_adv_n),
         lintCount: a.lint_count,
+        runawayCount: counted && oc > 0 ? a.runaway_count : null,
       };
     });
   }

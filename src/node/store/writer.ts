@@ -3,12 +3,13 @@
 // store either before or after the whole batch, never in between.
 import { lintGroup, type Lint, type LintKind } from '../../core/rescore';
 import type { GroupEvent, RewardSettings, RolloutEvent, RunEndEvent, RunStartEvent, StepEvent, TrajectoryEvent } from '../../core/protocol';
-import { GROUP_AGGREGATES, groupAggregates, STEP_STATS_UPSERT, StepSums, type AggregateValues } from './aggregates';
+import { GROUP_AGGREGATES, groupAggregates, onlineRepetition, STEP_STATS_UPSERT, StepSums, type AggregateValues } from './aggregates';
 import { float32Blob, packText, uint32Blob, type PackedText } from './codec';
 import { packMembers } from './columns';
 import { insertMany, placeholders, type Db, type SqlValue } from './sqlite';
 import type { StoreChange } from './types';
 import { detectFormat } from '../../core/reasoning';
+import { repetitionMessage } from '../../core/repetition';
 
 export interface IngestLine {
   /** 1-based line number */
@@ -58,6 +59,7 @@ export const LINT_BITS: Record<LintKind, number> = {
   'divergence-above-1': 4,
   'embedding-truncated': 8,
   'verifier-error': 16,
+  'runaway-repetition': 32,
 };
 
 const RUN_START_KEYS = new Set(['v', 'type', 'run_id', 'time', 'variant', 'config', 'model', 'reward', 'encoder', 'verifier']);
@@ -126,6 +128,17 @@ export function prepareGroup(g: GroupEvent): PreparedGroup {
   const prompt = packText(g.prompt);
   delete prompt.utf8;
   return { prompt, preview: promptPreview(g.prompt), extra: extraOf(g, GROUP_KEYS), aggregates: groupAggregates(g.trajectories), rows, tokens, fts, members: packMembers(g.trajectories) };
+}
+
+/** A lint per online response caught in a loop (the report is the one the runaway_count aggregate read). */
+function repetitionLints(trajectories: readonly TrajectoryEvent[]): Lint[] {
+  const out: Lint[] = [];
+  for (const t of trajectories) {
+    const r = onlineRepetition(t);
+    if (!r?.runaway) continue;
+    out.push({ kind: 'runaway-repetition', trajectoryId: t.id, message: repetitionMessage(t.id, r, t.text.length) });
+  }
+  return out;
 }
 
 /** Prepares every group of a batch that is not prepared yet (importers hand over bare events). */
@@ -436,6 +449,7 @@ export class BatchWriter {
       } catch {
         lints = [];
       }
+      lints.push(...repetitionLints(g.trajectories));
       const lintMask = new Map<string, number>();
       for (const l of lints) {
         if (l.trajectoryId !== null) lintMask.set(l.trajectoryId, (lintMask.get(l.trajectoryId) ?? 0) | LINT_BITS[l.kind]);
