@@ -309,16 +309,34 @@ export class WhatIfPass {
   add(from: number, to: number): void {
     const { cols, res, changed, compiled, divAfter } = this;
     const { before, after } = res;
+    const newDivergence = divAfter !== cols.divergence;
     for (let g = from; g < to; g++) {
       const s = compiled[cols.settings[g] as number] as CompiledSettings;
-      const why = scoreGroupAt(cols, s, g, cols.verdict, cols.divergence, before) ?? scoreGroupAt(cols, s, g, cols.verdictAfter, divAfter, after);
+      const start = cols.groupStart[g] as number;
+      const end = cols.groupStart[g + 1] as number;
+      // Most groups of a what-if are untouched (a relabel or a verifier change moves a few verdicts):
+      // the same inputs give the same scores, so the second scoring is a copy and nothing differs.
+      let touched = false;
+      for (let m = start; m < end && !touched; m++) {
+        if (cols.verdict[m] !== cols.verdictAfter[m]) touched = true;
+        else if (newDivergence && !Object.is(divAfter[m], cols.divergence[m])) touched = true;
+      }
+      let why = scoreGroupAt(cols, s, g, cols.verdict, cols.divergence, before);
+      if (why !== null) fail(after, start, end); // a group refused as logged has no what-if either
+      else if (touched) why = scoreGroupAt(cols, s, g, cols.verdictAfter, divAfter, after);
       if (why !== null) {
         res.failures.count++;
         if (res.failures.messages.length < 20) res.failures.messages.push(`group #${g}: ${why}`);
         continue;
       }
-      const start = cols.groupStart[g] as number;
-      const end = cols.groupStart[g + 1] as number;
+      if (!touched) {
+        for (let m = start; m < end; m++) {
+          after.rTotal[m] = before.rTotal[m] as number;
+          after.advantage[m] = before.advantage[m] as number;
+          after.replaced[m] = before.replaced[m] as number;
+        }
+        continue;
+      }
       let verdictChanges = 0;
       let flips = 0;
       let replacement = false;

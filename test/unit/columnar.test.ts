@@ -30,8 +30,9 @@ function randomCase(r: () => number, g: number): Case {
     const online = i < nOn;
     const id = `g${g}-${i}`;
     const verdict = verdicts[Math.floor(r() * (r() < 0.9 ? 2 : 3))] as Verdict;
-    if (r() < 0.3) overrides.set(id, verdicts[Math.floor(r() * 3)] as Verdict);
-    if (online && g % 2 === 1 && r() < 0.5) divergences.set(id, Math.round(r() * 1000) / 1000); // another encoder's D
+    // Every fifth group is untouched, as most groups of a real what-if are (whatIfRun copies their scores).
+    if (r() < 0.3 && g % 5 !== 0) overrides.set(id, verdicts[Math.floor(r() * 3)] as Verdict);
+    if (online && g % 2 === 1 && g % 5 !== 0 && r() < 0.5) divergences.set(id, Math.round(r() * 1000) / 1000); // another encoder's D
     members.push({
       id,
       source: online ? 'online' : 'offline',
@@ -103,6 +104,10 @@ test('whatIfRun equals whatIfGroup member by member on 3,000 random groups', () 
       failures++;
       assert.ok(run.failures.messages.some((msg) => msg.startsWith(`group #${g}:`)) || run.failures.messages.length === 20, (e as Error).message);
       assert.ok(run.changed.every((x) => x.group !== g));
+      // A refused group has no score on either side (no stale zeros that would read as R = 0).
+      for (let m = cols.groupStart[g] as number; m < (cols.groupStart[g + 1] as number); m++) {
+        for (const side of [run.before, run.after]) assert.ok(Number.isNaN(side.rTotal[m]) && Number.isNaN(side.advantage[m]), `group ${g} member ${m} is NaN`);
+      }
       return;
     }
     flips += want.signFlips;
@@ -120,6 +125,7 @@ test('whatIfRun equals whatIfGroup member by member on 3,000 random groups', () 
     });
   });
   assert.ok(failures > 0 && failures < cases.length / 4, `some groups cannot be scored (${failures})`);
+  assert.ok(cases.some((c, g) => g % 5 === 0 && c.members.some((t) => t.source === 'online' && t.divergence === null && c.settings.variant === 'oger')), 'an untouched group that cannot be scored');
   assert.equal(run.failures.count, failures);
   assert.equal(run.signFlips, flips);
   assert.equal(run.replacementChanged, replacements);
