@@ -268,14 +268,16 @@ function uiPreviewFigures(stdout: string): Figure[] {
   const device = cpuDevice();
   const command = 'node --import tsx bench/ui-preview.ts (render only, sample data)';
   const out: Figure[] = [];
-  const add = (name: string, value: number, target: number, note?: string) =>
-    out.push({ benchmark: 'ui', name, unit: 'ms', value, peer: 'issue 5 target', peerValue: target, ratio: Math.round((value / target) * 1000) / 1000, better: 'lower', device, command, ...(note ? { note } : {}) });
+  const add = (name: string, value: number, target: number, note?: string, peer = 'issue 5 target') =>
+    out.push({ benchmark: 'ui', name, unit: 'ms', value, peer, peerValue: target, ratio: Math.round((value / target) * 1000) / 1000, better: 'lower', device, command, ...(note ? { note } : {}) });
   const open = /inspector open group[^:]*: p50 ([\d.]+) ms, p95 ([\d.]+) ms/.exec(stdout);
   if (open) add('inspector group render p95 (ms)', Number(open[2]), 150, 'render only; the store query is in the queries benchmark');
   for (const m of stdout.matchAll(/150K trace \+ heatmap,? ?([^:]*): p50 ([\d.]+) ms, max ([\d.]+) ms/g)) {
     const how = (m[1] ?? '').trim();
     add(`150K-character trace with heatmap${how ? `, ${how}` : ''}, max (ms)`, Number(m[3]), 200);
   }
+  const find = /find in the 150K trace \(reasoning folded\), hit revealed: p50 ([\d.]+) ms, p95 ([\d.]+) ms, max ([\d.]+) ms over (\d+) \((\d+) of (\d+)/.exec(stdout);
+  if (find) add('find-in-trace on the 150K trace, reasoning folded, hit revealed, p95 (ms)', Number(find[2]), 100, `p50 ${find[1]} ms, max ${find[3]} ms over ${find[4]} searches (${find[5]} of ${find[6]} queries have hits); from the input event to the frame after the hit is revealed; in-page, so the store's size does not enter it (the group is already open)`, 'issue 18 target');
   const dash = [...stdout.matchAll(/dashboard 2,000 steps \((\w+)\): ([\d.]+) ms/g)].map((m) => Number(m[2]));
   if (dash.length) add('dashboard, 2,000 steps, worst theme (ms)', Math.max(...dash), 300, 'render only; stepSeries on the 2M store is in the queries benchmark');
   return out;

@@ -176,6 +176,40 @@ async function main(): Promise<void> {
       await page.close();
     }
 
+    // 3b. find in the same 150K trace, on its own page: a reveal unfolds the reasoning, which would
+    // change what the heatmap figures above measure.
+    // Find while the reasoning is folded (issue 18: at most 100 ms): the bar searches the whole
+    // text, not the DOM, and reveals the current hit, unfolding what hides it. Queries cut from
+    // the shown trace at several depths (so each one has a hit to reveal), plus a common word.
+    {
+      const g = sampleGroup({ groupId: 9, chars: 150_000, online: 4, offline: 2, seed: 11 });
+      const page = await open('inspector-150k-find', 'inspector', 'dark', [{ type: 'group', group: g, focusTrajectoryKey: null }]);
+      await waitForPerf(page, 'group');
+      {
+        const text = g.trajectories[0]!.event.text;
+        const queries = [0.05, 0.3, 0.55, 0.8, 0.97].map((at) => text.slice(Math.floor(text.length * at), Math.floor(text.length * at) + 14).trim());
+        queries.push('the', 'answer', 'zzzz-no-such-text');
+        await page.keyboard.press('Control+f');
+        await page.waitForSelector('[data-testid="find-input"]:visible');
+        const times: number[] = [];
+        let revealed = 0;
+        for (let rep = 0; rep < 3; rep++) {
+          for (const q of queries) {
+            const before = (await perf(page)).filter((e) => e.what === 'find').length;
+            await page.fill('[data-testid="find-input"]', q);
+            const found = await waitForPerf(page, 'find', before + 1);
+            times.push((found[found.length - 1] as PerfSample).ms);
+            if (rep === 0 && /^[1-9]/.test(((await page.textContent('[data-testid="find-count"]')) ?? '').trim())) revealed++;
+          }
+        }
+        const fs = summarise(times);
+        report.push(`find in the 150K trace (reasoning folded), hit revealed: p50 ${fs.p50} ms, p95 ${fs.p95} ms, max ${fs.max} ms over ${fs.n} (${revealed} of ${queries.length} queries with hits)`);
+        await page.screenshot({ path: join(outDir, 'inspector-150k-find.png') });
+        await page.keyboard.press('Escape');
+      }
+      await page.close();
+    }
+
     // 4. dashboard, 2,000 steps
     for (const theme of ['light', 'dark', 'hc'] as const) {
       const series = sampleSeries(2000);
