@@ -117,6 +117,12 @@ export interface ViewGroupSummary {
   meanROger: number | null;
   lintCount: number;
   zeroStd: boolean;
+  /** mean advantage of the group's inserted teachers; null when none was inserted */
+  meanOfflineAdvantage: number | null;
+  /** online responses truncated or with a verifier error */
+  failedCount: number;
+  /** online responses caught in runaway repetition; null for a run stored before ingest counted them */
+  runawayCount: number | null;
 }
 
 export type HostToInspector =

@@ -200,6 +200,55 @@ test('dashboard: runaway repetition is charted per step with its help, and a run
   await old.close();
 });
 
+test('dashboard: a dip picked on the teacher-advantage curve opens its step\'s groups sorted by teacher advantage, the pushed-down ones marked; every column sorts by click and keyboard', async () => {
+  const series = sampleSeries(30);
+  const page = await open('dash-behind', 'dashboard', [{ type: 'series', runId: 'sample-run', variant: 'oger', series: toSeriesColumns(series), selectedStep: null }]);
+  await page.setViewportSize({ width: 1200, height: 1000 });
+  await page.waitForSelector('[data-testid="chart-offline-advantage"] svg');
+  const pickByArrows = async (chartId: string, index: number) => {
+    const svg = page.locator(`[data-testid="chart-${chartId}"] svg`);
+    await svg.focus();
+    await svg.press('Home');
+    for (let i = 0; i < index; i++) await svg.press('ArrowRight');
+    await svg.press('Enter');
+  };
+  await pickByArrows('offline-advantage', 12);
+  // (which step the keys reach is the keyboard test's business; this one answers whatever was picked)
+  const picked = (await posted(page)).filter((m) => m.type === 'selectStep').at(-1) as { step: number } | undefined;
+  assert.ok(picked && picked.step >= 0 && picked.step < 30);
+  const step = sampleStep(picked.step, 12, 4);
+  await page.evaluate((m) => window.postMessage(m, '*'), { type: 'step', runId: 'sample-run', ...step, step: picked.step } as HostToDashboard);
+  await page.waitForSelector('[data-testid="step-groups"]');
+  const rowIds = async () => (await page.$$eval('[data-group-row]', (rows) => rows.map((r) => Number(r.getAttribute('data-group-row')))));
+  const byAdvantage = [...step.groups].sort((a, b) => (a.meanOfflineAdvantage ?? Infinity) - (b.meanOfflineAdvantage ?? Infinity) || a.groupId - b.groupId);
+  assert.deepEqual(await rowIds(), byAdvantage.map((g) => g.groupId), 'most negative teacher advantage first, groups without a teacher last');
+  const pushedDown = step.groups.filter((g) => g.meanOfflineAdvantage !== null && g.meanOfflineAdvantage < 0).map((g) => g.groupId);
+  assert.ok(pushedDown.length > 0 && pushedDown.length < step.groups.length, 'the sample has both kinds');
+  const marked = await page.$$eval('[data-behind="true"]', (rows) => rows.map((r) => Number(r.getAttribute('data-group-row'))));
+  assert.deepEqual(marked.sort(), [...pushedDown].sort());
+  assert.match((await page.locator('[data-testid="groups-caption"]').textContent()) ?? '', new RegExp(`Picked on “Advantage of the offline member”: ${pushedDown.length} of 12 groups marked`));
+  assert.equal(await page.locator('th:has([data-testid="sort-teacherAdvantage"])').getAttribute('aria-sort'), 'ascending');
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-groups-behind-dip.png'), fullPage: true });
+  // A click sorts by failures, most first; Enter on the same header (focus kept) reverses it.
+  await page.click('[data-testid="sort-failed"]');
+  const failedDesc = [...step.groups].sort((a, b) => b.failedCount - a.failedCount || a.groupId - b.groupId).map((g) => g.groupId);
+  assert.deepEqual(await rowIds(), failedDesc);
+  await page.keyboard.press('Enter');
+  assert.equal(await page.locator('th:has([data-testid="sort-failed"])').getAttribute('aria-sort'), 'ascending');
+  assert.deepEqual(await rowIds(), [...step.groups].sort((a, b) => a.failedCount - b.failedCount || a.groupId - b.groupId).map((g) => g.groupId));
+  // Picked on the entropy curve (no per-group figure): stored order, nothing marked, no caption.
+  await pickByArrows('entropy', picked.step);
+  await page.waitForFunction((n) => ((window as unknown as { __posted: Array<{ type: string }> }).__posted.filter((m) => m.type === 'selectStep').length >= n), 2);
+  const again = (await posted(page)).filter((m) => m.type === 'selectStep').at(-1) as { step: number };
+  await page.evaluate((m) => window.postMessage(m, '*'), { type: 'step', runId: 'sample-run', ...step, step: again.step } as HostToDashboard);
+  await page.waitForSelector('[data-testid="step-groups"]');
+  assert.deepEqual(await rowIds(), step.groups.map((g) => g.groupId));
+  assert.equal(await page.locator('[data-behind="true"]').count(), 0);
+  assert.equal(await page.locator('[data-testid="groups-caption"]').count(), 0);
+  assert.deepEqual(await cspViolations(page), []);
+  await page.close();
+});
+
 test('dashboard: a step point selects the step, its groups open through the host', async () => {
   const series = sampleSeries(60);
   const page = await open('dash', 'dashboard', [{ type: 'series', runId: 'sample-run', variant: 'oger', series: toSeriesColumns(series), selectedStep: null }]);

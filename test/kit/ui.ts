@@ -237,7 +237,7 @@ export function sampleStep(step: number, groups = 8, perGroup = 8, seed = 5): { 
   const summaries: ViewGroupSummary[] = [];
   for (let g = 0; g < groups; g++) {
     const groupId = step * 1000 + g;
-    summaries.push({ groupId, runId: 'sample-run', step, promptId: `prompt-${g}`, promptPreview: `Prompt ${g}: find x such that …`, trajectoryCount: perGroup + 2, accuracy: r(), meanROger: r() * 0.4, lintCount: Math.floor(r() * 3), zeroStd: r() < 0.1 });
+    summaries.push({ groupId, runId: 'sample-run', step, promptId: `prompt-${g}`, promptPreview: `Prompt ${g}: find x such that …`, trajectoryCount: perGroup + 2, accuracy: r(), meanROger: r() * 0.4, lintCount: Math.floor(r() * 3), zeroStd: r() < 0.1, meanOfflineAdvantage: r() < 0.2 ? null : (r() - 0.6) * 2, failedCount: Math.floor(r() * r() * 4), runawayCount: Math.floor(r() * r() * 3) });
     for (let i = 0; i < perGroup; i++) {
       const correct = r() < 0.5;
       const d = 0.1 + r() * 0.8;

@@ -13,7 +13,7 @@ test('badges: accuracy always, R_OGER μ (the inspector\'s name) when logged, li
 test('labels are one line without control or bidi characters', () => {
   assert.equal(oneLine('a\n\tb\u202ec\u0000d', 100), 'a b c d');
   assert.equal(oneLine('x'.repeat(10), 5), 'xxxx…');
-  const g = { groupId: 1, runId: 'r', step: 1, promptId: 'half-1', promptPreview: 'What is one half\nof 8?', trajectoryCount: 6, accuracy: 1, meanROger: null, lintCount: 0, zeroStd: true } satisfies GroupSummary;
+  const g = { groupId: 1, runId: 'r', step: 1, promptId: 'half-1', promptPreview: 'What is one half\nof 8?', trajectoryCount: 6, accuracy: 1, meanROger: null, lintCount: 0, zeroStd: true, meanOfflineAdvantage: null, failedCount: 0, runawayCount: 0 } satisfies GroupSummary;
   assert.equal(groupLabel(g), 'half-1: What is one half of 8?');
 });
 

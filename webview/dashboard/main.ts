@@ -9,10 +9,11 @@ import { h, textEl, clear } from '../shared/dom';
 import { onHostMessage, post, takeInitialMessage } from '../shared/vscode';
 import { reportAfterPaint } from '../shared/perf';
 import { emptyState, errorState, loadingState } from '../shared/states';
-import { fmtNum, fmtPercent } from '../../src/core/format';
+import { fmtNum, fmtPercent, fmtSigned } from '../../src/core/format';
 import type { DashboardToHost, HostToDashboard, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary } from '../../src/core/messages';
 import { fromSeriesColumns, policyEntropyKey, warmStartProgress, warmStartSteps } from '../../src/core/messages';
 import { REPETITION } from '../../src/core/repetition';
+import { nextSort, pointFocus, sortStepGroups, STEP_GROUP_COLUMNS, type StepGroupSort } from '../../src/core/stepGroups';
 import type { Variant } from '../../src/core/reward';
 import { histogram, lineChart, scatter, type ScatterPoint, type Series } from './charts';
 import type { AxisKind } from './axes';
@@ -28,9 +29,13 @@ interface State {
   selectedStep: number | null;
   step: { step: number; points: ViewStepPoint[]; groups: ViewGroupSummary[] } | null;
   stepLoading: boolean;
+  /** the chart whose point picked the step: it decides the groups table's first sort and marks */
+  pickedFrom: string | null;
+  /** the table's sort once the user chose one (a header click); null: the picked chart's */
+  groupSort: StepGroupSort | null;
 }
 
-const state: State = { runId: null, variant: null, series: [], selectedStep: null, step: null, stepLoading: false };
+const state: State = { runId: null, variant: null, series: [], selectedStep: null, step: null, stepLoading: false, pickedFrom: null, groupSort: null };
 
 function send(m: DashboardToHost): void {
   post(m);
@@ -45,6 +50,8 @@ function metric(p: ViewStepSeriesPoint, key: string | null): number | null {
 let curvesEl: HTMLElement | null = null;
 let pickers: Array<(step: number | null) => void> = [];
 let stepEl: HTMLElement | null = null;
+/** chart id → its title, for the groups table's caption */
+let chartTitles = new Map<string, string>();
 
 function chartWidth(columns: number): number {
   const total = Math.max(320, (app.clientWidth || document.documentElement.clientWidth || 900) - 32);
@@ -62,7 +69,6 @@ function renderCurves(): HTMLElement {
   const cols = columns();
   const w = chartWidth(cols);
   const hgt = 150;
-  const pick = (step: number) => selectStep(step);
   const tokens = s.some((p) => p.meanResponseTokens !== null);
   const names = new Set(s.flatMap((p) => Object.keys(p.metrics)));
   const eKey = policyEntropyKey(names);
@@ -81,6 +87,7 @@ function renderCurves(): HTMLElement {
     { id: 'length', title: tokens ? 'Response length (tokens)' : 'Response length (characters)', help: 'Mean length of the online responses at each step.', series: [{ name: 'length', cls: 's-orange', values: s.map((p) => (tokens ? p.meanResponseTokens : p.meanResponseChars)) }], axis: 'integer', nonNegative: true, format: (v) => fmtNum(v, 1) },
     { id: 'offline-advantage', title: 'Advantage of the offline member', help: 'Mean GRPO advantage of the teacher trajectories inserted into the groups; below 0 a correct demonstration is pushed down.', series: [{ name: 'advantage', cls: 's-yellow', values: s.map((p) => p.meanOfflineAdvantage) }], zeroLine: true },
   ];
+  chartTitles = new Map(specs.map((spec) => [spec.id, spec.title]));
   // A chart with no value at any step is left out, with one line saying why: a GRPO run has no
   // R_OGER and no teacher, and empty frames would read as something broken.
   const logged = specs.filter((spec) => spec.series.some((se) => se.values.some((v) => v !== null)));
@@ -93,7 +100,7 @@ function renderCurves(): HTMLElement {
     grid.appendChild(note);
   }
   for (const spec of logged) {
-    const chart = lineChart({ ...spec, steps, markers: spec.markers ?? false, selectedStep: state.selectedStep, onPick: pick, warmStartBefore: warm ? 0 : null }, w, hgt);
+    const chart = lineChart({ ...spec, steps, markers: spec.markers ?? false, selectedStep: state.selectedStep, onPick: (step) => selectStep(step, spec.id), warmStartBefore: warm ? 0 : null }, w, hgt);
     grid.appendChild(chart.element);
     pickers.push(chart.setPicked);
   }
@@ -155,27 +162,77 @@ function renderStep(): HTMLElement {
     sec.appendChild(emptyState('No groups at this step', 'The trainer logged step metrics but no group events for this step.'));
     return sec;
   }
+  sec.appendChild(renderGroupsTable(groups));
+  return sec;
+}
+
+/**
+ * The step's groups, sortable by every column (click or Enter on a header). Picked on a curve with a
+ * per-group figure, the table opens sorted by it and marks the groups behind the point.
+ */
+function renderGroupsTable(groups: ViewGroupSummary[]): HTMLElement {
+  const wrap = h('div', { class: 'groups-wrap' });
+  const focus = pointFocus(state.pickedFrom);
+  const sort = state.groupSort ?? focus?.sort ?? null;
+  const rows = sortStepGroups(groups, sort);
+  const behind = new Set(focus ? groups.filter(focus.behind).map((g) => g.groupId) : []);
+  if (focus) {
+    const title = chartTitles.get(state.pickedFrom ?? '') ?? state.pickedFrom;
+    wrap.appendChild(h('p', { class: 'muted groups-caption', 'data-testid': 'groups-caption', 'data-behind': behind.size },
+      behind.size ? `Picked on “${title}”: ${behind.size} of ${groups.length} groups marked, with ${focus.why}.` : `Picked on “${title}”: no group at this step has ${focus.why}.`));
+  }
   const table = h('table', { class: 'groups', 'data-testid': 'step-groups' });
-  table.appendChild(h('thead', {}, h('tr', {}, h('th', {}, 'Prompt'), h('th', {}, 'Members'), h('th', {}, 'Accuracy'), h('th', {}, 'R_OGER μ'), h('th', {}, 'Lints'))));
+  const headRow = h('tr');
+  for (const col of STEP_GROUP_COLUMNS) {
+    const active = sort?.key === col.key;
+    const button = h('button', { type: 'button', class: 'sort', 'data-testid': `sort-${col.key}`, title: col.help }, col.label, active ? (sort?.dir === 1 ? ' ▲' : ' ▼') : '');
+    button.addEventListener('click', () => {
+      state.groupSort = nextSort(sort, col.key);
+      rerenderGroups();
+    });
+    headRow.appendChild(h('th', { class: col.key === 'prompt' ? '' : 'num', 'aria-sort': active ? (sort?.dir === 1 ? 'ascending' : 'descending') : 'none', scope: 'col' }, button));
+  }
+  table.appendChild(h('thead', {}, headRow));
   const body = h('tbody');
-  for (const g of groups) {
+  for (const g of rows) {
     const open = h('button', { class: 'link', type: 'button', 'data-testid': `group-${g.groupId}`, 'data-group-id': g.groupId });
     open.textContent = g.promptId;
     open.addEventListener('click', () => send({ type: 'openGroup', groupId: g.groupId, focusTrajectoryKey: null }));
     const promptCell = h('td', {}, open, ' ');
     promptCell.appendChild(textEl('span', { class: 'muted preview' }, g.promptPreview));
+    const isBehind = behind.has(g.groupId);
     body.appendChild(
-      h('tr', {}, promptCell, h('td', {}, String(g.trajectoryCount)), h('td', {}, fmtPercent(g.accuracy)), h('td', {}, fmtNum(g.meanROger)), h('td', {}, g.zeroStd ? `${g.lintCount} · zero std` : String(g.lintCount))),
+      h('tr', { class: isBehind ? 'behind' : '', 'data-group-row': g.groupId, ...(isBehind ? { 'data-behind': 'true' } : {}) },
+        promptCell,
+        h('td', { class: 'num' }, String(g.trajectoryCount)),
+        h('td', { class: 'num' }, fmtPercent(g.accuracy)),
+        h('td', { class: 'num' }, fmtNum(g.meanROger)),
+        h('td', { class: 'num' }, g.meanOfflineAdvantage === null ? '—' : fmtSigned(g.meanOfflineAdvantage)),
+        h('td', { class: 'num' }, String(g.failedCount)),
+        h('td', { class: 'num' }, g.runawayCount === null ? '—' : String(g.runawayCount)),
+        h('td', { class: 'num' }, g.zeroStd ? `${g.lintCount} · zero std` : String(g.lintCount))),
     );
   }
   table.appendChild(body);
-  sec.appendChild(table);
-  return sec;
+  wrap.appendChild(table);
+  return wrap;
 }
 
-function selectStep(step: number): void {
+function rerenderGroups(): void {
+  const old = stepEl?.querySelector('.groups-wrap');
+  if (!old || !state.step) return;
+  const focused = document.activeElement instanceof HTMLElement ? document.activeElement.getAttribute('data-testid') : null;
+  const fresh = renderGroupsTable(state.step.groups);
+  old.replaceWith(fresh);
+  // The header keeps the keyboard focus across the redraw: Enter again reverses the sort.
+  if (focused?.startsWith('sort-')) (fresh.querySelector(`[data-testid="${focused}"]`) as HTMLElement | null)?.focus();
+}
+
+function selectStep(step: number, fromChart: string | null = null): void {
   if (!state.runId) return;
   state.selectedStep = step;
+  state.pickedFrom = fromChart;
+  state.groupSort = null;
   for (const setPicked of pickers) setPicked(step);
   if (step < 0) { // a warm-start step has no groups to ask the host for
     rerenderStep();

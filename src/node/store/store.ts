@@ -329,6 +329,7 @@ export class RunStore implements RunStoreApi {
        FROM groups WHERE run_id = ? AND step = ? ORDER BY id`,
       [runId, step],
     );
+    const counted = rows.length > 0 && (await this.runawayCounted(runId));
     return rows.map((r) => {
       const a = readAggregates(r, GROUP_AGGREGATES);
       return {
@@ -342,8 +343,16 @@ export class RunStore implements RunStoreApi {
         meanROger: ratio(a.roger_correct_sum, a.roger_correct_n),
         lintCount: r.lint_count as number,
         zeroStd: r.zero_std === 1,
+        meanOfflineAdvantage: ratio(a.offline_adv_sum, a.offline_adv_n),
+        failedCount: a.failed_count,
+        runawayCount: counted ? a.runaway_count : null,
       };
     });
+  }
+
+  /** Whether ingest scanned this run's responses for runaway repetition (schema 6); before, its counts are unknown. */
+  private async runawayCounted(runId: string): Promise<boolean> {
+    return (await this.db.get<{ runaway_counted: number }>('SELECT runaway_counted FROM runs WHERE run_id = ?', [runId]))?.runaway_counted === 1;
   }
 
   private async labelsOf(keys: readonly number[]): Promise<Map<number, LabelRecord[]>> {
@@ -902,7 +911,7 @@ export class RunStore implements RunStoreApi {
       [runId],
     );
     // A run stored before schema 6 was never scanned for loops: its zeros would be false.
-    const counted = (await this.db.get<{ runaway_counted: number }>('SELECT runaway_counted FROM runs WHERE run_id = ?', [runId]))?.runaway_counted === 1;
+    const counted = await this.runawayCounted(runId);
     return rows.map((r) => {
       const a = readAggregates(r, STEP_AGGREGATES);
       const oc = a.online_count;

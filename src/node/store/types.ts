@@ -67,6 +67,12 @@ export interface GroupSummary {
   lintCount: number;
   /** every member of the final group has the same R_total: advantages are all 0 */
   zeroStd: boolean;
+  /** mean advantage of the group's inserted teachers; null when none was inserted */
+  meanOfflineAdvantage: number | null;
+  /** online responses truncated or with a verifier error */
+  failedCount: number;
+  /** online responses caught in runaway repetition; null for a run stored before schema 6 */
+  runawayCount: number | null;
 }
 
 export type LabelKind = 'correct' | 'wrong' | 'hack' | 'note';
