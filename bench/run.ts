@@ -3,12 +3,12 @@
 // table and ends with one JSON line; this runner folds those lines into one JSON object, printed as
 // the LAST line of its output. Exit code 1 when any benchmark is missing or failed (after all ran).
 //
-// Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, trainer-memory, ui, vscode-latency, compare)
+// Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, trainer-memory, ui, vscode-latency, whatif-vscode, compare)
 //          --quick               smaller sizes, for checking the runner itself (figures not comparable)
 //          --no-results          do not update bench/RESULTS.md (full runs update it by default)
 //          --record-from LOG     fold the final JSON line of an earlier run's log into bench/RESULTS.md
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
@@ -164,6 +164,27 @@ jobs.push({
     const p = spawnSync('npm', ['run', 'package'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 600_000 });
     if (p.status !== 0) return { missing: `npm run package failed, so there is no .vsix to measure: ${(p.stderr || p.stdout || '').slice(-300)}` };
     return { file: process.execPath, args: ['--import', 'tsx', entry] };
+  },
+});
+
+// Issue 16's whole-run what-if in VS Code, ask → diff shown, over one 2M-trajectory run: the first
+// run of a copy of the compare benchmark's store (3 runs x 2M; the queries store takes an hour to
+// build). A copy, because the what-if adds a verdict set and relabels to the store it measures.
+jobs.push({
+  name: 'whatif-vscode',
+  command: 'npm run bench -- --only whatif-vscode',
+  timeoutS: 1800,
+  start: async () => {
+    const source = path.join(CACHE_DIR, 'compare-3x2000.db');
+    const store = path.join(CACHE_DIR, 'whatif-3x2000.db');
+    if (!existsSync(store)) {
+      if (!existsSync(source)) return { missing: `${source} is missing: npm run bench -- --only compare builds it` };
+      copyFileSync(source, store);
+    }
+    const { spawnSync } = await import('node:child_process');
+    const p = spawnSync('npm', ['run', 'package'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 600_000 });
+    if (p.status !== 0) return { missing: `npm run package failed, so there is no .vsix to measure: ${(p.stderr || p.stdout || '').slice(-300)}` };
+    return { file: process.execPath, args: ['--import', 'tsx', path.join(REPO_ROOT, 'bench', 'vscode-latency.ts'), '--only-whatif', '--store', store, '--out', path.join(CACHE_DIR, 'whatif-vscode')] };
   },
 });
 

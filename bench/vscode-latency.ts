@@ -21,11 +21,11 @@ import { clickChartStep, pickChartStepByKeyboard, summarise, READ_PERF_JS, type 
 import { cpuDevice, figure, printTable, type Figure } from './lib/common';
 import { prepareWhatIf, setWhatIfActive } from './lib/whatIfFixture';
 
-const BENCH = 'vscode-latency';
+/** --only-whatif: just the whole-run what-if (issue 16), without issue 5's figures (the runner's whatif-vscode) */
+const onlyWhatIf = process.argv.includes('--only-whatif');
+const BENCH = onlyWhatIf ? 'whatif-vscode' : 'vscode-latency';
 const COMMAND = `npm run bench -- --only ${BENCH}`;
 const TARGET = { groupOpen: 150, dashboard: 300, trace: 200, whatIf: 10_000 } as const;
-/** --only-whatif: just the whole-run what-if (issue 16), without issue 5's figures */
-const onlyWhatIf = process.argv.includes('--only-whatif');
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -61,19 +61,20 @@ async function run(): Promise<{ figures: Figure[]; problems: string[]; details: 
   mkdirSync(outDir, { recursive: true });
   const device = cpuDevice();
   const problems: string[] = [];
-  const [meta] = await queryStore<{ n: number; steps: number; runs: number }>(storePath, 'SELECT (SELECT count(*) FROM trajectories) AS n, (SELECT count(*) FROM steps) AS steps, (SELECT count(*) FROM runs) AS runs');
-  if (!meta || meta.runs !== 1) throw new Error(`${storePath} should hold exactly one run (the queries benchmark's), it has ${meta?.runs}`);
+  // The what-if runs over the store's first run: with --only-whatif the store may hold several (e.g.
+  // the compare benchmark's 3 x 2M, whose runs are each the 2M-trajectory size issue 16 names).
+  const [{ run_id: runId } = { run_id: '' }] = await queryStore<{ run_id: string }>(storePath, 'SELECT run_id FROM runs ORDER BY run_id LIMIT 1');
+  const [meta] = await queryStore<{ n: number; steps: number; runs: number }>(storePath, `SELECT (SELECT count(*) FROM trajectories WHERE run_id = '${runId.replace(/'/g, "''")}') AS n, (SELECT count(*) FROM steps) AS steps, (SELECT count(*) FROM runs) AS runs`);
+  if (!meta || (meta.runs !== 1 && !onlyWhatIf)) throw new Error(`${storePath} should hold exactly one run (the queries benchmark's), it has ${meta?.runs}`);
   // The longest online trace near 150K characters with token entropies, and where it sits.
-  const [long] = await queryStore<{ id: number; group_id: number; step: number; idx: number; chars: number }>(
+  const [long] = onlyWhatIf ? [] : await queryStore<{ id: number; group_id: number; step: number; idx: number; chars: number }>(
     storePath,
     `SELECT t.id, t.group_id, t.step, t.idx, t.text_chars AS chars FROM trajectories t JOIN token_stats s ON s.trajectory_id = t.id
       WHERE t.step < 200 AND t.source = 'online' AND t.text_chars BETWEEN 140000 AND 150000 ORDER BY t.text_chars DESC LIMIT 1`,
   );
-  if (!long) throw new Error('no online trace of 140K-150K characters with token entropies in the first 200 steps');
 
   // The what-if needs relabels and a second verdict set in the store (added once; made the active
   // set only while this benchmark runs, so the other benchmarks still read the logged verdicts).
-  const [{ run_id: runId } = { run_id: '' }] = await queryStore<{ run_id: string }>(storePath, 'SELECT run_id FROM runs');
   const whatIfIds = await prepareWhatIf(storePath, runId, (s) => console.log(s));
   await setWhatIfActive(storePath, runId, whatIfIds, true);
   const rig = await startRig({ name: 'bench-vscode-latency', theme: 'dark', settings: { 'workbench.editor.enablePreview': false } }).catch(async (e: unknown) => {
@@ -88,9 +89,10 @@ async function run(): Promise<{ figures: Figure[]; problems: string[]; details: 
     await openStore(page, storePath);
     const figures: Figure[] = [];
     if (onlyWhatIf) {
-      figures.push(await measureWhatIf(page, perf, meta, details, device));
+      figures.push(await measureWhatIf(page, perf, meta, details, device, runId));
       return { figures, problems, details };
     }
+    if (!long) throw new Error('no online trace of 140K-150K characters with token entropies in the first 200 steps');
 
     // 1. Dashboard over every step. Fresh: the panel is created (the host times it from there, so
     // the webview's start-up counts); re-open: the open panel is asked again.
@@ -223,7 +225,7 @@ async function run(): Promise<{ figures: Figure[]; problems: string[]; details: 
     figures.push(figure({ benchmark: BENCH, name: 'dashboard step detail in VS Code, end to end, p95 (ms)', unit: 'ms', value: stepS.p95, peer: null, peerValue: null, better: 'lower', device, command: COMMAND, note: `p50 ${stepS.p50} ms over ${stepS.n}: stepPoints + listGroups (125 groups, 1,000 points) and the scatter/histogram render` }));
     // 4. The whole-run what-if (issue 16), last: it reads the whole run once more.
     await runCommand(page, 'View: Close All Editors');
-    figures.push(await measureWhatIf(page, perf, meta, details, device));
+    figures.push(await measureWhatIf(page, perf, meta, details, device, runId));
     for (const line of rig.consoleLines) if (/Content Security Policy|Refused to/.test(line)) problems.push(`CSP: ${line.slice(0, 200)}`);
     return { figures, problems, details };
   } finally {
@@ -237,16 +239,24 @@ async function run(): Promise<{ figures: Figure[]; problems: string[]; details: 
  * shows the diff, as the extension host logs it (host.whatif-run), with the host's longest event-loop
  * stall during the computation (host.whatif-lag) and the workbench's longest gap between frames.
  */
-async function measureWhatIf(page: Page, perf: HostPerf, meta: { n: number }, details: Record<string, unknown>, device: string): Promise<Figure> {
+async function measureWhatIf(page: Page, perf: HostPerf, meta: { n: number }, details: Record<string, unknown>, device: string, runId: string): Promise<Figure> {
   const runs: number[] = [];
   const lags: number[] = [];
   const gaps: number[] = [];
+  // The command takes the run selected in the Runs view (else the newest): select the prepared one.
+  await page.locator('.monaco-list-row', { hasText: runId }).first().click();
   for (let i = 0; i < 3; i++) {
     const before = perf.samples('whatif-run').length;
     await page.evaluate(`(() => { const w = window; w.__rlGap = 0; let last = performance.now(); w.__rlGapOn = true;
       const tick = () => { const now = performance.now(); w.__rlGap = Math.max(w.__rlGap, now - last); last = now; if (w.__rlGapOn) requestAnimationFrame(tick); };
       requestAnimationFrame(tick); })()`);
     await runCommand(page, 'Reward Lens: What-If Over Whole Run');
+    // A store of several runs asks which one (the host's clock starts after the pick).
+    const runPick = page.locator('.quick-input-widget', { hasText: 'what-if over the whole run of' });
+    if (await runPick.waitFor({ state: 'visible', timeout: 3_000 }).then(() => true, () => false)) {
+      await page.keyboard.type(runId);
+      await page.keyboard.press('Enter');
+    }
     const s = await perf.nth('whatif-run', before + 1, 120_000);
     runs.push(s.ms);
     gaps.push(Math.round((await page.evaluate('(() => { window.__rlGapOn = false; return window.__rlGap; })()')) as number));
