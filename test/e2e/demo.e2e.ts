@@ -58,7 +58,9 @@ test('the warm start shows before RL: a shaded phase on every curve, the on-poli
   const dash = await webviewFrame(page, '[data-testid=point-step-2]', 30_000);
   assert.equal(await dash.locator('[data-testid=step-count]').getAttribute('data-value'), '3', 'RL steps 0 … 2');
   assert.equal(await dash.locator('[data-testid=warm-start-count]').getAttribute('data-value'), String(WARM_START_STEPS));
-  assert.equal(await dash.locator('[data-testid^=warm-start-band-]').count(), 6, 'every curve shades the warm start');
+  const curves = await dash.locator('[data-testid=curves] figure.chart').count();
+  assert.ok(curves >= 6, `the demo run draws its curves (${curves})`);
+  assert.equal(await dash.locator('[data-testid^=warm-start-band-]').count(), curves, 'every curve shades the warm start');
   const entropy = dash.locator('[data-testid=chart-entropy]');
   assert.match(await entropy.locator('figcaption').innerText(), /actor\/entropy_on_policy/);
   assert.deepEqual(await entropy.locator('path.series').evaluateAll((els) => els.map((e) => e.getAttribute('data-series'))), ['on-policy', 'warm-start promote', 'warm-start suppress']);
