@@ -157,6 +157,15 @@ test('a prompt id finds its prompt; prompt words find it too; filters narrow bot
     const bad = await store.search('verdict:maybe zebras', 100);
     assert.equal(bad.problems.length, 1);
     assert.deepEqual(bad.prompts.map((p) => p.promptId), ['gsm8k-2']);
+    // The distinct-prompt list is kept between searches: a label or a new group must still show.
+    const zebraKey = members.find((m) => m.prompt === 'gsm8k-2')?.key as number;
+    await store.addLabel({ trajectoryKey: zebraKey, label: 'hack', author: 'test' });
+    assert.deepEqual((await store.search('zebras label:hack', 100)).prompts.map((p) => p.promptId), ['gsm8k-2'], 'a new label is seen');
+    const later = groupEvent('a', 9, 0, { textBytes: 60, seed: 7 });
+    later.prompt_id = 'late-prompt';
+    later.prompt = 'How many zebras live in the late prompt?';
+    await store.writeBatch({ file: 'late', events: [{ line: 1, byteOffset: 0, event: later }], malformed: [], endOffset: 1, endLine: 1 });
+    assert.deepEqual((await store.search('zebras', 100)).prompts.map((p) => p.promptId).sort(), ['gsm8k-2', 'late-prompt'], 'a new group is seen');
   } finally {
     await store.close();
   }
