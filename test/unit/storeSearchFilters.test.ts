@@ -76,6 +76,10 @@ for (const positional of [false, true]) {
       // No text: the newest matching trajectories; one run: by step, newest first.
       const noText = await search('step:1 source:teacher');
       assert.deepEqual(noText.hits.map((h) => h.trajectoryKey), keys(members.filter((m) => m.step === 1 && m.source === 'offline')).reverse());
+      // A narrow step range goes through the (run_id, step) index, a wide one walks the newest rows: same answer.
+      const wide = await search('step:0-2 source:teacher');
+      assert.deepEqual(wide.hits.map((h) => h.trajectoryKey), keys(members.filter((m) => m.source === 'offline')).reverse().slice(0, wide.hits.length));
+      assert.ok(wide.hits.length > 0);
       const oneRun = await store.search('run:a', 10);
       assert.equal(oneRun.hits.length, 10);
       assert.ok(oneRun.hits.every((h) => h.runId === 'a' && h.step === 2));

@@ -545,8 +545,23 @@ export class RunStore implements RunStoreApi {
    */
   private async newestFiltered(filter: SqlPart, filters: SearchFilters, n: number): Promise<number[]> {
     const order = filters.runs.length === 1 ? 't.step DESC, t.id DESC' : 't.id DESC';
-    const rows = await this.db.all<{ id: number }>(`SELECT t.id FROM trajectories t WHERE ${filter.sql} ORDER BY ${order} LIMIT ?`, [...filter.params, n]);
+    let where = filter;
+    if (filters.runs.length === 0 && filters.steps.length > 0 && (await this.narrowSteps(filters.steps))) {
+      // A few steps of every run: naming the runs lets the (run_id, step) index find them (16 ms
+      // on 6M trajectories) instead of walking the newest rows back to those steps (375 ms). For a
+      // wide range the walk stops early and the index would gather most of the store (2.7 s).
+      where = { sql: `t.run_id IN (SELECT run_id FROM runs) AND ${filter.sql}`, params: filter.params };
+    }
+    const rows = await this.db.all<{ id: number }>(`SELECT t.id FROM trajectories t WHERE ${where.sql} ORDER BY ${order} LIMIT ?`, [...where.params, n]);
     return rows.map((r) => r.id);
+  }
+
+  /** Whether step ranges cover at most a tenth of the steps logged so far. */
+  private async narrowSteps(steps: readonly { from: number; to: number }[]): Promise<boolean> {
+    const last = (await this.db.get<{ m: number | null }>('SELECT max(step) AS m FROM steps'))?.m ?? null;
+    if (last === null) return false;
+    const covered = steps.reduce((sum, r) => sum + Math.max(0, Math.min(r.to, last) - Math.max(r.from, 0) + 1), 0);
+    return covered <= Math.max(1, (last + 1) / 10);
   }
 
   /**
