@@ -144,6 +144,8 @@ test('a prompt id finds its prompt; prompt words find it too; filters narrow bot
     const words = await store.search('zebras', 100);
     assert.deepEqual(words.prompts.map((p) => [p.promptId, p.match]), [['gsm8k-2', 'text']]);
     assert.ok(words.prompts[0]?.snippet.some((p) => p.match && p.text.toLowerCase() === 'zebras'));
+    assert.equal(words.prompts[0]?.groups, 6, 'a prompt found by its text counts its groups');
+    assert.equal((await store.search('zebras run:a step:0-1', 100)).prompts[0]?.groups, 2, 'those passing the filters');
     assert.deepEqual(words.hits, []);
     assert.deepEqual((await store.search('"cross the road"', 100)).prompts.map((p) => p.promptId), ['gsm8k-2']);
     assert.deepEqual((await store.search('"road the cross"', 100)).prompts, []);
