@@ -3,7 +3,7 @@
 // table and ends with one JSON line; this runner folds those lines into one JSON object, printed as
 // the LAST line of its output. Exit code 1 when any benchmark is missing or failed (after all ran).
 //
-// Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, trainer-memory, ui, vscode-latency, whatif-vscode, compare)
+// Options: --only name[,name]   run a subset (rescore, queries, reverify, ingest, encoder, trainer, trainer-memory, ui, vscode-latency, whatif-vscode, compare, table)
 //          --quick               smaller sizes, for checking the runner itself (figures not comparable)
 //          --no-results          do not update bench/RESULTS.md (full runs update it by default)
 //          --record-from LOG     fold the final JSON line of an earlier run's log into bench/RESULTS.md
@@ -80,6 +80,8 @@ const jobs: Job[] = [
   // The 2M store is built once (resumable, cached); the first build can take the better part of an hour on 2 busy cores.
   ownBench('queries', 'bench/queries.ts', quick ? ['--trajectories', '80000'] : [], 4096, 5400),
   ownBench('reverify', 'bench/reverify.ts', quick ? ['--trajectories', '5000'] : [], 4096, 2400),
+  // Issue 18's trajectories table on the compare benchmark's 3 x 2M store (built by --only compare).
+  ownBench('table', 'bench/table.ts', [], 4096, 900),
   ownBench('ingest', 'bench/ingest.ts', process.env.REWARD_LENS_BENCH_BASELINE ? ['--baseline', process.env.REWARD_LENS_BENCH_BASELINE] : [], 4096, 1200),
   {
     name: 'encoder',

@@ -19,6 +19,7 @@ const webEntries = [
   { in: 'webview/diff/main.ts', out: 'diff' },
   { in: 'webview/compare/main.ts', out: 'compare' },
   { in: 'webview/whatif/main.ts', out: 'whatif' },
+  { in: 'webview/table/main.ts', out: 'table' },
   // the inspector's optional Markdown/LaTeX renderer, loaded only when turned on
   { in: 'webview/render/main.ts', out: 'render' },
 ].filter((e) => existsSync(e.in));

@@ -57,13 +57,14 @@ export type WhatIfToHost =
 
 export type WhatIfValidated = { ok: true; message: WhatIfToHost } | { ok: false; reason: string };
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
 }
 
-function extraKey(o: Record<string, unknown>, allowed: readonly string[]): string | null {
+/** The first field of `o` that `allowed` does not name, as a reason; null when there is none. */
+export function extraKey(o: Record<string, unknown>, allowed: readonly string[]): string | null {
   for (const k of Object.keys(o)) if (!allowed.includes(k)) return `unexpected field "${k.slice(0, 40)}"`;
   return null;
 }

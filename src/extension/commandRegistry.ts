@@ -29,6 +29,7 @@ export const COMMANDS = {
   encoderWhatIf: 'rewardLens.encoderWhatIf',
   compareRuns: 'rewardLens.compareRuns',
   whatIfOverRun: 'rewardLens.whatIfOverRun',
+  trajectoriesTable: 'rewardLens.trajectoriesTable',
   /** internal: a verifier diagnostic's link and quick fix open the trajectory it names */
   verifierOpenTrajectory: 'rewardLens.verifier.openTrajectory',
 } as const;

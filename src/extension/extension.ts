@@ -14,6 +14,7 @@ import { RunStatusBar } from './statusBar';
 import { TRAJECTORY_SCHEME, TrajectoryDocuments } from './trajectoryDocument';
 import { exportLabelsCommand, findTrajectoriesCommand, importRolloutsCommand, openStoreCommand, pickRun, sortRuns } from './commands';
 import { COMMANDS, registerCommands, type Command, type CommandId } from './commandRegistry';
+import { TablePanel } from './table/panel';
 import { describeArg, groupIdArg, runIdArg, trajectoryKeyArg } from './commandArgs';
 import { DisposableSet } from './lifecycle';
 import { settings } from './settings';
@@ -151,12 +152,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   });
 
   const compareCommands = activateCompare({ ...deps, getStore: () => stores.get() });
+  const tableCommands: Command[] = [{
+    id: COMMANDS.trajectoriesTable,
+    execute: () => {
+      if (!stores.get()) {
+        void vscode.window.showErrorMessage('Reward Lens: no run store is open. Open one with "Reward Lens: Open Run Store…".');
+        return;
+      }
+      TablePanel.show({ extensionUri: context.extensionUri, getStore: () => stores.get(), openGroup: (g, t) => deps.openGroup(g, t), output });
+    },
+  }];
   const whatIfCommands = activateWhatIf({ extensionUri: context.extensionUri, getStore: () => stores.get(), pickRun: (arg) => pickRun(stores, arg, activeRunId(), 'Reward Lens: what-if over the whole run of…'), openGroup: (g) => deps.openGroup(g), output });
 
   const encoderCommands = activateEncoder(context, { getStore: () => stores.get(), activeRunId, selectedNode: () => treeView.selection[0], openGroup: (g, t) => deps.openGroup(g, t), output });
 
   context.subscriptions.push(
-    ...registerCommands([...runsCommands, ...verifierCommands, ...encoderCommands, ...whatIfCommands, ...compareCommands], {
+    ...registerCommands([...runsCommands, ...verifierCommands, ...encoderCommands, ...whatIfCommands, ...compareCommands, ...tableCommands], {
       registerCommand: (id, handler) => vscode.commands.registerCommand(id, handler),
       reportError: async (id: CommandId, e: unknown) => {
         const err = e instanceof Error ? e : new Error(String(e));

@@ -4,7 +4,7 @@
 import { escapeHtml } from '../../core/formatText';
 import { ASSETS_ELEMENT_ID, INITIAL_MESSAGE_ELEMENT_ID, jsonForHtmlDataBlock, type WebviewAssets } from '../../core/messages';
 
-export type WebviewName = 'inspector' | 'dashboard' | 'diff' | 'whatif' | 'compare';
+export type WebviewName = 'inspector' | 'dashboard' | 'diff' | 'whatif' | 'compare' | 'table';
 
 export interface ShellOptions {
   view: WebviewName;

@@ -13,6 +13,9 @@ import { bm25Rank, matchesText, needsPositions, parseQuery, positiveTerms, prese
 import { parseSearch, type SearchFilters } from '../../core/searchFilters';
 import { groupFilterSql, trajectoryFilterSql, type SqlPart } from './filterSql';
 import { PROMPT_HIT_LIMIT } from './types';
+import { ROW_COLUMNS, tableOrder, tableRowOf, tableWhere } from './tableQueries';
+import { TABLE_COUNT_CAP, type TableGroupRow, type TableQuery, type TableRow } from '../../core/tableMessages';
+import { whatIfGroup, type ScoredTrajectory } from '../../core/rescore';
 import { Db, insertMany, type Row, type SqlValue } from './sqlite';
 import { BatchWriter, DEFAULT_REWARD, LINT_BITS, OPTIONAL_TRAJECTORY_FIELDS, type BatchResult, type IngestBatch } from './writer';
 import type {
@@ -560,6 +563,7 @@ export class RunStore implements RunStoreApi {
 
   /** Whether step ranges cover at most a tenth of the steps logged so far. */
   private async narrowSteps(steps: readonly { from: number; to: number }[]): Promise<boolean> {
+    if (!steps.length) return false;
     const last = (await this.db.get<{ m: number | null }>('SELECT max(step) AS m FROM steps'))?.m ?? null;
     if (last === null) return false;
     const covered = steps.reduce((sum, r) => sum + Math.max(0, Math.min(r.to, last) - Math.max(r.from, 0) + 1), 0);
@@ -682,6 +686,77 @@ export class RunStore implements RunStoreApi {
       [...promptIds, ...(g?.params ?? [])],
     );
     return new Map(rows.map((r) => [r.prompt_id, r.n]));
+  }
+
+  /** A window of the trajectories table (core/tableMessages.ts): sorted, filtered, and the total (capped). */
+  async tableRows(q: TableQuery, offset: number, limit: number, onlyKeys: readonly number[] | null = null): Promise<{ rows: TableRow[]; total: number; totalCapped: boolean; problems: string[] }> {
+    const narrow = await this.narrowSteps(parseSearch(q.filter).filters.steps);
+    const { where, problems } = tableWhere(q, (await this.ftsLayout()) === 'presence', onlyKeys, narrow);
+    const from = 'FROM trajectories t JOIN groups g ON g.id = t.group_id';
+    const [rows, counted] = await Promise.all([
+      this.db.all(`SELECT ${ROW_COLUMNS} ${from} WHERE ${where.sql} ORDER BY ${tableOrder(q)} LIMIT ? OFFSET ?`, [...where.params, Math.max(1, limit), Math.max(0, offset)]),
+      this.db.get<{ n: number }>(`SELECT count(*) AS n FROM (SELECT 1 FROM trajectories t WHERE ${where.sql} LIMIT ?)`, [...where.params, TABLE_COUNT_CAP + 1]),
+    ]);
+    const labels = await this.currentLabels(rows.map((r) => r.id as number));
+    const n = counted?.n ?? 0;
+    return { rows: rows.map((r) => tableRowOf(r, labels.get(r.id as number) ?? null)), total: Math.min(n, TABLE_COUNT_CAP), totalCapped: n > TABLE_COUNT_CAP, problems };
+  }
+
+  /** The trajectories table grouped by prompt or verdict: the largest groups first (at most 500). */
+  async tableGroups(q: TableQuery, by: 'prompt' | 'verdict', onlyKeys: readonly number[] | null = null): Promise<{ groups: TableGroupRow[]; problems: string[] }> {
+    const narrow = await this.narrowSteps(parseSearch(q.filter).filters.steps);
+    const { where, problems } = tableWhere(q, (await this.ftsLayout()) === 'presence', onlyKeys, narrow);
+    const key = by === 'prompt' ? 'g.prompt_id' : 't.verdict';
+    const rows = await this.db.all<{ key: string; n: number; acc: number | null; r: number | null; a: number | null; gid: number }>(
+      `SELECT ${key} AS key, count(*) AS n, avg(CASE WHEN t.source = 'online' THEN t.verdict = 'correct' END) AS acc,
+         avg(t.r_total) AS r, avg(t.advantage) AS a, max(t.group_id) AS gid
+       FROM trajectories t JOIN groups g ON g.id = t.group_id WHERE ${where.sql} GROUP BY ${key} ORDER BY n DESC, key LIMIT 500`,
+      where.params,
+    );
+    return { groups: rows.map((r) => ({ key: r.key, count: r.n, accuracy: r.acc, meanRTotal: r.r, meanAdvantage: r.a, groupId: by === 'prompt' ? r.gid : null })), problems };
+  }
+
+  /**
+   * Members whose advantage changes sign when their group is re-scored with its relabels (labels
+   * only, not another verifier): relabelled groups are few, so each is re-scored by the reward core.
+   */
+  async relabelSignFlips(): Promise<number[]> {
+    const groups = await this.db.all<{ group_id: number }>(
+      `SELECT DISTINCT t.group_id FROM labels l JOIN trajectories t ON t.id = l.trajectory_id WHERE l.label <> 'note' LIMIT 20000`,
+    );
+    const out: number[] = [];
+    for (const { group_id } of groups) {
+      const g = await this.getGroup(group_id);
+      if (!g) continue;
+      const verdicts = new Map<string, Verdict>();
+      for (const t of g.trajectories) {
+        const l = t.label.current?.label;
+        const v: Verdict | null = l === 'correct' ? 'correct' : l === 'wrong' || l === 'hack' ? 'wrong' : null;
+        if (v && v !== t.event.verdict) verdicts.set(t.event.id, v);
+      }
+      if (!verdicts.size) continue;
+      try {
+        const w = whatIfGroup(g.trajectories.map((t) => t.event as ScoredTrajectory), g.reward, { verdicts });
+        const keyOf = new Map(g.trajectories.map((t) => [t.event.id, t.trajectoryKey]));
+        for (const m of w.members) if (m.signFlip) out.push(keyOf.get(m.id) as number);
+      } catch {
+        // a group the reward core cannot re-score (a missing divergence) flips nothing it can show
+      }
+    }
+    return out;
+  }
+
+  /** The current relabel of each trajectory (the newest label that is not a note and not superseded). */
+  private async currentLabels(keys: readonly number[]): Promise<Map<number, TableRow['label']>> {
+    const out = new Map<number, TableRow['label']>();
+    if (!keys.length) return out;
+    const rows = await this.db.all<{ trajectory_id: number; label: string }>(
+      `SELECT l.trajectory_id, l.label FROM labels l WHERE l.trajectory_id IN (${keys.map(() => '?').join(',')}) AND l.label <> 'note'
+         AND NOT EXISTS (SELECT 1 FROM labels s WHERE s.supersedes = l.id) ORDER BY l.id`,
+      [...keys],
+    );
+    for (const r of rows) out.set(r.trajectory_id, r.label as TableRow['label']);
+    return out;
   }
 
   /**
