@@ -3,7 +3,7 @@
 // prompt or verdict. The page asks for windows of rows as it scrolls (only visible rows are in the
 // DOM); the host answers from the store. Every message from the page is validated here first.
 import type { Verdict } from './protocol';
-import { extraKey, isPlainObject } from './whatIfMessages';
+import { extraKey, isPlainObject, unknownType, validateRendered } from './whatIfMessages';
 
 export const TABLE_COLUMNS = ['order', 'run', 'step', 'prompt', 'source', 'verdict', 'label', 'divergence', 'entropyLast', 'rOger', 'rTotal', 'advantage', 'length', 'lints'] as const;
 export type TableColumn = (typeof TABLE_COLUMNS)[number];
@@ -119,14 +119,9 @@ export function validateTableMessage(raw: unknown): TableValidated {
       if (focus !== null && (typeof focus !== 'string' || focus.length === 0 || focus.length > 1000)) return { ok: false, reason: 'openGroup.focusTrajectoryId must be a trajectory id or null' };
       return { ok: true, message: { type: 'openGroup', groupId: raw.groupId, focusTrajectoryId: focus } };
     }
-    case 'rendered': {
-      const extra = extraKey(raw, ['type', 'ms', 'rows']);
-      if (extra) return { ok: false, reason: extra };
-      if (typeof raw.ms !== 'number' || !Number.isFinite(raw.ms) || raw.ms < 0 || raw.ms > 3_600_000) return { ok: false, reason: 'rendered.ms must be a finite duration' };
-      if (!isCount(raw.rows)) return { ok: false, reason: 'rendered.rows must be a non-negative integer' };
-      return { ok: true, message: { type: 'rendered', ms: raw.ms, rows: raw.rows } };
-    }
+    case 'rendered':
+      return validateRendered(raw);
     default:
-      return { ok: false, reason: typeof raw.type === 'string' ? `unknown message type ${JSON.stringify(raw.type.slice(0, 40))}` : 'message type must be a string' };
+      return unknownType(raw);
   }
 }

@@ -85,14 +85,23 @@ export function validateWhatIfMessage(raw: unknown): WhatIfValidated {
       if (!isCount(raw.groupId)) return { ok: false, reason: 'openGroup.groupId must be a non-negative integer' };
       return { ok: true, message: { type: 'openGroup', groupId: raw.groupId } };
     }
-    case 'rendered': {
-      const extra = extraKey(raw, ['type', 'ms', 'rows']);
-      if (extra) return { ok: false, reason: extra };
-      if (typeof raw.ms !== 'number' || !Number.isFinite(raw.ms) || raw.ms < 0 || raw.ms > 3_600_000) return { ok: false, reason: 'rendered.ms must be a finite duration' };
-      if (!isCount(raw.rows)) return { ok: false, reason: 'rendered.rows must be a non-negative integer' };
-      return { ok: true, message: { type: 'rendered', ms: raw.ms, rows: raw.rows } };
-    }
+    case 'rendered':
+      return validateRendered(raw);
     default:
-      return { ok: false, reason: typeof raw.type === 'string' ? `unknown message type ${JSON.stringify(raw.type.slice(0, 40))}` : 'message type must be a string' };
+      return unknownType(raw);
   }
+}
+
+/** A page's `{type: 'rendered', ms, rows}` (the what-if's and the trajectories table's), checked. */
+export function validateRendered(raw: Record<string, unknown>): { ok: true; message: { type: 'rendered'; ms: number; rows: number } } | { ok: false; reason: string } {
+  const extra = extraKey(raw, ['type', 'ms', 'rows']);
+  if (extra) return { ok: false, reason: extra };
+  if (typeof raw.ms !== 'number' || !Number.isFinite(raw.ms) || raw.ms < 0 || raw.ms > 3_600_000) return { ok: false, reason: 'rendered.ms must be a finite duration' };
+  if (!isCount(raw.rows)) return { ok: false, reason: 'rendered.rows must be a non-negative integer' };
+  return { ok: true, message: { type: 'rendered', ms: raw.ms, rows: raw.rows } };
+}
+
+/** The reason for a message whose type no case knows. */
+export function unknownType(raw: Record<string, unknown>): { ok: false; reason: string } {
+  return { ok: false, reason: typeof raw.type === 'string' ? `unknown message type ${JSON.stringify(raw.type.slice(0, 40))}` : 'message type must be a string' };
 }

@@ -14,7 +14,7 @@ import { writeEvents } from './fixtures';
 import { disagreeingPrompts, studyAccuracy, studyEvents, STUDY_PROMPTS, STUDY_RUNS, STUDY_STEPS } from './studyFixture';
 import { compareFrame, compareRuns, ingest, inspectorFrame, openStore, setQuickPicks, showRunsView, treeRow } from '../kit/driver';
 import { pickChartStepByKeyboard } from '../kit/ui';
-import { runCommand, sleep, startRig, waitFor, type Rig } from '../kit/rig';
+import { runCommand, sleep, startRig, switchToLightTheme, waitFor, type Rig } from '../kit/rig';
 
 const work = mkdtempSync(join(tmpdir(), 'rl-e2e-compare-'));
 const db = join(work, 'study.db');
@@ -153,10 +153,7 @@ test('a prompt opens each run\'s group side by side; a member opens in the inspe
 
 test('light theme: the comparison follows it', { timeout: 90_000 }, async () => {
   const page = rig!.page;
-  await runCommand(page, 'Preferences: Color Theme');
-  await page.locator('.quick-input-widget input.input').fill('Light Modern');
-  await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: /^(Default )?Light Modern$/ }) }).first().click();
-  await waitFor('the light theme', 15_000, async () => (await page.locator('.monaco-workbench.vs').count()) > 0);
+  await switchToLightTheme(page);
   await page.locator('.tab', { hasText: /^Compare/ }).first().click();
   const f = await compareFrame(page);
   const bg = await f.evaluate(() => getComputedStyle(document.body).backgroundColor);

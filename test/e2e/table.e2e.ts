@@ -10,7 +10,7 @@ import { RunStore } from '../../src/node/store';
 import type { GroupEvent } from '../../src/core/protocol';
 import { groupEvent, runStart } from '../kit/events';
 import { openStore, inspectorFrame, queryStore } from '../kit/driver';
-import { runCommand, startRig, waitFor, webviewFrame, type Rig } from '../kit/rig';
+import { runCommand, startRig, switchToLightTheme, waitFor, webviewFrame, type Rig } from '../kit/rig';
 
 const work = mkdtempSync(join(tmpdir(), 'rl-e2e-table-'));
 const db = join(work, 'table.db');
@@ -75,10 +75,7 @@ test('the table lists all 50,000 trajectories; a header sorts them; a filter nar
 
 test('light theme: the table follows it', { timeout: 90_000 }, async () => {
   const page = rig!.page;
-  await runCommand(page, 'Preferences: Color Theme');
-  await page.locator('.quick-input-widget input.input').fill('Light Modern');
-  await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: /^(Default )?Light Modern$/ }) }).first().click();
-  await waitFor('the light theme', 15_000, async () => (await page.locator('.monaco-workbench.vs').count()) > 0);
+  await switchToLightTheme(page);
   await page.locator('.tab', { hasText: /^Trajectories/ }).first().click();
   const f = await tableFrame(rig!);
   const bg = await f.evaluate(() => getComputedStyle(document.body).backgroundColor);

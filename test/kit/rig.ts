@@ -332,3 +332,11 @@ export async function outputChannelText(page: Page, name: string): Promise<strin
 export function artifacts(): string[] {
   return existsSync(artifactsDir) ? readdirSync(artifactsDir).sort() : [];
 }
+
+/** Switches the workbench to VS Code's Light Modern theme through the palette, as a user would. */
+export async function switchToLightTheme(page: Page): Promise<void> {
+  await runCommand(page, 'Preferences: Color Theme');
+  await page.locator('.quick-input-widget input.input').fill('Light Modern');
+  await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: /^(Default )?Light Modern$/ }) }).first().click();
+  await waitFor('the light theme', 15_000, async () => (await page.locator('.monaco-workbench.vs').count()) > 0);
+}
