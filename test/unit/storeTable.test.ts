@@ -59,6 +59,9 @@ test('sorted pages: any column, both directions, nulls last, the key breaking ti
     assert.equal(all.totalCapped, false);
     assert.deepEqual(all.rows.map((r) => r.trajectoryKey), byRTotal.map((m) => m.key));
     assert.equal(all.rows.at(-1)?.rTotal, null, 'a null total sorts last');
+    const ascending = await store.tableRows(query({ sort: { column: 'rTotal', dir: 'asc' } }), 0, 500);
+    assert.equal(ascending.rows.at(-1)?.rTotal, null, 'last ascending too (SQLite would put it first)');
+    assert.ok(ascending.rows[0]?.rTotal !== null);
     const pages = [...(await store.tableRows(q, 0, 7)).rows, ...(await store.tableRows(q, 7, 7)).rows, ...(await store.tableRows(q, 14, 500)).rows];
     assert.deepEqual(pages.map((r) => r.trajectoryKey), all.rows.map((r) => r.trajectoryKey));
     const newest = await store.tableRows(query({ sort: { column: 'order', dir: 'desc' } }), 0, 500);
