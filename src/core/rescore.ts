@@ -19,6 +19,16 @@ export type LintKind =
   /** text-only (core/repetition.ts): found at ingest, never changed by a what-if */
   | 'runaway-repetition';
 
+/**
+ * The verdict a relabel means for re-scoring (the inspector's what-if, the whole-run what-if, the
+ * table's sign flips). A flagged reward hack should not have been paid; a note changes nothing.
+ */
+export const RELABEL_VERDICT: Readonly<Record<'correct' | 'wrong' | 'hack', Verdict>> = { correct: 'correct', wrong: 'wrong', hack: 'wrong' };
+
+export function verdictOfRelabel(label: string | null | undefined): Verdict | null {
+  return label === 'correct' || label === 'wrong' || label === 'hack' ? RELABEL_VERDICT[label] : null;
+}
+
 export interface Lint {
   kind: LintKind;
   /** null for group-wide lints */

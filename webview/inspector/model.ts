@@ -1,7 +1,7 @@
 // What the inspector shows, derived from a group as the store returned it plus the labels given in
 // this session. Pure (imports only src/core) so the member order, the relabel overrides and the
 // what-if numbers are unit-tested without a browser.
-import { whatIfGroup, type MemberChange, type ScoredTrajectory } from '../../src/core/rescore';
+import { verdictOfRelabel, whatIfGroup, type MemberChange, type ScoredTrajectory } from '../../src/core/rescore';
 import type { Verdict } from '../../src/core/protocol';
 import type { ViewGroup, ViewLabelState, ViewMember } from '../../src/core/messages';
 import { FORMAT_MARKERS, type ReasoningFormat } from '../../src/core/reasoning';
@@ -57,10 +57,7 @@ export function orderMembers(group: ViewGroup): MemberRow[] {
 
 /** The verdict a relabel means for re-scoring. A flagged reward hack should not have been paid. */
 export function verdictOfLabel(label: ViewLabelState): Verdict | null {
-  const l = label.current?.label;
-  if (l === 'correct') return 'correct';
-  if (l === 'wrong' || l === 'hack') return 'wrong';
-  return null;
+  return verdictOfRelabel(label.current?.label);
 }
 
 /** The verdict re-scoring uses: the researcher's label, else the active verifier's, else the logged one. */

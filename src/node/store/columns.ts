@@ -11,6 +11,7 @@
 //   · f64 divergence (NaN: null) · f64 entropy_last (NaN: null)
 import type { RewardSettings, TrajectoryEvent, Verdict } from '../../core/protocol';
 import { VERDICT_CODE, type RunColumns } from '../../core/columnar';
+import { RELABEL_VERDICT } from '../../core/rescore';
 import type { Db } from './sqlite';
 
 const MEMBER_BYTES = 24;
@@ -197,7 +198,7 @@ class Builder {
   }
 }
 
-const LABEL_VERDICT: Record<string, number> = { correct: 0, wrong: 1, hack: 1 };
+const LABEL_VERDICT: Record<string, number> = Object.fromEntries(Object.entries(RELABEL_VERDICT).map(([label, v]) => [label, VERDICT_CODE[v]]));
 const VERDICT_INITIAL: Record<string, number> = { c: 0, w: 1, e: 2 };
 
 /**
