@@ -15,7 +15,7 @@ import { groupFilterSql, trajectoryFilterSql, type SqlPart } from './filterSql';
 import { PROMPT_HIT_LIMIT } from './types';
 import { ROW_COLUMNS, tableOrder, tableRowOf, tableWhere } from './tableQueries';
 import { TABLE_COUNT_CAP, type TableGroupRow, type TableQuery, type TableRow } from '../../core/tableMessages';
-import { whatIfGroup, type ScoredTrajectory } from '../../core/rescore';
+import { verdictOfRelabel, whatIfGroup, type ScoredTrajectory } from '../../core/rescore';
 import { Db, insertMany, type Row, type SqlValue } from './sqlite';
 import { BatchWriter, DEFAULT_REWARD, LINT_BITS, OPTIONAL_TRAJECTORY_FIELDS, type BatchResult, type IngestBatch } from './writer';
 import type {
@@ -185,6 +185,8 @@ export class RunStore implements RunStoreApi {
   private writer: BatchWriter | null = null;
   /** Find's distinct-prompt list for the last filters, and the store version it was read at */
   private distinctPromptsCache: { key: string; rows: { prompt_id: string; id: number }[] } | null = null;
+  /** the table's relabel sign flips, and the labels' and groups' largest ids they were computed at */
+  private relabelFlipsCache: { key: string; keys: number[] } | null = null;
 
   private constructor(readonly db: Db, readonly path: string, readonly readonly: boolean) {}
 
@@ -690,8 +692,8 @@ export class RunStore implements RunStoreApi {
 
   /** A window of the trajectories table (core/tableMessages.ts): sorted, filtered, and the total (capped). */
   async tableRows(q: TableQuery, offset: number, limit: number, onlyKeys: readonly number[] | null = null): Promise<{ rows: TableRow[]; total: number; totalCapped: boolean; problems: string[] }> {
-    const narrow = await this.narrowSteps(parseSearch(q.filter).filters.steps);
-    const { where, problems } = tableWhere(q, (await this.ftsLayout()) === 'presence', onlyKeys, narrow);
+    const parsed = parseSearch(q.filter);
+    const { where, problems } = tableWhere(parsed, (await this.ftsLayout()) === 'presence', onlyKeys, await this.narrowSteps(parsed.filters.steps));
     const from = 'FROM trajectories t JOIN groups g ON g.id = t.group_id';
     const [rows, counted] = await Promise.all([
       this.db.all(`SELECT ${ROW_COLUMNS} ${from} WHERE ${where.sql} ORDER BY ${tableOrder(q)} LIMIT ? OFFSET ?`, [...where.params, Math.max(1, limit), Math.max(0, offset)]),
@@ -704,8 +706,8 @@ export class RunStore implements RunStoreApi {
 
   /** The trajectories table grouped by prompt or verdict: the largest groups first (at most 500). */
   async tableGroups(q: TableQuery, by: 'prompt' | 'verdict', onlyKeys: readonly number[] | null = null): Promise<{ groups: TableGroupRow[]; problems: string[] }> {
-    const narrow = await this.narrowSteps(parseSearch(q.filter).filters.steps);
-    const { where, problems } = tableWhere(q, (await this.ftsLayout()) === 'presence', onlyKeys, narrow);
+    const parsed = parseSearch(q.filter);
+    const { where, problems } = tableWhere(parsed, (await this.ftsLayout()) === 'presence', onlyKeys, await this.narrowSteps(parsed.filters.steps));
     const key = by === 'prompt' ? 'g.prompt_id' : 't.verdict';
     const rows = await this.db.all<{ key: string; n: number; acc: number | null; r: number | null; a: number | null; gid: number }>(
       `SELECT ${key} AS key, count(*) AS n, avg(CASE WHEN t.source = 'online' THEN t.verdict = 'correct' END) AS acc,
@@ -721,6 +723,10 @@ export class RunStore implements RunStoreApi {
    * only, not another verifier): relabelled groups are few, so each is re-scored by the reward core.
    */
   async relabelSignFlips(): Promise<number[]> {
+    // The table asks again for every window it scrolls to: the answer only changes with a new label.
+    const version = await this.db.get<{ l: number | null; g: number | null }>('SELECT (SELECT max(id) FROM labels) AS l, (SELECT max(id) FROM groups) AS g');
+    const key = `${version?.l ?? 0}/${version?.g ?? 0}`;
+    if (this.relabelFlipsCache?.key === key) return this.relabelFlipsCache.keys;
     const groups = await this.db.all<{ group_id: number }>(
       `SELECT DISTINCT t.group_id FROM labels l JOIN trajectories t ON t.id = l.trajectory_id WHERE l.label <> 'note' LIMIT 20000`,
     );
@@ -730,8 +736,7 @@ export class RunStore implements RunStoreApi {
       if (!g) continue;
       const verdicts = new Map<string, Verdict>();
       for (const t of g.trajectories) {
-        const l = t.label.current?.label;
-        const v: Verdict | null = l === 'correct' ? 'correct' : l === 'wrong' || l === 'hack' ? 'wrong' : null;
+        const v = verdictOfRelabel(t.label.current?.label);
         if (v && v !== t.event.verdict) verdicts.set(t.event.id, v);
       }
       if (!verdicts.size) continue;
@@ -743,6 +748,7 @@ export class RunStore implements RunStoreApi {
         // a group the reward core cannot re-score (a missing divergence) flips nothing it can show
       }
     }
+    this.relabelFlipsCache = { key, keys: out };
     return out;
   }
 

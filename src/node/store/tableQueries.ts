@@ -1,6 +1,6 @@
 // SQL of the trajectories table (core/tableMessages.ts): the WHERE clause from Find's filter syntax,
 // the column each sort names, the page and the groupings. The store runs them (store.ts).
-import { parseSearch } from '../../core/searchFilters';
+import type { ParsedSearch } from '../../core/searchFilters';
 import type { TableColumn, TableQuery, TableRow } from '../../core/tableMessages';
 import { LINT_BITS } from './writer';
 import { trajectoryFilterSql, type SqlPart } from './filterSql';
@@ -34,8 +34,9 @@ export interface TableWhere {
  * them must occur; on the presence-only index a phrase is matched as its words), and, when asked,
  * only the given trajectory keys.
  */
-export function tableWhere(q: TableQuery, presence: boolean, onlyKeys: readonly number[] | null, narrowSteps = false): TableWhere {
-  const { text, filters, problems } = parseSearch(q.filter);
+export function tableWhere(parsed: ParsedSearch, presence: boolean, onlyKeys: readonly number[] | null, narrowSteps = false): TableWhere {
+  const { text, filters } = parsed;
+  const problems = [...parsed.problems];
   const parts: SqlPart[] = [];
   const f = trajectoryFilterSql(filters);
   if (f) parts.push(f);
