@@ -2,7 +2,7 @@
 // through getStore() and listens to onDidChange; nothing else opens or closes it.
 import * as vscode from 'vscode';
 import { mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { RunStore, StoreVersionError, type StoreChange } from '../node/store';
 import type { LabelRecord, NewLabel } from '../node/store/types';
 import { IngestTailer } from '../node/ingest';
@@ -45,13 +45,23 @@ export class StoreHost implements vscode.Disposable {
     if (this.store && this.storePath === abs) return this.store;
     await mkdir(dirname(abs), { recursive: true });
     let store: RunStore;
+    // An older store is upgraded on open; on millions of trajectories that takes a while (new
+    // indexes), so it gets a notification for as long as it lasts. Opening a current store shows none.
+    let opened = (): void => undefined;
+    const finished = new Promise<void>((r) => (opened = r));
+    const onMigrate = (from: number, to: number): void => {
+      this.output.appendLine(`[store] upgrading ${abs} from schema ${from} to ${to}`);
+      void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Reward Lens: upgrading ${basename(abs)} to this version's format (once; indexes are built)…` }, () => finished);
+    };
     try {
-      store = await RunStore.open(abs);
+      store = await RunStore.open(abs, { onMigrate });
     } catch (e) {
       if (e instanceof StoreVersionError) {
         throw new Error(`${abs} was written by a newer Reward Lens (${e.message}). Update the extension, or open another store with "Reward Lens: Open Run Store…".`);
       }
       throw new Error(`Cannot open the run store ${abs}: ${(e as Error).message}. Check that the folder is writable, or pick another file with "Reward Lens: Open Run Store…".`);
+    } finally {
+      opened();
     }
     await this.closeStore();
     this.store = store;

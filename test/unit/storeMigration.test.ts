@@ -11,6 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { RunStore, SCHEMA_VERSION, textHash } from '../../src/node/store';
 import type { GroupEvent, RolloutEvent } from '../../src/core/protocol';
 import { groupEvent } from '../kit/events';
+import { SORT_INDEXED_COLUMNS, sortIndexName } from '../../src/node/store/schema';
 
 const FIXTURE = join(__dirname, '..', 'fixtures', 'storeV2');
 
@@ -78,6 +79,12 @@ test('a schema-2 store written by the old code opens, migrates and keeps everyth
       assert.equal((await store.stepSeries('v2run')).length, 2);
       // Its texts were never scanned for loops: the count is unknown, not zero (schema 6).
       assert.deepEqual((await store.stepSeries('v2run')).map((p) => p.runawayCount), [null, null]);
+      // The table's sorts read a per-run index of each value column (schema 7), and sort by it.
+      const indexes = (await store.db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trajectories'")).map((r) => r.name);
+      for (const column of SORT_INDEXED_COLUMNS) assert.ok(indexes.includes(sortIndexName(column)), `index for ${column}`);
+      const sorted = await store.tableRows({ filter: 'run:v2run', sort: { column: 'length', dir: 'desc' }, groupBy: 'none', flippedOnly: false }, 0, 100);
+      assert.equal(sorted.rows.length, 48);
+      assert.ok(sorted.rows.every((r, i) => i === 0 || sorted.rows[i - 1]!.length >= r.length));
 
       // Search on the old index: words, a phrase, a prefix.
       const phrase = await store.search('"the answer is forty two"', 100);

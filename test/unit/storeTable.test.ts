@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { RunStore } from '../../src/node/store';
 import type { GroupEvent, TrajectoryEvent } from '../../src/core/protocol';
 import { whatIfGroup, type ScoredTrajectory } from '../../src/core/rescore';
-import type { TableQuery } from '../../src/core/tableMessages';
+import { SORTABLE_COLUMNS, type TableQuery, type TableRow } from '../../src/core/tableMessages';
+import { LINT_BITS } from '../../src/node/store/writer';
+import { tablePageSql } from '../../src/node/store/tableQueries';
 import { groupEvent, runStart } from '../kit/events';
 
 interface Member { key: number; run: string; step: number; prompt: string; groupId: number; t: TrajectoryEvent; event: GroupEvent }
@@ -14,10 +16,11 @@ async function build(): Promise<{ store: RunStore; members: Member[]; groups: Gr
   const store = await RunStore.open(':memory:');
   const events: (GroupEvent | ReturnType<typeof runStart>)[] = [];
   const groups: GroupEvent[] = [];
-  for (const run of ['a', 'b']) {
-    events.push(runStart(run));
-    for (let step = 0; step < 3; step++) {
-      for (let g = 0; g < 5; g++) {
+  events.push(runStart('a'), runStart('b'));
+  // The runs' groups interleaved, so a tie broken by run and by ingest order are different orders.
+  for (let step = 0; step < 3; step++) {
+    for (let g = 0; g < 5; g++) {
+      for (const run of ['a', 'b']) {
         const e = groupEvent(run, step, g, { textBytes: 80, seed: run === 'a' ? 3 : 4 });
         e.prompt_id = `q-${g}`;
         e.trajectories.forEach((t, i) => {
@@ -50,8 +53,8 @@ test('sorted pages: any column, both directions, nulls last, the key breaking ti
     const byRTotal = [...members].sort((x, y) => {
       const a = x.t.r_total ?? null;
       const b = y.t.r_total ?? null;
-      if (a === null || b === null) return a === b ? y.key - x.key : a === null ? 1 : -1;
-      return b - a || y.key - x.key;
+      if (a === null || b === null) return a === b ? y.run.localeCompare(x.run) || y.key - x.key : a === null ? 1 : -1;
+      return b - a || y.run.localeCompare(x.run) || y.key - x.key;
     });
     const q = query({ sort: { column: 'rTotal', dir: 'desc' } });
     const all = await store.tableRows(q, 0, 500);
@@ -67,9 +70,81 @@ test('sorted pages: any column, both directions, nulls last, the key breaking ti
     const newest = await store.tableRows(query({ sort: { column: 'order', dir: 'desc' } }), 0, 500);
     assert.deepEqual(newest.rows.map((r) => r.trajectoryKey), members.map((m) => m.key).sort((a, b) => b - a), 'ingest order, newest first');
     const byPrompt = await store.tableRows(query({ sort: { column: 'prompt', dir: 'asc' } }), 0, 500);
-    assert.deepEqual(byPrompt.rows.map((r) => r.promptId), [...members].sort((x, y) => x.prompt.localeCompare(y.prompt) || x.key - y.key).map((m) => m.prompt));
+    assert.deepEqual(byPrompt.rows.map((r) => r.trajectoryKey), [...members].sort((x, y) => x.prompt.localeCompare(y.prompt) || x.groupId - y.groupId || x.key - y.key).map((m) => m.key));
     const row = all.rows.find((r) => r.trajectoryKey === members[0]!.key)!;
     assert.deepEqual([row.runId, row.step, row.promptId, row.trajectoryId, row.source, row.verdict, row.length], [members[0]!.run, 0, 'q-0', members[0]!.t.id, members[0]!.t.source, members[0]!.t.verdict, members[0]!.t.text.length]);
+  } finally {
+    await store.close();
+  }
+});
+
+// Every sortable column, both directions, under filters that take each plan: the per-run index walks
+// merged (none, runs, verdicts, sources: wide), SQLite's own plan (a step: narrow). Membership
+// from the events; the order checked against a reference comparator on the rows' own values.
+test('every column sorts alike whichever plan reads it: merged per-run index walks or one sort; pages tile', async () => {
+  const { store, members } = await build();
+  try {
+    const maskOf = (lints: readonly string[]) => lints.reduce((m, k) => m | (LINT_BITS as Record<string, number>)[k]!, 0);
+    const filters: [string, (m: Member) => boolean][] = [
+      ['', () => true],
+      ['run:a', (m) => m.run === 'a'],
+      ['verdict:wrong', (m) => m.t.verdict === 'wrong'],
+      ['source:online run:b', (m) => m.run === 'b' && m.t.source === 'online'],
+      ['step:1', (m) => m.step === 1],
+    ];
+    for (const [filter, keep] of filters) {
+      for (const column of SORTABLE_COLUMNS) {
+        for (const dir of ['asc', 'desc'] as const) {
+          const q = query({ filter, sort: { column, dir } });
+          const rows = (await store.tableRows(q, 0, 1000)).rows;
+          const what = `${column} ${dir} '${filter}'`;
+          assert.deepEqual(rows.map((r) => r.trajectoryKey).sort((a, b) => a - b), members.filter(keep).map((m) => m.key).sort((a, b) => a - b), `${what}: the rows`);
+          const groupOf = new Map(members.map((m) => [m.key, m.groupId]));
+          const keyOf = (r: TableRow): (string | number | null)[] => {
+            switch (column) {
+              case 'order': return [r.trajectoryKey];
+              case 'run': return [r.runId, r.step, r.trajectoryKey];
+              case 'prompt': return [r.promptId, groupOf.get(r.trajectoryKey)!, r.trajectoryKey];
+              case 'lints': return [maskOf(r.lints), r.runId, r.trajectoryKey];
+              default: return [r[column === 'length' ? 'length' : column] as string | number | null, r.runId, r.trajectoryKey];
+            }
+          };
+          const sign = dir === 'asc' ? 1 : -1;
+          const cmp = (x: TableRow, y: TableRow): number => {
+            const a = keyOf(x);
+            const b = keyOf(y);
+            for (let i = 0; i < a.length; i++) {
+              if (a[i] === b[i]) continue;
+              if (a[i] === null) return 1; // nulls last in both directions
+              if (b[i] === null) return -1;
+              return (a[i]! < b[i]! ? -1 : 1) * sign;
+            }
+            return 0;
+          };
+          assert.deepEqual(rows.map((r) => r.trajectoryKey), [...rows].sort(cmp).map((r) => r.trajectoryKey), `${what}: the order`);
+          const pages = [...(await store.tableRows(q, 0, 9)).rows, ...(await store.tableRows(q, 9, 9)).rows, ...(await store.tableRows(q, 18, 1000)).rows];
+          assert.deepEqual(pages.map((r) => r.trajectoryKey), rows.map((r) => r.trajectoryKey), `${what}: pages tile the order`);
+        }
+      }
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+test('a wide sort walks each run\'s index and merges them: no sort of the whole run', async () => {
+  const { store } = await build();
+  try {
+    for (const [column, index] of [['rTotal', 'trajectories_sort_r_total'], ['step', 'trajectories_run_step'], ['length', 'trajectories_sort_text_chars']] as const) {
+      const page = tablePageSql(query({ sort: { column, dir: 'asc' } }), { sql: '1', params: [] }, { runs: ['a', 'b'], narrow: false }, 100, 50);
+      const plan = (await store.db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${page.sql}`, page.params)).map((r) => r.detail);
+      assert.ok(plan.some((d) => d.includes('MERGE')), `${column}: ${plan.join(' | ')}`);
+      assert.equal(plan.filter((d) => d.includes(`COVERING INDEX ${index} (run_id=?)`)).length, 2, `${column}: each run's arm reads only its index: ${plan.join(' | ')}`);
+      assert.ok(!plan.some((d) => d.includes('TEMP B-TREE')), `${column}: nothing sorted: ${plan.join(' | ')}`);
+    }
+    const byPrompt = tablePageSql(query({ sort: { column: 'prompt', dir: 'desc' } }), { sql: '1', params: [] }, { runs: ['a', 'b'], narrow: false }, 0, 50);
+    const plan = (await store.db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${byPrompt.sql}`, byPrompt.params)).map((r) => r.detail);
+    assert.ok(plan.some((d) => d.includes('groups_prompt')) && !plan.some((d) => d.includes('TEMP B-TREE')), plan.join(' | '));
   } finally {
     await store.close();
   }

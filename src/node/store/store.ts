@@ -13,7 +13,7 @@ import { bm25Rank, matchesText, needsPositions, parseQuery, positiveTerms, prese
 import { parseSearch, type SearchFilters } from '../../core/searchFilters';
 import { groupFilterSql, trajectoryFilterSql, type SqlPart } from './filterSql';
 import { PROMPT_HIT_LIMIT } from './types';
-import { ROW_COLUMNS, tableOrder, tableRowOf, tableWhere } from './tableQueries';
+import { narrowFilter, tablePageSql, tableRowOf, tableWhere } from './tableQueries';
 import { TABLE_COUNT_CAP, type TableGroupRow, type TableQuery, type TableRow } from '../../core/tableMessages';
 import { verdictOfRelabel, whatIfGroup, type ScoredTrajectory } from '../../core/rescore';
 import { Db, insertMany, type Row, type SqlValue } from './sqlite';
@@ -208,6 +208,7 @@ export class RunStore implements RunStoreApi {
         if (found === 0) await db.exec('PRAGMA page_size = 16384');
         await db.exec('PRAGMA journal_mode = WAL');
         await db.exec('PRAGMA synchronous = NORMAL');
+        if (found > 0 && found < SCHEMA_VERSION) options.onMigrate?.(found, SCHEMA_VERSION);
         await migrate(db);
       }
       await db.exec('PRAGMA foreign_keys = ON');
@@ -694,9 +695,10 @@ export class RunStore implements RunStoreApi {
   async tableRows(q: TableQuery, offset: number, limit: number, onlyKeys: readonly number[] | null = null): Promise<{ rows: TableRow[]; total: number; totalCapped: boolean; problems: string[] }> {
     const parsed = parseSearch(q.filter);
     const { where, problems } = tableWhere(parsed, (await this.ftsLayout()) === 'presence', onlyKeys, await this.narrowSteps(parsed.filters.steps));
-    const from = 'FROM trajectories t JOIN groups g ON g.id = t.group_id';
+    const runs = parsed.filters.runs.length ? parsed.filters.runs : (await this.db.all<{ run_id: string }>('SELECT run_id FROM runs ORDER BY run_id')).map((r) => r.run_id);
+    const page = tablePageSql(q, where, { runs, narrow: narrowFilter(parsed, onlyKeys) }, offset, limit);
     const [rows, counted] = await Promise.all([
-      this.db.all(`SELECT ${ROW_COLUMNS} ${from} WHERE ${where.sql} ORDER BY ${tableOrder(q)} LIMIT ? OFFSET ?`, [...where.params, Math.max(1, limit), Math.max(0, offset)]),
+      this.db.all(page.sql, page.params),
       this.db.get<{ n: number }>(`SELECT count(*) AS n FROM (SELECT 1 FROM trajectories t WHERE ${where.sql} LIMIT ?)`, [...where.params, TABLE_COUNT_CAP + 1]),
     ]);
     const labels = await this.currentLabels(rows.map((r) => r.id as number));

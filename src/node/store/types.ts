@@ -12,6 +12,8 @@ import type { ViewStepPoint, ViewStepSeriesPoint } from '../../core/messages';
 export interface OpenOptions {
   /** Open without write access (the UI). Migrations are not run; an older schema is refused. */
   readonly?: boolean;
+  /** Called before an existing store is upgraded (seconds to minutes on millions of trajectories). */
+  onMigrate?: (from: number, to: number) => void;
 }
 
 export type RunStatus = 'running' | RunEndEvent['status'];
