@@ -56,7 +56,7 @@ test('table: 10,000 rows, only those in view in the DOM; scrolling asks for the 
   await answer(page, first!, 10_000);
   await page.waitForSelector('[data-testid=table-row]');
   assert.equal(await page.locator('[data-testid=table-count]').getAttribute('data-value'), '10000');
-  const inDom = await page.locator('.body .row').count();
+  const inDom = await page.locator('.body .grid-row').count();
   assert.ok(inDom > 10 && inDom < 80, `only the rows in view are built (${inDom})`);
   // Scroll to row 5,000: the page asks for that window.
   await page.locator('[data-testid=table-viewport]').evaluate((el) => { el.scrollTop = 5000 * 24; });
@@ -96,7 +96,7 @@ test('table: the keyboard moves the selection and Enter opens its group; groupin
   await page.keyboard.press('j');
   await page.keyboard.press('Enter');
   assert.deepEqual((await posted(page)).filter((m) => m.type === 'openGroup'), [{ type: 'openGroup', groupId: 10, focusTrajectoryId: 't-2' }]);
-  assert.equal(await page.locator('.row.selected').getAttribute('data-key'), '1002');
+  assert.equal(await page.locator('.grid-row.selected').getAttribute('data-key'), '1002');
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'table-light.png') });
   // Group by prompt: the host's groups, and a click drills down to that prompt's rows.

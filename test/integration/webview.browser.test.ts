@@ -227,15 +227,22 @@ test('dashboard: a dip picked on the teacher-advantage curve opens its step\'s g
   const marked = await page.$$eval('[data-behind="true"]', (rows) => rows.map((r) => Number(r.getAttribute('data-group-row'))));
   assert.deepEqual(marked.sort(), [...pushedDown].sort());
   assert.match((await page.locator('[data-testid="groups-caption"]').textContent()) ?? '', new RegExp(`Picked on “Advantage of the offline member”: ${pushedDown.length} of 12 groups marked`));
-  assert.equal(await page.locator('th:has([data-testid="sort-teacherAdvantage"])').getAttribute('aria-sort'), 'ascending');
+  assert.equal(await page.locator('[role=columnheader]:has([data-testid="sort-teacherAdvantage"])').getAttribute('aria-sort'), 'ascending');
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-groups-behind-dip.png'), fullPage: true });
   // A click sorts by failures, most first; Enter on the same header (focus kept) reverses it.
   await page.click('[data-testid="sort-failed"]');
   const failedDesc = [...step.groups].sort((a, b) => b.failedCount - a.failedCount || a.groupId - b.groupId).map((g) => g.groupId);
   assert.deepEqual(await rowIds(), failedDesc);
   await page.keyboard.press('Enter');
-  assert.equal(await page.locator('th:has([data-testid="sort-failed"])').getAttribute('aria-sort'), 'ascending');
-  assert.deepEqual(await rowIds(), [...step.groups].sort((a, b) => a.failedCount - b.failedCount || a.groupId - b.groupId).map((g) => g.groupId));
+  assert.equal(await page.locator('[role=columnheader]:has([data-testid="sort-failed"])').getAttribute('aria-sort'), 'ascending');
+  const failedAsc = [...step.groups].sort((a, b) => a.failedCount - b.failedCount || a.groupId - b.groupId).map((g) => g.groupId);
+  assert.deepEqual(await rowIds(), failedAsc);
+  // The same table component as the trajectories table: j moves the selection, Enter opens its group.
+  await page.focus('[data-testid="step-groups"]');
+  await page.keyboard.press('j');
+  await page.keyboard.press('Enter');
+  assert.deepEqual((await posted(page)).filter((m) => m.type === 'openGroup').at(-1), { type: 'openGroup', groupId: failedAsc[1], focusTrajectoryKey: null });
+  assert.equal(await page.locator('[data-testid="step-groups"] .grid-row.selected').getAttribute('data-group-row'), String(failedAsc[1]));
   // Picked on the entropy curve (no per-group figure): stored order, nothing marked, no caption.
   await pickByArrows('entropy', picked.step);
   await page.waitForFunction((n) => ((window as unknown as { __posted: Array<{ type: string }> }).__posted.filter((m) => m.type === 'selectStep').length >= n), 2);

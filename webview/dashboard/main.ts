@@ -3,6 +3,7 @@
 // the inspector through the host.
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import baseCss from '../shared/base.css';
+import gridCss from '../shared/grid.css';
 import dashboardCss from './dashboard.css';
 import { installStyles } from '../shared/styles';
 import { h, textEl, clear } from '../shared/dom';
@@ -13,12 +14,13 @@ import { fmtNum, fmtPercent, fmtSigned } from '../../src/core/format';
 import type { DashboardToHost, HostToDashboard, ViewStepPoint, ViewStepSeriesPoint, ViewGroupSummary } from '../../src/core/messages';
 import { fromSeriesColumns, policyEntropyKey, warmStartProgress, warmStartSteps } from '../../src/core/messages';
 import { REPETITION } from '../../src/core/repetition';
-import { nextSort, pointFocus, sortStepGroups, STEP_GROUP_COLUMNS, type StepGroupSort } from '../../src/core/stepGroups';
+import { nextSort, pointFocus, sortStepGroups, STEP_GROUP_COLUMNS, type StepGroupColumn, type StepGroupSort } from '../../src/core/stepGroups';
+import { createGrid, type GridColumn, type GridSort } from '../shared/grid';
 import type { Variant } from '../../src/core/reward';
 import { histogram, lineChart, scatter, type ScatterPoint, type Series } from './charts';
 import type { AxisKind } from './axes';
 
-installStyles(baseCss + dashboardCss);
+installStyles(baseCss + gridCss + dashboardCss);
 
 const app = document.getElementById('app') as HTMLElement;
 
@@ -166,66 +168,64 @@ function renderStep(): HTMLElement {
   return sec;
 }
 
+/** How the dashboard draws each of the step table's columns (what they mean is in core/stepGroups.ts). */
+const GROUP_CELLS: Readonly<Record<StepGroupColumn, { width: string; num?: boolean; cell: (g: ViewGroupSummary) => string }>> = {
+  prompt: { width: 'minmax(6em, 0.8fr)', cell: (g) => g.promptId },
+  members: { width: '6.5em', num: true, cell: (g) => String(g.trajectoryCount) },
+  accuracy: { width: '6.5em', num: true, cell: (g) => fmtPercent(g.accuracy) },
+  roger: { width: '6.5em', num: true, cell: (g) => fmtNum(g.meanROger) },
+  teacherAdvantage: { width: '8.5em', num: true, cell: (g) => (g.meanOfflineAdvantage === null ? '—' : fmtSigned(g.meanOfflineAdvantage)) },
+  failed: { width: '5em', num: true, cell: (g) => String(g.failedCount) },
+  looping: { width: '6.5em', num: true, cell: (g) => (g.runawayCount === null ? '—' : String(g.runawayCount)) },
+  lints: { width: '9em', num: true, cell: (g) => (g.zeroStd ? `${g.lintCount} · zero std` : String(g.lintCount)) },
+};
+
+const GROUP_COLUMNS: readonly GridColumn<ViewGroupSummary>[] = [
+  ...STEP_GROUP_COLUMNS.map((c) => ({ key: c.key, label: c.label, help: c.help, ...GROUP_CELLS[c.key] })),
+  { key: 'preview', label: 'Prompt text', help: 'The start of the prompt.', width: 'minmax(8em, 2fr)', sortable: false, cell: (g: ViewGroupSummary) => g.promptPreview },
+];
+
+const toGridSort = (s: StepGroupSort | null): GridSort | null => (s ? { key: s.key, dir: s.dir === 1 ? 'asc' : 'desc' } : null);
+
 /**
- * The step's groups, sortable by every column (click or Enter on a header). Picked on a curve with a
- * per-group figure, the table opens sorted by it and marks the groups behind the point.
+ * The step's groups in the table component the trajectories table uses (shared/grid.ts): sortable
+ * by every column (click or Enter on a header), a row (click, or Enter on the grid) opens its group.
+ * Picked on a curve with a per-group figure, the table opens sorted by it and marks the groups
+ * behind the point.
  */
 function renderGroupsTable(groups: ViewGroupSummary[]): HTMLElement {
   const wrap = h('div', { class: 'groups-wrap' });
   const focus = pointFocus(state.pickedFrom);
-  const sort = state.groupSort ?? focus?.sort ?? null;
-  const rows = sortStepGroups(groups, sort);
   const behind = new Set(focus ? groups.filter(focus.behind).map((g) => g.groupId) : []);
   if (focus) {
     const title = chartTitles.get(state.pickedFrom ?? '') ?? state.pickedFrom;
     wrap.appendChild(h('p', { class: 'muted groups-caption', 'data-testid': 'groups-caption', 'data-behind': behind.size },
       behind.size ? `Picked on “${title}”: ${behind.size} of ${groups.length} groups marked, with ${focus.why}.` : `Picked on “${title}”: no group at this step has ${focus.why}.`));
   }
-  const table = h('table', { class: 'groups', 'data-testid': 'step-groups' });
-  const headRow = h('tr');
-  for (const col of STEP_GROUP_COLUMNS) {
-    const active = sort?.key === col.key;
-    const button = h('button', { type: 'button', class: 'sort', 'data-testid': `sort-${col.key}`, title: col.help }, col.label, active ? (sort?.dir === 1 ? ' ▲' : ' ▼') : '');
-    button.addEventListener('click', () => {
-      state.groupSort = nextSort(sort, col.key);
-      rerenderGroups();
-    });
-    headRow.appendChild(h('th', { class: col.key === 'prompt' ? '' : 'num', 'aria-sort': active ? (sort?.dir === 1 ? 'ascending' : 'descending') : 'none', scope: 'col' }, button));
-  }
-  table.appendChild(h('thead', {}, headRow));
-  const body = h('tbody');
-  for (const g of rows) {
-    const open = h('button', { class: 'link', type: 'button', 'data-testid': `group-${g.groupId}`, 'data-group-id': g.groupId });
-    open.textContent = g.promptId;
-    open.addEventListener('click', () => send({ type: 'openGroup', groupId: g.groupId, focusTrajectoryKey: null }));
-    const promptCell = h('td', {}, open, ' ');
-    promptCell.appendChild(textEl('span', { class: 'muted preview' }, g.promptPreview));
-    const isBehind = behind.has(g.groupId);
-    body.appendChild(
-      h('tr', { class: isBehind ? 'behind' : '', 'data-group-row': g.groupId, ...(isBehind ? { 'data-behind': 'true' } : {}) },
-        promptCell,
-        h('td', { class: 'num' }, String(g.trajectoryCount)),
-        h('td', { class: 'num' }, fmtPercent(g.accuracy)),
-        h('td', { class: 'num' }, fmtNum(g.meanROger)),
-        h('td', { class: 'num' }, g.meanOfflineAdvantage === null ? '—' : fmtSigned(g.meanOfflineAdvantage)),
-        h('td', { class: 'num' }, String(g.failedCount)),
-        h('td', { class: 'num' }, g.runawayCount === null ? '—' : String(g.runawayCount)),
-        h('td', { class: 'num' }, g.zeroStd ? `${g.lintCount} · zero std` : String(g.lintCount))),
-    );
-  }
-  table.appendChild(body);
-  wrap.appendChild(table);
+  let rows: ViewGroupSummary[] = [];
+  const show = (): void => {
+    const sort = state.groupSort ?? focus?.sort ?? null;
+    rows = sortStepGroups(groups, sort);
+    grid.setSort(toGridSort(sort));
+    grid.setRows(rows.length, (i) => rows[i]);
+  };
+  const grid = createGrid<ViewGroupSummary>({
+    columns: GROUP_COLUMNS,
+    label: `Groups of step ${state.selectedStep}`,
+    testId: 'step-groups',
+    sortTestIdPrefix: '',
+    rowAttrs: (g) => ({ 'data-testid': `group-${g.groupId}`, 'data-group-row': g.groupId, ...(behind.has(g.groupId) ? { 'data-behind': 'true' } : {}) }),
+    rowClass: (g) => (behind.has(g.groupId) ? 'behind' : ''),
+    onSort: (key) => {
+      state.groupSort = nextSort(state.groupSort ?? focus?.sort ?? null, key as StepGroupColumn);
+      show();
+    },
+    onOpen: (g) => send({ type: 'openGroup', groupId: g.groupId, focusTrajectoryKey: null }),
+    fitRows: 12,
+  });
+  wrap.appendChild(grid.element);
+  show();
   return wrap;
-}
-
-function rerenderGroups(): void {
-  const old = stepEl?.querySelector('.groups-wrap');
-  if (!old || !state.step) return;
-  const focused = document.activeElement instanceof HTMLElement ? document.activeElement.getAttribute('data-testid') : null;
-  const fresh = renderGroupsTable(state.step.groups);
-  old.replaceWith(fresh);
-  // The header keeps the keyboard focus across the redraw: Enter again reverses the sort.
-  if (focused?.startsWith('sort-')) (fresh.querySelector(`[data-testid="${focused}"]`) as HTMLElement | null)?.focus();
 }
 
 function selectStep(step: number, fromChart: string | null = null): void {

@@ -1,48 +1,43 @@
 // The trajectories table: every trajectory of the store as a row, sorted by any column, filtered
 // with Find's syntax (or only the members a relabel flips), or grouped by prompt or verdict.
-// Virtualised: the body holds only the rows in view (plus a margin); windows of rows are asked of
-// the host as the view reaches them, by query id, so an answer to an older query is dropped.
-// Keyboard: ↑/↓ or j/k move, PageUp/PageDown/Home/End jump, Enter opens the row's group. Every
-// value from the store is set as text.
+// The rows are drawn by the table component (shared/grid.ts, which the dashboard's step detail
+// uses too): virtualised, with windows of rows asked of the host as the view reaches them, by
+// query id, so an answer to an older query is dropped. Every value from the store is set as text.
 import baseCss from '../shared/base.css';
+import gridCss from '../shared/grid.css';
 import tableCss from './table.css';
 import { installStyles } from '../shared/styles';
 import { h, clear, appendText } from '../shared/dom';
+import { createGrid, type GridColumn } from '../shared/grid';
 import { onHostMessage, post } from '../shared/vscode';
 import { fmtNum, fmtPercent, fmtSigned } from '../../src/core/format';
 import { LINT_LABELS, type LintKind } from '../../src/core/rescore';
 import { SORTABLE_COLUMNS, type HostToTable, type TableColumn, type TableGroupRow, type TableQuery, type TableRow, type TableToHost } from '../../src/core/tableMessages';
 
-installStyles(baseCss + tableCss);
+installStyles(baseCss + gridCss + tableCss);
 
-const ROW_H = 24;
 const PAGE = 200;
-const OVERSCAN = 10;
-const HEAD_H = 26;
 
-interface ColumnSpec {
+interface ColumnSpec extends GridColumn<TableRow> {
   key: TableColumn;
-  label: string;
-  help: string;
-  cls?: string;
-  cell: (r: TableRow) => string;
 }
 
 const COLUMNS: readonly ColumnSpec[] = [
-  { key: 'order', label: '#', help: 'Ingest order: the store\'s key (newest last).', cls: 'num', cell: (r) => String(r.trajectoryKey) },
-  { key: 'run', label: 'Run', help: 'The run the trajectory belongs to.', cell: (r) => r.runId },
-  { key: 'step', label: 'Step', help: 'RL step.', cls: 'num', cell: (r) => String(r.step) },
-  { key: 'prompt', label: 'Prompt', help: 'The prompt id of its group.', cell: (r) => r.promptId },
-  { key: 'source', label: 'Source', help: 'online: sampled by the policy; teacher: an offline trajectory.', cell: (r) => (r.source === 'online' ? 'online' : 'teacher') },
-  { key: 'verdict', label: 'Verdict', help: 'The logged verifier verdict.', cell: (r) => r.verdict },
-  { key: 'label', label: 'Label', help: 'The researcher\'s current relabel (not sortable: the newest of an append-only history).', cell: (r) => r.label ?? '' },
-  { key: 'divergence', label: 'D', help: 'D = 1 − mean cosine to the group\'s teachers.', cls: 'num', cell: (r) => fmtNum(r.divergence) },
-  { key: 'entropyLast', label: 'H_last', help: 'The policy\'s entropy at the last token.', cls: 'num', cell: (r) => fmtNum(r.entropyLast) },
-  { key: 'rOger', label: 'R_OGER', help: 'R_OGER = D · exp(−H_last) · R_m, as logged.', cls: 'num', cell: (r) => fmtNum(r.rOger) },
-  { key: 'rTotal', label: 'R_total', help: 'R_m + R_OGER, as logged.', cls: 'num', cell: (r) => fmtNum(r.rTotal) },
-  { key: 'advantage', label: 'A', help: 'The GRPO advantage, as logged.', cls: 'num', cell: (r) => (r.advantage === null ? '—' : fmtSigned(r.advantage)) },
-  { key: 'length', label: 'Length', help: 'Characters of the response.', cls: 'num', cell: (r) => r.length.toLocaleString('en-US') },
-  { key: 'lints', label: 'Lints', help: 'Lints found at ingest.', cell: (r) => r.lints.map((k) => LINT_LABELS[k as LintKind] ?? k).join(', ') },
+  { key: 'order', width: '6em', label: '#', help: 'Ingest order: the store\'s key (newest last).', num: true, cell: (r) => String(r.trajectoryKey) },
+  { key: 'run', width: 'minmax(7em, 1.2fr)', label: 'Run', help: 'The run the trajectory belongs to.', cell: (r) => r.runId },
+  { key: 'step', width: '5em', label: 'Step', help: 'RL step.', num: true, cell: (r) => String(r.step) },
+  { key: 'prompt', width: 'minmax(6em, 1fr)', label: 'Prompt', help: 'The prompt id of its group.', cell: (r) => r.promptId },
+  { key: 'source', width: '5em', label: 'Source', help: 'online: sampled by the policy; teacher: an offline trajectory.', cell: (r) => (r.source === 'online' ? 'online' : 'teacher') },
+  { key: 'verdict', width: '5.5em', label: 'Verdict', help: 'The logged verifier verdict.', cell: (r) => r.verdict },
+  { key: 'label', width: '4.5em', sortable: SORTABLE_COLUMNS.includes('label'), label: 'Label', help: 'The researcher\'s current relabel (not sortable: the newest of an append-only history).', cell: (r) => r.label ?? '' },
+  { key: 'divergence', width: '5em', label: 'D', help: 'D = 1 − mean cosine to the group\'s teachers.', num: true, cell: (r) => fmtNum(r.divergence) },
+  { key: 'entropyLast', width: '5em', label: 'H_last', help: 'The policy\'s entropy at the last token.', num: true, cell: (r) => fmtNum(r.entropyLast) },
+  { key: 'rOger', width: '6.2em', label: 'R_OGER', help: 'R_OGER = D · exp(−H_last) · R_m, as logged.', num: true, cell: (r) => fmtNum(r.rOger) },
+  { key: 'rTotal', width: '6.2em', label: 'R_total', help: 'R_m + R_OGER, as logged.', num: true, cell: (r) => fmtNum(r.rTotal) },
+  { key: 'advantage', width: '5.5em', label: 'A', help: 'The GRPO advantage, as logged.', num: true, cell: (r) => (r.advantage === null ? '—' : fmtSigned(r.advantage)),
+    cellClass: (r) => (r.advantage === null ? '' : r.advantage > 0 ? 'up' : r.advantage < 0 ? 'down' : '') },
+  { key: 'length', width: '5.5em', label: 'Length', help: 'Characters of the response.', num: true, cell: (r) => r.length.toLocaleString('en-US') },
+  { key: 'lints', width: 'minmax(6em, 1.2fr)', label: 'Lints', help: 'Lints found at ingest.', cell: (r) => r.lints.map((k) => LINT_LABELS[k as LintKind] ?? k).join(', ') },
 ];
 
 const state = {
@@ -53,7 +48,6 @@ const state = {
   totalCapped: false,
   rows: new Map<number, TableRow>(),
   requested: new Set<number>(),
-  selected: 0,
   groups: null as TableGroupRow[] | null,
   sentAt: 0,
   reported: false,
@@ -72,40 +66,41 @@ const flipped = h('input', { type: 'checkbox', 'data-testid': 'table-flipped' })
 const flippedLabel = h('label', { class: 'check', title: 'Only members whose advantage changes sign when their group is re-scored with its relabels' }, flipped, ' Advantage sign flipped by a relabel');
 const countEl = h('span', { class: 'count muted', 'data-testid': 'table-count', 'aria-live': 'polite' });
 const problemsEl = h('p', { class: 'problems', 'data-testid': 'table-problems', hidden: true });
-const head = h('div', { class: 'row head', role: 'row' });
-const spacer = h('div', { class: 'spacer' });
-const body = h('div', { class: 'body', role: 'rowgroup' });
-// The header scrolls sideways with the rows and stays on top (sticky), inside the scroller, so
-// the two always line up whatever the scrollbar's width.
-const viewport = h('div', { class: 'viewport', tabindex: 0, role: 'grid', 'aria-label': 'Trajectories', 'data-testid': 'table-viewport' }, head, spacer, body);
+const grid = createGrid<TableRow>({
+  columns: COLUMNS,
+  label: 'Trajectories',
+  testId: 'table-viewport',
+  sortTestIdPrefix: 'table-',
+  rowAttrs: (r) => ({ 'data-testid': 'table-row', 'data-key': r.trajectoryKey }),
+  onSort: (key) => {
+    const active = state.query.sort.column === key;
+    const numeric = COLUMNS.find((c) => c.key === key)?.num === true;
+    const dir = active ? (state.query.sort.dir === 'asc' ? 'desc' : 'asc') : numeric ? 'desc' : 'asc';
+    state.query = { ...state.query, sort: { column: key as TableColumn, dir } };
+    runQuery();
+  },
+  onOpen: (r) => send({ type: 'openGroup', groupId: r.groupId, focusTrajectoryId: r.trajectoryId }),
+  onWindow: (first, last) => {
+    for (let p = Math.floor(first / PAGE); p <= Math.floor(Math.max(first, last - 1) / PAGE); p++) if (p * PAGE < state.total) request(p);
+  },
+});
+const viewport = grid.viewport;
 const groupsEl = h('div', { class: 'groups', 'data-testid': 'table-groups', hidden: true });
-app.append(h('div', { class: 'toolbar' }, filterInput, groupSelect, flippedLabel, countEl), problemsEl, h('div', { class: 'frame' }, viewport), groupsEl);
+app.append(h('div', { class: 'toolbar' }, filterInput, groupSelect, flippedLabel, countEl), problemsEl, grid.element, groupsEl);
 
-function renderHead(): void {
-  clear(head);
-  for (const c of COLUMNS) {
-    const active = state.query.sort.column === c.key;
-    const sortable = SORTABLE_COLUMNS.includes(c.key);
-    const b = h('button', { type: 'button', class: `sort ${c.cls ?? ''}`, 'data-testid': `table-sort-${c.key}`, title: c.help, disabled: !sortable }, c.label, active ? (state.query.sort.dir === 'asc' ? ' ▲' : ' ▼') : '');
-    if (sortable) b.addEventListener('click', () => {
-      const dir = active ? (state.query.sort.dir === 'asc' ? 'desc' : 'asc') : c.cls === 'num' ? 'desc' : 'asc';
-      state.query = { ...state.query, sort: { column: c.key, dir } };
-      runQuery();
-    });
-    head.appendChild(h('div', { class: `cell ${c.cls ?? ''}`, role: 'columnheader', 'aria-sort': active ? (state.query.sort.dir === 'asc' ? 'ascending' : 'descending') : 'none' }, b));
-  }
+function showSort(): void {
+  grid.setSort({ key: state.query.sort.column, dir: state.query.sort.dir });
 }
 
 function runQuery(): void {
   state.queryId++;
   state.rows.clear();
   state.requested.clear();
-  state.selected = 0;
   state.groups = null;
   state.reported = false;
   state.sentAt = performance.now();
-  renderHead();
-  viewport.scrollTop = 0;
+  showSort();
+  grid.reset();
   if (state.query.groupBy === 'none') request(0);
   else send({ type: 'query', queryId: state.queryId, query: state.query, offset: 0, limit: 1 });
   countEl.textContent = 'Loading…';
@@ -116,72 +111,6 @@ function request(page: number): void {
   state.requested.add(page);
   send({ type: 'query', queryId: state.queryId, query: state.query, offset: page * PAGE, limit: PAGE });
 }
-
-let frame = 0;
-function schedule(): void {
-  if (frame) return;
-  frame = requestAnimationFrame(() => {
-    frame = 0;
-    renderRows();
-  });
-}
-
-function renderRows(): void {
-  const height = (viewport.clientHeight || 400) - HEAD_H;
-  const first = Math.max(0, Math.floor(viewport.scrollTop / ROW_H) - OVERSCAN);
-  const last = Math.min(state.total, Math.ceil((viewport.scrollTop + height) / ROW_H) + OVERSCAN);
-  for (let p = Math.floor(first / PAGE); p <= Math.floor(Math.max(first, last - 1) / PAGE); p++) if (p * PAGE < state.total) request(p);
-  const frag = document.createDocumentFragment();
-  for (let i = first; i < last; i++) {
-    const r = state.rows.get(i);
-    const row = h('div', { class: `row${i === state.selected ? ' selected' : ''}`, role: 'row', 'aria-rowindex': i + 2, 'aria-selected': String(i === state.selected), 'data-index': i });
-    row.style.transform = `translateY(${i * ROW_H}px)`; // CSSOM, not a style attribute (the CSP forbids those)
-    if (!r) row.appendChild(h('div', { class: 'cell muted' }, '…'));
-    else {
-      row.setAttribute('data-testid', 'table-row');
-      row.setAttribute('data-key', String(r.trajectoryKey));
-      for (const c of COLUMNS) {
-        const cell = h('div', { class: `cell ${c.cls ?? ''} col-${c.key}${c.key === 'advantage' && r.advantage !== null ? (r.advantage > 0 ? ' up' : r.advantage < 0 ? ' down' : '') : ''}`, role: 'gridcell' });
-        appendText(cell, c.cell(r));
-        row.appendChild(cell);
-      }
-    }
-    frag.appendChild(row);
-  }
-  body.replaceChildren(frag);
-}
-
-function open(i: number): void {
-  const r = state.rows.get(i);
-  if (r) send({ type: 'openGroup', groupId: r.groupId, focusTrajectoryId: r.trajectoryId });
-}
-
-function select(i: number): void {
-  state.selected = Math.max(0, Math.min(state.total - 1, i));
-  const top = state.selected * ROW_H;
-  if (top < viewport.scrollTop) viewport.scrollTop = top;
-  else if (top + ROW_H > viewport.scrollTop + viewport.clientHeight - HEAD_H) viewport.scrollTop = top + ROW_H - viewport.clientHeight + HEAD_H;
-  schedule();
-}
-
-viewport.addEventListener('scroll', schedule);
-viewport.addEventListener('click', (e) => {
-  const row = (e.target as Element).closest?.('[data-index]');
-  if (!row) return;
-  const i = Number(row.getAttribute('data-index'));
-  select(i);
-  open(i);
-});
-viewport.addEventListener('keydown', (e: KeyboardEvent) => {
-  const page = Math.max(1, Math.floor(viewport.clientHeight / ROW_H) - 1);
-  const moves: Record<string, number> = { ArrowDown: 1, j: 1, ArrowUp: -1, k: -1, PageDown: page, PageUp: -page };
-  if (e.key in moves) select(state.selected + (moves[e.key] as number));
-  else if (e.key === 'Home') select(0);
-  else if (e.key === 'End') select(state.total - 1);
-  else if (e.key === 'Enter') open(state.selected);
-  else return;
-  e.preventDefault();
-});
 
 let filterTimer: ReturnType<typeof setTimeout> | undefined;
 filterInput.addEventListener('input', () => {
@@ -255,7 +184,7 @@ onHostMessage<HostToTable>((m) => {
   showProblems(m.problems);
   const grouped = m.type === 'groups';
   groupsEl.hidden = !grouped;
-  (viewport.parentElement as HTMLElement).hidden = grouped;
+  grid.element.hidden = grouped;
   if (m.type === 'groups') {
     state.groups = m.groups;
     countEl.textContent = `${m.groups.length} ${m.groupBy === 'prompt' ? 'prompts' : 'verdicts'}`;
@@ -264,15 +193,13 @@ onHostMessage<HostToTable>((m) => {
     state.total = m.total;
     state.totalCapped = m.totalCapped;
     m.rows.forEach((r, i) => state.rows.set(m.offset + i, r));
-    spacer.style.height = `${state.total * ROW_H}px`;
-    viewport.setAttribute('aria-rowcount', String(state.total + 1));
     showCount();
-    renderRows();
+    grid.setRows(state.total, (i) => state.rows.get(i));
   }
   if (!state.reported) {
     state.reported = true;
     const t0 = state.sentAt;
-    requestAnimationFrame(() => setTimeout(() => send({ type: 'rendered', ms: performance.now() - t0, rows: body.childElementCount }), 0));
+    requestAnimationFrame(() => setTimeout(() => send({ type: 'rendered', ms: performance.now() - t0, rows: viewport.querySelectorAll('.body > .grid-row').length }), 0));
   }
 });
 
