@@ -86,6 +86,10 @@ test('a schema-2 store written by the old code opens, migrates and keeps everyth
       assert.equal(sorted.rows.length, 48);
       assert.ok(sorted.rows.every((r, i) => i === 0 || sorted.rows[i - 1]!.length >= r.length));
 
+      // Prompt text is found through the prompt index the migration filled from the stored groups (schema 8).
+      const byPromptText = await store.search('huypbeft', 10);
+      assert.deepEqual(byPromptText.prompts.map((p) => [p.promptId, p.match]), [['p0', 'text']]);
+
       // Search on the old index: words, a phrase, a prefix.
       const phrase = await store.search('"the answer is forty two"', 100);
       assert.equal(phrase.hits.length, 6);

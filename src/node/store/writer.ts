@@ -432,6 +432,15 @@ export class BatchWriter {
     );
     let nextGroup = (maxRow?.g ?? 0) + 1;
     let nextTraj = (maxRow?.t ?? 0) + 1;
+    // A prompt id new to the store gets its text in the prompt index (Find's prompt matches).
+    const knownPrompts = new Set<string>();
+    const promptIds = [...new Set(accepted.map((p) => p.event.prompt_id))];
+    for (let i = 0; i < promptIds.length; i += 500) {
+      const chunk = promptIds.slice(i, i + 500);
+      const rows = await this.db.all<{ prompt_id: string }>(`SELECT DISTINCT prompt_id FROM groups WHERE prompt_id IN (${chunk.map(() => '?').join(',')})`, chunk);
+      for (const r of rows) knownPrompts.add(r.prompt_id);
+    }
+    const promptFtsRows: SqlValue[][] = [];
     const groupRows: SqlValue[][] = [];
     const trajRows: SqlValue[][] = [];
     const ftsRows: SqlValue[][] = [];
@@ -461,6 +470,10 @@ export class BatchWriter {
         JSON.stringify(lints),
       ]);
       componentRows.push([g.run_id, groupId, g.step, nextTraj, prep.members]);
+      if (!knownPrompts.has(g.prompt_id)) {
+        knownPrompts.add(g.prompt_id);
+        promptFtsRows.push([groupId, g.prompt]);
+      }
       g.trajectories.forEach((t, i) => {
         const key = nextTraj++;
         trajRows.push([key, groupId, ...(prep.rows[i] as SqlValue[]), lintMask.get(t.id) ?? 0]);
@@ -472,6 +485,7 @@ export class BatchWriter {
     await insertMany(this.db, `INSERT INTO groups (${GROUP_COLUMNS.join(', ')})`, GROUP_COLUMNS.length, groupRows, 50);
     await insertMany(this.db, `INSERT INTO trajectories (${TRAJECTORY_COLUMNS.join(', ')})`, TRAJECTORY_COLUMNS.length, trajRows, 100);
     await insertMany(this.db, 'INSERT INTO trajectory_fts (rowid, text)', 2, ftsRows, 100);
+    await insertMany(this.db, 'INSERT INTO prompt_fts (rowid, text)', 2, promptFtsRows, 100);
     await insertMany(this.db, 'INSERT INTO token_stats (trajectory_id, stride, offsets, entropies, extra)', 5, tokenRows, 100);
     await insertMany(this.db, 'INSERT INTO group_components (run_id, group_id, step, first_trajectory, members)', 5, componentRows, 100);
     // Steps seen only through groups still get a row, so step lists need no UNION.
