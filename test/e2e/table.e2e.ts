@@ -44,7 +44,7 @@ test('the table lists all 50,000 trajectories; a header sorts them; a filter nar
   await runCommand(page, 'Reward Lens: Trajectories Table');
   let f = await tableFrame(rig!);
   assert.equal(await f.locator('[data-testid=table-count]').getAttribute('data-value'), '50000');
-  assert.ok((await f.locator('.body .row').count()) < 120, 'only the rows in view are in the page');
+  assert.ok((await f.locator('.body .grid-row').count()) < 120, 'only the rows in view are in the page');
 
   // Sort by R_total, largest first: the first row is the store's largest R_total.
   await f.click('[data-testid=table-sort-rTotal]');
