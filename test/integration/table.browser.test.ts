@@ -58,6 +58,15 @@ test('table: 10,000 rows, only those in view in the DOM; scrolling asks for the 
   assert.equal(await page.locator('[data-testid=table-count]').getAttribute('data-value'), '10000');
   const inDom = await page.locator('.body .grid-row').count();
   assert.ok(inDom > 10 && inDom < 80, `only the rows in view are built (${inDom})`);
+  // A short scroll keeps the rows still in view as the same elements (a row under the pointer is
+  // not replaced), and the DOM stays in row order.
+  const kept = await page.$('[data-testid=table-row][data-index="8"]');
+  const lastBefore = Math.max(...(await page.$$eval('.body .grid-row', (rows) => rows.map((r) => Number(r.getAttribute('data-index'))))));
+  await page.locator('[data-testid=table-viewport]').evaluate((el) => { el.scrollTop = 3 * 24; });
+  await page.waitForSelector(`.body [data-index="${lastBefore + 3}"]`, { state: 'attached' });
+  assert.equal(await kept!.evaluate((el) => el.isConnected), true, 'row 8 is the same element after the scroll');
+  const order = await page.$$eval('.body .grid-row', (rows) => rows.map((r) => Number(r.getAttribute('data-index'))));
+  assert.deepEqual(order, [...order].sort((a, b) => a - b));
   // Scroll to row 5,000: the page asks for that window.
   await page.locator('[data-testid=table-viewport]').evaluate((el) => { el.scrollTop = 5000 * 24; });
   await page.waitForFunction(() => ((window as unknown as { __posted: { type: string; offset?: number }[] }).__posted).some((m) => m.type === 'query' && m.offset === 5000));

@@ -54,8 +54,11 @@ export interface Grid<R> {
   element: HTMLElement;
   viewport: HTMLElement;
   setSort(sort: GridSort | null): void;
-  /** how many rows there are and where to read them (undefined: not loaded yet) */
-  setRows(total: number, rowAt: (i: number) => R | undefined): void;
+  /**
+   * How many rows there are and where to read them (undefined: not loaded yet). `more`: the same
+   * rows as before, some of them newly loaded (rows already drawn are kept); otherwise all redrawn.
+   */
+  setRows(total: number, rowAt: (i: number) => R | undefined, more?: boolean): void;
   /** back to the first row, scrolled to the top */
   reset(): void;
   /** draws on the next frame (after rows arrive or the view scrolls) */
@@ -101,30 +104,64 @@ export function createGrid<R>(o: GridOptions<R>): Grid<R> {
     viewport.style.height = `${HEAD_H + Math.max(1, Math.min(total, o.fitRows)) * GRID_ROW_H + 2}px`;
   }
 
+  // The rows in the DOM by index. A row stays the same element while it is in view and its data
+  // does not change, so scrolling adds and removes rows at the edges only: an element the user (or
+  // a test) is about to click is not replaced under the pointer.
+  const rendered = new Map<number, { el: HTMLElement; loaded: boolean }>();
+
+  function buildRow(i: number, r: R | undefined): HTMLElement {
+    const row = h('div', { class: 'grid-row', role: 'row', 'aria-rowindex': i + 2, 'data-index': i });
+    row.style.transform = `translateY(${i * GRID_ROW_H}px)`;
+    if (r === undefined) {
+      row.appendChild(h('div', { class: 'cell muted' }, '…'));
+      return row;
+    }
+    for (const [k, v] of Object.entries(o.rowAttrs(r))) row.setAttribute(k, String(v));
+    const extra = o.rowClass?.(r);
+    if (extra) row.classList.add(...extra.split(' ').filter(Boolean));
+    for (const c of o.columns) {
+      const cell = h('div', { class: `cell${c.num ? ' num' : ''} col-${c.key} ${c.cellClass?.(r) ?? ''}`.trimEnd(), role: 'gridcell' });
+      appendText(cell, c.cell(r));
+      row.appendChild(cell);
+    }
+    return row;
+  }
+
   function render(): void {
     const height = (viewport.clientHeight || 400) - HEAD_H;
     const first = Math.max(0, Math.floor(viewport.scrollTop / GRID_ROW_H) - OVERSCAN);
     const last = Math.min(total, Math.ceil((viewport.scrollTop + height) / GRID_ROW_H) + OVERSCAN);
     o.onWindow?.(first, last);
-    const frag = document.createDocumentFragment();
-    for (let i = first; i < last; i++) {
-      const r = rowAt(i);
-      const row = h('div', { class: `grid-row${i === selected ? ' selected' : ''}`, role: 'row', 'aria-rowindex': i + 2, 'aria-selected': String(i === selected), 'data-index': i });
-      row.style.transform = `translateY(${i * GRID_ROW_H}px)`;
-      if (r === undefined) row.appendChild(h('div', { class: 'cell muted' }, '…'));
-      else {
-        for (const [k, v] of Object.entries(o.rowAttrs(r))) row.setAttribute(k, String(v));
-        const extra = o.rowClass?.(r);
-        if (extra) row.classList.add(...extra.split(' ').filter(Boolean));
-        for (const c of o.columns) {
-          const cell = h('div', { class: `cell${c.num ? ' num' : ''} col-${c.key} ${c.cellClass?.(r) ?? ''}`.trimEnd(), role: 'gridcell' });
-          appendText(cell, c.cell(r));
-          row.appendChild(cell);
-        }
-      }
-      frag.appendChild(row);
+    for (const [i, r] of rendered) {
+      if (i >= first && i < last) continue;
+      r.el.remove();
+      rendered.delete(i);
     }
-    body.replaceChildren(frag);
+    let next: Element | null = body.firstElementChild;
+    for (let i = first; i < last; i++) {
+      // Keep the DOM in index order (what assistive technology and tests read), inserting new rows
+      // before the first kept row that comes after them.
+      while (next && Number(next.getAttribute('data-index')) < i) next = next.nextElementSibling;
+      const r = rowAt(i);
+      const have = rendered.get(i);
+      let el: HTMLElement;
+      if (have && (have.loaded || r === undefined)) el = have.el;
+      else {
+        el = buildRow(i, r);
+        if (have) {
+          if (next === have.el) next = have.el.nextElementSibling;
+          have.el.replaceWith(el);
+        } else body.insertBefore(el, next);
+        rendered.set(i, { el, loaded: r !== undefined });
+      }
+      el.classList.toggle('selected', i === selected);
+      el.setAttribute('aria-selected', String(i === selected));
+    }
+  }
+
+  function clearRows(): void {
+    rendered.clear();
+    body.replaceChildren();
   }
 
   function schedule(): void {
@@ -177,12 +214,13 @@ export function createGrid<R>(o: GridOptions<R>): Grid<R> {
       sort = s;
       renderHead();
     },
-    setRows(n, at) {
+    setRows(n, at, more = false) {
       total = n;
       rowAt = at;
       spacer.style.height = `${total * GRID_ROW_H}px`;
       viewport.setAttribute('aria-rowcount', String(total + 1));
       fit();
+      if (!more) clearRows();
       render();
     },
     reset() {

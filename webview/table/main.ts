@@ -192,9 +192,10 @@ onHostMessage<HostToTable>((m) => {
   } else {
     state.total = m.total;
     state.totalCapped = m.totalCapped;
+    const more = state.rows.size > 0; // a further window of the same query: rows drawn stay
     m.rows.forEach((r, i) => state.rows.set(m.offset + i, r));
     showCount();
-    grid.setRows(state.total, (i) => state.rows.get(i));
+    grid.setRows(state.total, (i) => state.rows.get(i), more);
   }
   if (!state.reported) {
     state.reported = true;
