@@ -222,6 +222,7 @@ function renderGroupsTable(groups: ViewGroupSummary[]): HTMLElement {
     },
     onOpen: (g) => send({ type: 'openGroup', groupId: g.groupId, focusTrajectoryKey: null }),
     fitRows: 12,
+    allRowsUpTo: 1000,
   });
   wrap.appendChild(grid.element);
   show();
@@ -252,9 +253,14 @@ function redrawCurves(): void {
 }
 
 function rerenderStep(): void {
+  // A redraw (a resize, a new step) keeps the keyboard where it was: on the same header button, or
+  // on the groups grid.
+  const active = document.activeElement;
+  const focused = active instanceof HTMLElement && stepEl?.contains(active) ? active.getAttribute('data-testid') : null;
   const fresh = renderStep();
   stepEl?.replaceWith(fresh);
   stepEl = fresh;
+  if (focused) (fresh.querySelector(`[data-testid="${CSS.escape(focused)}"]`) as HTMLElement | null)?.focus();
 }
 
 function renderAll(t0: number): void {

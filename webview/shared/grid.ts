@@ -47,6 +47,11 @@ export interface GridOptions<R> {
   onWindow?: (first: number, last: number) => void;
   /** the grid is as tall as its rows up to this many (in a page that scrolls); absent: it fills its parent */
   fitRows?: number;
+  /**
+   * Up to this many rows, all are in the DOM (the page's find and a click on any row reach them;
+   * a few hundred rows cost nothing); beyond, only those in view. Default 0: always virtualised.
+   */
+  allRowsUpTo?: number;
 }
 
 export interface Grid<R> {
@@ -129,8 +134,9 @@ export function createGrid<R>(o: GridOptions<R>): Grid<R> {
 
   function render(): void {
     const height = (viewport.clientHeight || 400) - HEAD_H;
-    const first = Math.max(0, Math.floor(viewport.scrollTop / GRID_ROW_H) - OVERSCAN);
-    const last = Math.min(total, Math.ceil((viewport.scrollTop + height) / GRID_ROW_H) + OVERSCAN);
+    const all = total <= (o.allRowsUpTo ?? 0);
+    const first = all ? 0 : Math.max(0, Math.floor(viewport.scrollTop / GRID_ROW_H) - OVERSCAN);
+    const last = all ? total : Math.min(total, Math.ceil((viewport.scrollTop + height) / GRID_ROW_H) + OVERSCAN);
     o.onWindow?.(first, last);
     for (const [i, r] of rendered) {
       if (i >= first && i < last) continue;
