@@ -7,6 +7,7 @@ import { basename, join } from 'node:path';
 import { ingestFile } from '../node/ingest';
 import { importTrl, importVerl } from '../node/importers';
 import { PROMPT_HIT_LIMIT, type PromptHit, type RunSummary, type SearchHit } from '../node/store/types';
+import { SEARCH_SCAN_LIMIT } from '../node/store';
 import { FILTER_KEYS, suggestFilters } from '../core/searchFilters';
 import { storeGroupId, storeTrajectoryKey, type GroupId, type TrajectoryKey } from '../core/ids';
 import { runIdArg } from './commandArgs';
@@ -180,7 +181,7 @@ export async function findTrajectoriesCommand(
     }
     qp.busy = true;
     void store
-      .search(q, 100)
+      .search(q, 100, { isStale: () => mine !== seq })
       .then((res) => {
         if (mine !== seq) return;
         // the quick pick filters its own items by label too: alwaysShow keeps every hit visible
@@ -210,7 +211,7 @@ export async function findTrajectoriesCommand(
         const count = `${prompts.length ? `${prompts.length}${more} prompt${res.prompts.length === 1 ? '' : 's'}, ` : ''}${res.hits.length}${res.hits.length === 100 ? '+' : ''} hits`;
         qp.title = res.problems.length
           ? `${name}: ${res.problems.join(' · ')}`
-          : `${name}: ${count}${res.ranked ? '' : ' (too many matches to rank: newest first)'}`;
+          : `${name}: ${count}${res.ranked ? '' : ' (too many matches to rank: newest first)'}${res.partial ? ` (a phrase checked in the newest ${SEARCH_SCAN_LIMIT.toLocaleString('en-US')} texts holding its words: older matches may exist)` : ''}`;
       })
       .catch((e: Error) => {
         if (mine === seq) qp.title = `Search failed: ${e.message}`;

@@ -86,6 +86,13 @@ test('a phrase over more candidates than are ranked: the newest texts that hold 
     assert.equal(res.partial ?? false, false);
     assert.deepEqual(res.hits.map((h) => h.trajectoryKey), want.slice(0, 100));
     assert.ok(res.hits.every((h) => h.snippet.some((p) => p.match)));
+    // A search the caller no longer wants (Find: the user typed on) stops after its first page of
+    // candidates and says the result is partial.
+    let asked = 0;
+    const stopped = await store.search('"alpha beta"', 100, { isStale: () => asked++ > 0 });
+    assert.equal(stopped.partial, true);
+    assert.ok(stopped.hits.length > 0 && stopped.hits.length < 100, `one page of 256 candidates checked: ${stopped.hits.length} hits`);
+    assert.deepEqual(stopped.hits.map((h) => h.trajectoryKey), want.slice(0, stopped.hits.length));
     // NOT a phrase: texts with both words where the phrase is absent.
     const not = await store.search('beta NOT "alpha beta"', 20);
     assert.deepEqual(not.hits.map((h) => h.trajectoryKey), keys.map((r) => r.id).filter((id) => !want.includes(id)).slice(0, 20));

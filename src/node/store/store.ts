@@ -488,7 +488,13 @@ export class RunStore implements RunStoreApi {
     return t ?? null;
   }
 
-  async search(query: string, limit = 50): Promise<SearchResult> {
+  /**
+   * `isStale`: asked between pages of a long scan (a phrase checked on candidates' texts, prompts
+   * checked on theirs); once true the scan stops and returns what it has, as partial. Find passes
+   * "the user has typed on", so a multi-second scan does not hold the store for the next keystroke.
+   */
+  async search(query: string, limit = 50, options: { isStale?: () => boolean } = {}): Promise<SearchResult> {
+    const stale = options.isStale ?? (() => false);
     const n = Math.max(1, Math.min(500, Math.floor(limit)));
     const { text: trimmed, filters, problems } = parseSearch(query);
     const filter = trajectoryFilterSql(filters);
@@ -502,17 +508,17 @@ export class RunStore implements RunStoreApi {
     } else {
       const presence = (await this.ftsLayout()) === 'presence';
       try {
-        page = presence ? await this.presencePage(trimmed, n, filter) : await this.searchPage(trimmed, n, filter);
+        page = presence ? await this.presencePage(trimmed, n, filter, stale) : await this.searchPage(trimmed, n, filter);
       } catch {
         // FTS5 syntax errors (unbalanced quotes, a bare operator, column filters that do not exist)
         // are the user's typing, not a failure: search for the words as one literal phrase instead.
         used = `"${trimmed.replace(/"/g, '""')}"`;
         fellBack = true;
-        page = presence ? await this.presencePage(used, n, filter) : await this.searchPage(used, n, filter);
+        page = presence ? await this.presencePage(used, n, filter, stale) : await this.searchPage(used, n, filter);
       }
     }
     const terms = queryTerms(trimmed);
-    const prompts = await this.promptHits(trimmed, used, filters, terms);
+    const prompts = await this.promptHits(trimmed, used, filters, terms, stale);
     const { matches, ranked } = page;
     const partial = page.partial ? { partial: true } : {};
     const base = { prompts, problems, query: used, fellBackToPhrase: fellBack, ranked, ...partial };
@@ -575,7 +581,7 @@ export class RunStore implements RunStoreApi {
    * (schema 8), newest prompt first, up to SEARCH_SCAN_LIMIT candidates or SEARCH_SCAN_MS. Each
    * prompt is listed once, as its newest group that passes the filters.
    */
-  private async promptHits(text: string, used: string, filters: SearchFilters, terms: string[]): Promise<PromptHit[]> {
+  private async promptHits(text: string, used: string, filters: SearchFilters, terms: string[], stale: () => boolean): Promise<PromptHit[]> {
     const g = groupFilterSql(filters);
     const ids = new Set<string>(filters.prompts);
     if (text) {
@@ -608,7 +614,7 @@ export class RunStore implements RunStoreApi {
         candidates = []; // a query FTS5 cannot read even as words: no prompt-text matches
       }
       const deadline = performance.now() + SEARCH_SCAN_MS;
-      for (let i = 0; i < candidates.length && found.size < PROMPT_HIT_LIMIT && performance.now() <= deadline; i += 256) {
+      for (let i = 0; i < candidates.length && found.size < PROMPT_HIT_LIMIT && performance.now() <= deadline && !stale(); i += 256) {
         const ids = candidates.slice(i, i + 256);
         const texts = await this.db.all<{ id: number; prompt_id: string; prompt: unknown; prompt_z: number }>(
           `SELECT id, prompt_id, prompt, prompt_z FROM groups WHERE id IN (${ids.map(() => '?').join(',')}) ORDER BY id DESC`,
@@ -773,7 +779,7 @@ export class RunStore implements RunStoreApi {
    * positions, and ranked by bm25 computed from their texts. More: the newest candidates, checked
    * page by page until `n` match or SEARCH_SCAN_LIMIT candidates were read (then `partial`).
    */
-  private async presencePage(q: string, n: number, filter: SqlPart | null): Promise<SearchPage> {
+  private async presencePage(q: string, n: number, filter: SqlPart | null, stale: () => boolean = () => false): Promise<SearchPage> {
     const tree = parseQuery(q);
     if (tree === null) {
       // Syntax the parser does not model (column filters and the like): FTS5 judges it, without positions.
@@ -812,7 +818,7 @@ export class RunStore implements RunStoreApi {
     const deadline = performance.now() + SEARCH_SCAN_MS;
     let scanned = 0;
     let more = ids.length === 1024;
-    while (scanned < ids.length && matches.length < n && performance.now() <= deadline) {
+    while (scanned < ids.length && matches.length < n && performance.now() <= deadline && !stale()) {
       const page = ids.slice(scanned, scanned + 256);
       const rows = await this.db.all<{ id: number; text: unknown; text_z: number }>(
         `SELECT id, text, text_z FROM trajectories WHERE id IN (${page.map(() => '?').join(',')}) ORDER BY id DESC`,
