@@ -183,7 +183,9 @@ export function createGrid<R>(o: GridOptions<R>): Grid<R> {
     const top = selected * GRID_ROW_H;
     if (top < viewport.scrollTop) viewport.scrollTop = top;
     else if (top + GRID_ROW_H > viewport.scrollTop + viewport.clientHeight - HEAD_H) viewport.scrollTop = top + GRID_ROW_H - viewport.clientHeight + HEAD_H;
-    schedule();
+    // Now, not on the next frame: the selection shows with the key press (rows in view are kept,
+    // so this only moves a class), and whatever reads the page right after sees it.
+    render();
   }
 
   function open(i: number): void {
