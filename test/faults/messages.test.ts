@@ -109,15 +109,18 @@ function hostileMessages(): Array<{ view: View; what: string; raw: unknown }> {
 
 /** The store's whole content, hashed table by table (ordered), to see any effect at all. */
 async function snapshot(store: RunStore): Promise<string> {
-  const tables = await store.db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'trajectory_fts%' ORDER BY name");
+  // The full-text indexes (trajectories', prompts') are contentless: counted below, not listed.
+  const tables = await store.db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'trajectory_fts%' AND name NOT LIKE 'prompt_fts%' ORDER BY name");
   const h = createHash('sha256');
   for (const { name } of tables) {
     const rows = await store.db.all(`SELECT * FROM "${name}" ORDER BY 1, 2`);
     h.update(name);
     h.update(JSON.stringify(rows, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v)));
   }
-  const pages = await store.db.get<{ n: number }>('SELECT count(*) AS n FROM trajectory_fts');
-  h.update(String(pages?.n));
+  for (const fts of ['trajectory_fts', 'prompt_fts']) {
+    const rows = await store.db.get<{ n: number }>(`SELECT count(*) AS n FROM ${fts}`);
+    h.update(String(rows?.n));
+  }
   return h.digest('hex');
 }
 
