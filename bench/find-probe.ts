@@ -1,5 +1,5 @@
 // Find on a large store, as the quick pick calls it (RunStore.search, 50 hits): a fixed set of
-// queries, each run 5 times in a row (the first with new filters pays for the distinct-prompt list;
+// queries, each run 5 times in a row (the first pays for reading the pages it needs into the cache;
 // the quick pick searches again on every keystroke). Prints the median and the maximum per query.
 // Not a runner benchmark (Find has no target of its own): a probe for the notes and the README.
 //
