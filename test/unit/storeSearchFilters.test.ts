@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RunStore } from '../../src/node/store';
+import { SEARCH_TUNING } from '../../src/node/store/store';
 import type { GroupEvent } from '../../src/core/protocol';
 import { groupEvent, runStart } from '../kit/events';
 
@@ -156,6 +157,17 @@ test('a prompt id finds its prompt; prompt words find it too; filters narrow bot
     const filterOnly = await store.search('prompt:gsm8k-3 run:b', 500);
     assert.deepEqual(filterOnly.prompts.map((p) => p.promptId), ['gsm8k-3']);
     assert.deepEqual(filterOnly.hits.map((h) => h.trajectoryKey).sort((a, b) => a - b), keys(members.filter((m) => m.prompt === 'gsm8k-3' && m.run === 'b')));
+
+    // Under filters a word held by many prompts is asked of the prompt index page by page: the same answer.
+    SEARCH_TUNING.promptSetLimit = 0;
+    try {
+      assert.deepEqual((await store.search('zebras run:a step:0-1', 100)).prompts.map((p) => [p.promptId, p.groups]), [['gsm8k-2', 2]]);
+      assert.deepEqual((await store.search('numbers step:1', 100)).prompts.map((p) => p.promptId).sort(), ['gsm8k-0', 'gsm8k-1', 'gsm8k-3']);
+      assert.deepEqual((await store.search('"road the cross" step:1', 100)).prompts, []);
+    } finally {
+      SEARCH_TUNING.promptSetLimit = 50_000;
+    }
+    assert.deepEqual((await store.search('numbers step:1', 100)).prompts.map((p) => p.promptId).sort(), ['gsm8k-0', 'gsm8k-1', 'gsm8k-3']);
 
     // A member filter applies to prompt hits through the group's members.
     assert.deepEqual((await store.search('zebras label:hack', 100)).prompts, []);

@@ -36,6 +36,12 @@ export const SEARCH_SCAN_LIMIT = 20_000;
 const SEARCH_SCAN_MS = 2_000;
 /** Groups read per page while Find walks the groups passing a filter for their distinct prompts. */
 const PROMPT_WALK_PAGE = 4096;
+/**
+ * Under filters, a query held by at most `promptSetLimit` prompts reads them all from the prompt
+ * index at once; above, the index is asked page by page. (Mutable for the tests, which reach the
+ * second path on a small store by lowering it.)
+ */
+export const SEARCH_TUNING = { promptSetLimit: 50_000 };
 /** Ranking's document frequencies are counted up to here: beyond, a term's idf is ~0 anyway. */
 const DOC_FREQUENCY_CAP = 100_000;
 
@@ -184,7 +190,7 @@ export function cutSnippet(text: string, terms: readonly string[], width = 160):
 export class RunStore implements RunStoreApi {
   private writer: BatchWriter | null = null;
   /** Find's distinct-prompt list for the last group filters, and the store version it was read at */
-  private distinctPromptsCache: { key: string; rows: { prompt_id: string; id: number }[] } | null = null;
+  private distinctPromptsCache: { key: string; rows: { prompt_id: string; id: number; first: number }[] } | null = null;
   /** the table's relabel sign flips, and the labels' and groups' largest ids they were computed at */
   private relabelFlipsCache: { key: string; keys: number[] } | null = null;
 
@@ -644,24 +650,29 @@ export class RunStore implements RunStoreApi {
         }
       } else {
         const distinct = await this.distinctPrompts(g, filters.labels.length > 0);
+        // A rare word: every prompt holding it, at once, and the walk's prompts among them. A common
+        // one: the walk's prompts page by page, asking the index about each page (a few pages suffice).
+        let holds: (page: readonly { first: number }[]) => Promise<Set<number>>;
+        try {
+          const counted = await this.db.get<{ n: number }>('SELECT count(*) AS n FROM (SELECT rowid FROM prompt_fts WHERE prompt_fts MATCH ? LIMIT ?)', [fts, SEARCH_TUNING.promptSetLimit + 1]);
+          if ((counted?.n ?? 0) <= SEARCH_TUNING.promptSetLimit) {
+            const all = new Set((await this.db.all<{ rowid: number }>('SELECT rowid FROM prompt_fts WHERE prompt_fts MATCH ?', [fts])).map((r) => r.rowid));
+            holds = async (page) => new Set(page.map((d) => d.first).filter((id) => all.has(id)));
+          } else {
+            const query = fts;
+            holds = async (page) => new Set((await this.db.all<{ rowid: number }>(`SELECT rowid FROM prompt_fts WHERE prompt_fts MATCH ? AND rowid IN (${page.map(() => '?').join(',')})`, [query, ...page.map((d) => d.first)])).map((r) => r.rowid));
+          }
+        } catch {
+          fts = null; // a query FTS5 cannot read even as words: no prompt-text matches
+          holds = async () => new Set();
+        }
         for (let i = 0; i < distinct.length && going(); i += 256) {
           const page = distinct.slice(i, i + 256).filter((d) => !found.has(d.prompt_id));
           if (!page.length) continue;
-          const firsts = await this.db.all<{ prompt_id: string; first: number }>(
-            `SELECT prompt_id, min(id) AS first FROM groups WHERE prompt_id IN (${page.map(() => '?').join(',')}) GROUP BY prompt_id`,
-            page.map((d) => d.prompt_id),
-          );
-          const firstOf = new Map(firsts.map((f) => [f.prompt_id, f.first]));
-          let holding: number[] = [];
-          try {
-            holding = (await this.db.all<{ rowid: number }>(`SELECT rowid FROM prompt_fts WHERE prompt_fts MATCH ? AND rowid IN (${firsts.map(() => '?').join(',')})`, [fts, ...firsts.map((f) => f.first)])).map((r) => r.rowid);
-          } catch {
-            fts = null;
-            break;
-          }
-          if (!holding.length) continue;
-          const matched = await matching(holding);
-          for (const d of page) if (matched.has(firstOf.get(d.prompt_id) as number) && found.size < PROMPT_HIT_LIMIT) found.set(d.prompt_id, { id: d.id, n: 0, match: 'text' });
+          const holding = await holds(page);
+          if (!holding.size) continue;
+          const matched = await matching([...holding]);
+          for (const d of page) if (matched.has(d.first) && found.size < PROMPT_HIT_LIMIT) found.set(d.prompt_id, { id: d.id, n: 0, match: 'text' });
         }
       }
       const textMatched = [...found].filter(([, f]) => f.match === 'text').map(([id]) => id);
@@ -700,7 +711,7 @@ export class RunStore implements RunStoreApi {
    * the same filters: the list is kept until a group is added (or, under a label filter, a label),
    * which the primary keys' maxima tell at the cost of two index lookups.
    */
-  private async distinctPrompts(g: SqlPart | null, byLabel: boolean): Promise<{ prompt_id: string; id: number }[]> {
+  private async distinctPrompts(g: SqlPart | null, byLabel: boolean): Promise<{ prompt_id: string; id: number; first: number }[]> {
     const version = await this.db.get<{ g: number | null; l: number | null }>(
       `SELECT (SELECT max(id) FROM groups) AS g, ${byLabel ? '(SELECT max(id) FROM labels)' : 'NULL'} AS l`,
     );
@@ -723,8 +734,19 @@ export class RunStore implements RunStoreApi {
       if (page.length < PROMPT_WALK_PAGE) break;
       below = (page[page.length - 1] as { id: number }).id;
     }
-    this.distinctPromptsCache = { key, rows };
-    return rows;
+    // Each prompt's first group: the prompt index's row for it.
+    const out: { prompt_id: string; id: number; first: number }[] = [];
+    for (let i = 0; i < rows.length; i += 500) {
+      const chunk = rows.slice(i, i + 500);
+      const firsts = await this.db.all<{ prompt_id: string; first: number }>(
+        `SELECT prompt_id, min(id) AS first FROM groups WHERE prompt_id IN (${chunk.map(() => '?').join(',')}) GROUP BY prompt_id`,
+        chunk.map((r) => r.prompt_id),
+      );
+      const firstOf = new Map(firsts.map((f) => [f.prompt_id, f.first]));
+      for (const r of chunk) out.push({ ...r, first: firstOf.get(r.prompt_id) ?? r.id });
+    }
+    this.distinctPromptsCache = { key, rows: out };
+    return out;
   }
 
   /** Groups per prompt passing the group filters, for the prompts listed. */
