@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RunStore } from '../../src/node/store';
-import { matchesText, matchesTokens, needsPositions, parseQuery, presenceQuery, QuerySyntaxError, termStats, tokenize } from '../../src/node/store/search';
+import { matchesText, matchesTokens, needsPositions, parseQuery, prefixMatches, presenceQuery, QuerySyntaxError, termStats, tokenize } from '../../src/node/store/search';
 import type { GroupEvent } from '../../src/core/protocol';
 import { groupEvent, prng, runStart } from '../kit/events';
 
@@ -14,6 +14,8 @@ const PHRASES = [
   'sin and cos', 'only sin here', 'alpha beta gamma delta', 'alpha x x x x x x x x x x x x delta', 'delta then alpha',
 ];
 
+const WORDS = PHRASES.join(' ').split(/[^\p{L}\p{N}]+/u).filter(Boolean).concat(['x', 'y', 'z', 'qua', 'lorem', 'ipsum', 'dolor', 'sit']);
+
 function events(): GroupEvent[] {
   const r = prng(9);
   const out: GroupEvent[] = [];
@@ -21,7 +23,10 @@ function events(): GroupEvent[] {
     const e = groupEvent('q', Math.floor(g / 10), g, { textBytes: 60, seed: g + 1 });
     for (const t of e.trajectories) {
       const picks = [PHRASES[Math.floor(r() * PHRASES.length)], PHRASES[Math.floor(r() * PHRASES.length)]];
-      (t as { text: string }).text = `${t.text} ${picks.join('. ')}.`;
+      // Some long traces (stored deflated, over 4 KiB of it), so that phrase checks and snippets
+      // that read only a text's start are compared with the positional index too.
+      const long = g % 5 === 0 ? ` ${Array.from({ length: 4000 }, () => WORDS[Math.floor(r() * WORDS.length)]).join(' ')}` : '';
+      (t as { text: string }).text = r() < 0.5 ? `${t.text} ${picks.join('. ')}.${long}` : `${t.text}${long} ${picks.join('. ')}.`;
     }
     out.push(e);
   }
@@ -60,6 +65,12 @@ test('every query kind finds the same trajectories on the presence-only and the 
       assert.equal(a.fellBackToPhrase, b.fellBackToPhrase, `fallback of ${q}`);
       assert.equal(a.ranked, b.ranked, `ranked of ${q}`);
       assert.ok(a.hits.every((h) => typeof h.rank === 'number'), `${q} is ranked`);
+      if (!/"|NEAR/.test(q)) {
+        // Without multi-word phrases, the presence index ranks exactly as FTS5's bm25 does on the
+        // positional one: same lengths (FTS5's docsize), document count and average length.
+        const want = new Map(b.hits.map((h) => [h.trajectoryKey, h.rank as number]));
+        for (const h of a.hits) assert.ok(Math.abs((h.rank as number) - (want.get(h.trajectoryKey) as number)) < 1e-9, `rank of ${h.trajectoryKey} for ${q}: ${h.rank} vs ${want.get(h.trajectoryKey)}`);
+      }
     }
     // The phrase really narrows: the words alone match more texts than the phrase.
     assert.ok((await presence.search('"check me let"', 500)).hits.length < (await presence.search('check me let', 500)).hits.length);
@@ -108,4 +119,47 @@ test('the ASCII fast paths decide as tokenising does', () => {
     const want = terms.map((w) => tokens.filter((k) => (w.endsWith('*') ? k.startsWith(w.slice(0, -1)) : k === w)).length);
     assert.deepEqual(termStats(t, terms), { length: tokens.length, tf: want }, t);
   }
+});
+
+test('the plain-unicode reading decides and counts as tokenising does, on random mixed texts', () => {
+  // Pieces a trace holds: ASCII words and punctuation, math symbols and dashes (separators), Greek
+  // and CJK letters (tokens), and what must fall back to tokenising: precomposed and combining
+  // diacritics, sigma (lower-cased by its neighbours: 'ΟΔΟΣ.Α' gives σ, 'ΟΔΟΣ' alone ς), dotted
+  // capital I (lower-cases to i plus a combining mark), a supplementary letter.
+  const pieces = ['the', 'Answer', 'is', '42', ' ', ' ', ', ', '—', '≤', '·', 'π', 'θ', '数学', 'x²', 'café', 'e\u0301', 'ΟΔΟΣ', 'İs', '𝑥', 'THE', 'answers', '\n', '½', 'ǅ', '.', 'Α', '≠', '한'];
+  const queries = ['"the answer is"', 'answer*', 'π', '"π θ"', '数学', 'the NOT "answer is"', '"is 42"', 'x', 'cafe', 'is', 'οδος', 'οδοσ', '한'];
+  const r = prng(17);
+  const trees = queries.map((q) => parseQuery(q)!);
+  const terms = ['the', 'answer*', 'π', 'is', '数学', 'x'];
+  for (let k = 0; k < 3000; k++) {
+    const n = 1 + Math.floor(r() * 12);
+    let t = '';
+    for (let i = 0; i < n; i++) t += pieces[Math.floor(r() * pieces.length)] + (r() < 0.5 ? ' ' : '');
+    const tokens = tokenize(t);
+    trees.forEach((tree, q) => assert.equal(matchesText(tree, t), matchesTokens(tree, tokens), `${queries[q]} on ${JSON.stringify(t)}`));
+    const want = terms.map((w) => tokens.filter((x) => (w.endsWith('*') ? x.startsWith(w.slice(0, -1)) : x === w)).length);
+    assert.deepEqual(termStats(t, terms), { length: tokens.length, tf: want }, JSON.stringify(t));
+  }
+});
+
+test("a text's start shows a match only where the whole text matches", () => {
+  // Cut anywhere, the start spoiled as a cut UTF-8 sequence decodes: a match shown by the start
+  // must hold on the whole text, including a word cut short ("answer" of "answers") and a NOT
+  // that the rest of the text could satisfy.
+  const words = ['the', 'answer', 'answers', 'is', '42', 'let', 'me', 'check', 'π', '—', 'Answer', 'wait', 'checked'];
+  const queries = ['"the answer is"', '"let me check"', 'answer', 'answer*', 'wait AND check', 'answer NOT wait', '"is 42" OR checked', 'NEAR(let check, 2)'];
+  const trees = queries.map((q) => parseQuery(q)!);
+  const r = prng(5);
+  let shown = 0;
+  for (let k = 0; k < 1500; k++) {
+    const text = Array.from({ length: 3 + Math.floor(r() * 40) }, () => words[Math.floor(r() * words.length)] as string).join(r() < 0.5 ? ' ' : ', ');
+    const cut = Math.floor(r() * (text.length + 1));
+    const prefix = text.slice(0, cut) + '\ufffd'.repeat(Math.floor(r() * 4));
+    trees.forEach((tree, q) => {
+      if (!prefixMatches(tree, prefix)) return;
+      shown++;
+      assert.equal(matchesText(tree, text), true, `${queries[q]}: ${JSON.stringify(prefix)} of ${JSON.stringify(text)}`);
+    });
+  }
+  assert.ok(shown > 1000, `the start showed ${shown} matches`);
 });

@@ -270,14 +270,89 @@ export function matchesTokens(n: QueryNode, tokens: readonly string[]): boolean 
 }
 
 /**
- * The tree on a text. An ASCII text (most reasoning traces) is checked with one regular expression
- * per phrase on its lower-cased text, which is what tokenising it would decide (ASCII tokens are
- * runs of [a-z0-9]) at a fraction of the cost; anything else is tokenised.
+ * How a text is read for matching and ranking without tokenising it. Tokenising makes a string per
+ * token, which was most of a search's time on long traces. Two cheaper readings decide exactly as
+ * tokenising does:
+ * - ascii: tokens are runs of [a-z0-9] in the lower-cased text;
+ * - plain: every token of the lower-cased text folds to itself (NFD leaves its characters
+ *   unchanged; no combining mark; no sigma, whose lower case depends on its neighbours), so tokens
+ *   are runs of unicode61's token characters in it. Real traces are mostly this: ASCII plus
+ *   symbols, dashes, ≠, π.
+ * Anything else (é, a combining mark, Σ) is tokenised.
  */
+type Reading = { kind: 'ascii' | 'plain'; lower: string } | { kind: 'tokens'; tokens: string[] };
+
+const NON_ASCII = /[^\x00-\x7f]/g;
+// Per BMP code unit, learned on first sight: 1 a token character, 2 a separator, 3 only safe to tokenise.
+const unitClass = new Uint8Array(0x10000);
+const TOKEN_CHAR = /^[\p{L}\p{N}\p{Co}]$/u;
+const UNSAFE_CHAR = /^[\p{M}\u03a3\u03c3\u03c2]$/u;
+
+function classOf(unit: number): number {
+  let c = unitClass[unit] as number;
+  if (c === 0) {
+    // A surrogate half says nothing alone; read() sends texts holding any to tokenising.
+    const ch = String.fromCharCode(unit);
+    // A token character that NFD changes (é, a Hangul syllable) is folded by tokenising; a separator
+    // that NFD changes (≠ is = plus a combining overlay) is not, as it is in no token.
+    if (unit >= 0xd800 && unit <= 0xdfff) c = 2;
+    else if (UNSAFE_CHAR.test(ch)) c = 3;
+    else if (TOKEN_CHAR.test(ch)) c = ch.normalize('NFD') === ch ? 1 : 3;
+    else c = 2;
+    unitClass[unit] = c;
+  }
+  return c;
+}
+
+function read(text: string): Reading {
+  const lower = text.toLowerCase();
+  NON_ASCII.lastIndex = 0;
+  if (!NON_ASCII.test(lower)) return { kind: 'ascii', lower };
+  NON_ASCII.lastIndex = 0;
+  let safe = true;
+  let supplementary = false;
+  for (let m = NON_ASCII.exec(lower); m !== null && safe; m = NON_ASCII.exec(lower)) {
+    const unit = lower.charCodeAt(m.index);
+    if (unit >= 0xd800 && unit <= 0xdfff) supplementary = true;
+    else if (classOf(unit) === 3) safe = false;
+  }
+  // Supplementary characters (outside the BMP) are rare enough to leave to the slow reading.
+  if (safe && !supplementary) return { kind: 'plain', lower };
+  return { kind: 'tokens', tokens: tokenize(text) };
+}
+
+/** The tree on a text, with FTS5's semantics (see Reading for how the text is read). */
 export function matchesText(n: QueryNode, text: string): boolean {
-   
-  if (!hasNear(n) && !/[^\x00-\x7f]/.test(text)) return matchesAscii(n, text.toLowerCase());
-  return matchesTokens(n, tokenize(text));
+  const r = read(text);
+  if (r.kind === 'tokens' || hasNear(n)) return matchesTokens(n, r.kind === 'tokens' ? r.tokens : tokenize(text));
+  return matchesLower(n, r.lower);
+}
+
+/**
+ * True when a text's start alone shows that the text matches the tree: the tree has no NOT (so a
+ * match cannot be undone by what follows) and matches the start cut back to its last whole token.
+ * False means only "not shown". `prefix`'s last 4 characters are not trusted (a UTF-8 sequence
+ * cut short).
+ */
+export function prefixMatches(n: QueryNode, prefix: string): boolean {
+  if (hasNot(n)) return false;
+  let end = Math.max(0, prefix.length - 4);
+  // A token cut by the end might go on ("answer" of "answers"): keep only what ends in a separator.
+  while (end > 0 && !isSeparatorAt(prefix, end - 1)) end--;
+  return end > 0 && matchesText(n, prefix.slice(0, end));
+}
+
+function isSeparatorAt(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (c < 0x80) return !((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57));
+  // A surrogate half or a character that tokenising folds is not trusted as a boundary.
+  return classOf(c) === 2 && !(c >= 0xd800 && c <= 0xdfff);
+}
+
+function hasNot(n: QueryNode): boolean {
+  if (n.kind === 'not') return true;
+  if (n.kind === 'phrase' || n.kind === 'near') return false;
+  return n.items.some(hasNot);
 }
 
 function hasNear(n: QueryNode): boolean {
@@ -287,28 +362,50 @@ function hasNear(n: QueryNode): boolean {
   return n.items.some(hasNear);
 }
 
-const phraseRegex = new WeakMap<Phrase, RegExp | null>();
+/** Whether a UTF-16 unit of a text read as `ascii` or `plain` belongs to a token. */
+function isTokenUnit(c: number): boolean {
+  return c < 0x80 ? (c >= 97 && c <= 122) || (c >= 48 && c <= 57) : classOf(c) === 1;
+}
 
-function matchesAscii(n: QueryNode, lower: string): boolean {
-  switch (n.kind) {
-    case 'phrase': {
-      let re = phraseRegex.get(n);
-      if (re === undefined) {
-        // A folded query token outside ASCII cannot occur in an ASCII text.
-        const ascii = n.tokens.every((t) => /^[a-z0-9]+$/.test(t));
-        re = ascii && n.tokens.length > 0
-          ? new RegExp(`(?<![a-z0-9])${n.tokens.map((t, k) => (n.prefix && k === n.tokens.length - 1 ? `${t}[a-z0-9]*` : t)).join('[^a-z0-9]+')}(?![a-z0-9])`)
-          : null;
-        phraseRegex.set(n, re);
+/**
+ * Where a phrase (folded query tokens) first occurs at or after `from` in a lower-cased text read
+ * as `ascii` or `plain`, or -1: its first token found by indexOf, the rest checked in place. A
+ * unicode regular expression with lookbehind did the same at 3-4 times the cost on long traces.
+ */
+function phraseAt(lower: string, tokens: readonly string[], prefix: boolean, from: number): number {
+  const first = tokens[0];
+  if (first === undefined || first.length === 0) return -1;
+  const end = lower.length;
+  for (let i = lower.indexOf(first, from); i >= 0; i = lower.indexOf(first, i + 1)) {
+    if (i > 0 && isTokenUnit(lower.charCodeAt(i - 1))) continue;
+    let p = i;
+    let ok = true;
+    for (let k = 0; k < tokens.length && ok; k++) {
+      const token = tokens[k] as string;
+      if (k > 0) {
+        // The previous token ended at a separator: skip the separators, then this token must start.
+        while (p < end && !isTokenUnit(lower.charCodeAt(p))) p++;
+        if (!lower.startsWith(token, p)) ok = false;
       }
-      return re !== null && re.test(lower);
+      p += token.length;
+      if (ok && prefix && k === tokens.length - 1) while (p < end && isTokenUnit(lower.charCodeAt(p))) p++;
+      else if (ok && p < end && isTokenUnit(lower.charCodeAt(p))) ok = false;
     }
+    if (ok) return i;
+  }
+  return -1;
+}
+
+function matchesLower(n: QueryNode, lower: string): boolean {
+  switch (n.kind) {
+    case 'phrase':
+      return phraseAt(lower, n.tokens, n.prefix, 0) >= 0;
     case 'and':
-      return n.items.every((x) => matchesAscii(x, lower));
+      return n.items.every((x) => matchesLower(x, lower));
     case 'or':
-      return n.items.some((x) => matchesAscii(x, lower));
+      return n.items.some((x) => matchesLower(x, lower));
     case 'not':
-      return matchesAscii(n.left, lower) && !matchesAscii(n.right, lower);
+      return matchesLower(n.left, lower) && !matchesLower(n.right, lower);
     case 'near':
       return matchesTokens(n, tokenize(lower));
   }
@@ -372,59 +469,60 @@ export interface RankInput {
   tf: number[];
 }
 
-/** A text's length in tokens and how often each ranking term (see positiveTerms) occurs in it. */
-export function termStats(text: string, terms: readonly string[]): { length: number; tf: number[] } {
-  if (!/[^\x00-\x7f]/.test(text)) {
-    // ASCII: tokens are runs of [a-z0-9]; counted without making a string per token.
-    const lower = text.toLowerCase();
-    // Tokens counted by a loop over the characters: a regex match per token was most of ranking's
-    // time (a rare word in 400 texts of 5K characters on 2M trajectories).
-    let length = 0;
-    let inToken = false;
-    for (let i = 0; i < lower.length; i++) {
-      const c = lower.charCodeAt(i);
-      const alnum = (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
-      if (alnum && !inToken) length++;
-      inToken = alnum;
-    }
-    const tf = terms.map((t) => {
-      const prefix = t.endsWith('*');
-      const word = prefix ? t.slice(0, -1) : t;
-      if (!/^[a-z0-9]+$/.test(word)) return 0;
-      const re = new RegExp(`(?<![a-z0-9])${word}${prefix ? '[a-z0-9]*' : ''}(?![a-z0-9])`, 'g');
-      let n = 0;
-      while (re.exec(lower) !== null) n++;
-      return n;
-    });
-    return { length, tf };
+/**
+ * A text's length in tokens and how often each ranking term (see positiveTerms) occurs in it.
+ * `countLength` false skips the length (0), for callers that have it from the index.
+ */
+export function termStats(text: string, terms: readonly string[], countLength = true): { length: number; tf: number[] } {
+  const r = read(text);
+  if (r.kind === 'tokens') {
+    return {
+      length: r.tokens.length,
+      tf: terms.map((t) => {
+        const prefix = t.endsWith('*');
+        const word = prefix ? t.slice(0, -1) : t;
+        let n = 0;
+        for (const tok of r.tokens) if (prefix ? tok.startsWith(word) : tok === word) n++;
+        return n;
+      }),
+    };
   }
-  const tokens = tokenize(text);
-  return {
-    length: tokens.length,
-    tf: terms.map((t) => {
-      const prefix = t.endsWith('*');
-      const word = prefix ? t.slice(0, -1) : t;
-      let n = 0;
-      for (const tok of tokens) if (prefix ? tok.startsWith(word) : tok === word) n++;
-      return n;
-    }),
-  };
+  const { lower } = r;
+  // Tokens counted by a loop over the characters: a regex match per token was most of ranking's
+  // time (a rare word in 400 texts of 5K characters on 2M trajectories).
+  let length = 0;
+  let inToken = false;
+  for (let i = 0; countLength && i < lower.length; i++) {
+    const c = lower.charCodeAt(i);
+    const isToken = isTokenUnit(c);
+    if (isToken && !inToken) length++;
+    inToken = isToken;
+  }
+  const tf = terms.map((t) => {
+    const prefix = t.endsWith('*');
+    const word = [prefix ? t.slice(0, -1) : t];
+    let n = 0;
+    for (let i = phraseAt(lower, word, prefix, 0); i >= 0; i = phraseAt(lower, word, prefix, i + 1)) n++;
+    return n;
+  });
+  return { length, tf };
 }
 
 /**
  * bm25 as FTS5 computes it (k1 = 1.2, b = 0.75, idf = ln((N − n + 0.5) / (n + 0.5)) floored at
  * 1e-6), negated as FTS5's `rank` is (lower is better). `docFrequency(term)` is n, `documents` N;
- * the average length is that of the ranked texts (the presence index keeps no lengths).
+ * `averageLength` the index's mean text length in tokens, or (where unknown) that of the ranked texts.
  */
 export function bm25Rank(
   docs: readonly RankInput[],
   terms: readonly string[],
   docFrequency: ReadonlyMap<string, number>,
   documents: number,
+  averageLength?: number,
 ): { rowid: number; rank: number }[] {
   const k1 = 1.2;
   const b = 0.75;
-  const avg = docs.reduce((n, d) => n + d.length, 0) / Math.max(1, docs.length) || 1;
+  const avg = averageLength ?? (docs.reduce((n, d) => n + d.length, 0) / Math.max(1, docs.length) || 1);
   const idf = terms.map((t) => {
     const n = docFrequency.get(t) ?? 0;
     const v = Math.log((documents - n + 0.5) / (n + 0.5));
@@ -438,4 +536,31 @@ export function bm25Rank(
     });
     return { rowid: d.rowid, rank: -score };
   });
+}
+
+/**
+ * A varint as SQLite and FTS5 write them: big-endian 7-bit groups with the high bit set on all but
+ * the last, the ninth byte (if reached) contributing all 8 bits.
+ */
+export function readVarint(buf: Uint8Array, offset: number): { value: number; next: number } {
+  let value = 0;
+  for (let i = 0; i < 9; i++) {
+    const b = buf[offset + i];
+    if (b === undefined) throw new Error('fts5: varint runs past its record');
+    if (i === 8) return { value: value * 256 + b, next: offset + 9 };
+    value = value * 128 + (b & 0x7f);
+    if ((b & 0x80) === 0) return { value, next: offset + i + 1 };
+  }
+  throw new Error('unreachable');
+}
+
+/** FTS5's averages record (its data table's row 1): the number of rows, then each column's total tokens. */
+export function readFtsAverages(block: Uint8Array): { documents: number; tokens: number } | null {
+  try {
+    const documents = readVarint(block, 0);
+    const tokens = readVarint(block, documents.next);
+    return { documents: documents.value, tokens: tokens.value };
+  } catch {
+    return null;
+  }
 }
