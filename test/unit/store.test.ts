@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sqlite3 from 'sqlite3';
 import { RunStore, SCHEMA_VERSION, StoreVersionError, textHash } from '../../src/node/store';
+import { cutSnippet, snippetFromPrefix, snippetOfStored } from '../../src/node/store/store';
 import { packText, unpackText } from '../../src/node/store/codec';
 import type { GroupEvent, RolloutEvent } from '../../src/core/protocol';
 import { groupEvent, prng, runEnd, runStart, stepEvent } from '../kit/events';
@@ -140,6 +141,41 @@ test('text is deflated only when it pays, and reads back exactly', () => {
   assert.equal(unpackText(p2.value, p2.compressed), noise);
   const unicode = 'Ω≈ç√∫ 数学 🧮 '.repeat(300);
   assert.equal(unpackText(packText(unicode).value, packText(unicode).compressed), unicode);
+});
+
+test("a snippet is cut from as little of a stored text as decides it, and is the whole text's", () => {
+  const r = prng(23);
+  const words = ['the', 'answer', 'is', 'π', '≤', '数学', 'let', 'me', 'check', 'x²', 'wait', '—', 'café', '\n', 'Zquxmarker', 'xisomorphismofquasicoherentsheaves'];
+  // A term longer than the window holding another ('is') near its start: the long one may start
+  // in the prefix and end past it, and then the short one found inside it must not decide.
+  const termSets = [['zquxmarker'], ['zquxmarker', 'check'], ['answer', 'wait'], [], ['nowhere'], ['xisomorphismofquasicoherentsheaves', 'is']];
+  let decided = 0;
+  for (let k = 0; k < 400; k++) {
+    const n = 5 + Math.floor(r() * 300);
+    const text = Array.from({ length: n }, () => words[Math.floor(r() * words.length)] as string).join(' ');
+    // Cuts anywhere (every one, for some texts), the last characters spoiled as a UTF-8 sequence
+    // cut short decodes.
+    const cuts = k < 15 ? Array.from({ length: text.length + 1 }, (_, i) => i) : [Math.floor(r() * (text.length + 1))];
+    for (const cut of cuts) {
+      const prefix = text.slice(0, cut) + '\ufffd'.repeat(Math.floor(r() * 4));
+      for (const terms of termSets) {
+        const got = snippetFromPrefix(prefix, terms, 40);
+        if (got === null) continue;
+        decided++;
+        assert.deepEqual(got, cutSnippet(text, terms, 40), `${terms.join(',')} cut at ${cut} of ${JSON.stringify(text)}`);
+      }
+    }
+  }
+  assert.ok(decided > 1000, `the prefix decided ${decided} snippets`);
+  // Through the stored form, a long text with its term early and late.
+  for (const at of [0.01, 0.5, 0.99]) {
+    const parts = Array.from({ length: 30000 }, (_, i) => words[(i * 7) % 14] as string);
+    parts.splice(Math.floor(parts.length * at), 0, 'Zquxmarker');
+    const text = parts.join(' ');
+    const packed = packText(text);
+    assert.equal(packed.compressed, 1);
+    assert.deepEqual(snippetOfStored(packed.value, packed.compressed, ['zquxmarker']), cutSnippet(text, ['zquxmarker']), `term at ${at}`);
+  }
 });
 
 test('compressed texts are stored as blobs and still found by FTS', async () => {

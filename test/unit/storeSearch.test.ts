@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore, SEARCH_RANK_LIMIT } from '../../src/node/store';
 import type { GroupEvent } from '../../src/core/protocol';
-import { groupEvent, runStart } from '../kit/events';
+import { groupEvent, prng, runStart } from '../kit/events';
 
 test('search ranks small match sets and returns the newest matches of large ones', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rl-search-'));
@@ -61,6 +61,8 @@ test('search ranks small match sets and returns the newest matches of large ones
   }
 });
 
+const FILLER = ['lorem', 'ipsum', 'dolor', 'sit', 'amet', 'x', 'y', '2', 'quad', 'root', 'sum', 'so', 'we', 'here', 'pick', 'then'];
+
 test('a phrase over more candidates than are ranked: the newest texts that hold the phrase, checked page by page', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rl-search-'));
   const store = await RunStore.open(join(dir, 'store.db'));
@@ -69,9 +71,15 @@ test('a phrase over more candidates than are ranked: the newest texts that hold 
     const groupCount = Math.ceil((SEARCH_RANK_LIMIT + 1) / 8) + 40;
     for (let g = 0; g < groupCount; g++) {
       const e = groupEvent('r1', Math.floor(g / 50), g, { textBytes: 40, seed: g });
-      // Every text holds both words; one in 13 holds them as the phrase.
+      // Every text holds both words; one in 13 holds them as the phrase. One in 9 is a long trace
+      // (deflated, over 4 KiB of it) with the words before or after its bulk, so that a check that
+      // reads only a text's start is taken both where it decides and where it cannot.
       e.trajectories.forEach((t, i) => {
-        (t as { text: string }).text += (g * 8 + i) % 13 === 0 ? ' so we pick alpha beta here' : ' beta before alpha here';
+        const serial = g * 8 + i;
+        const words = serial % 13 === 0 ? ' so we pick alpha beta here' : ' beta before alpha here';
+        const pick = prng(serial + 1);
+        const bulk = serial % 9 === 0 ? ` ${Array.from({ length: 6000 }, () => FILLER[Math.floor(pick() * FILLER.length)]).join(' ')}` : '';
+        (t as { text: string }).text += serial % 2 === 0 ? `${words}${bulk}` : `${bulk}${words}`;
       });
       groups.push(e);
     }
@@ -91,7 +99,7 @@ test('a phrase over more candidates than are ranked: the newest texts that hold 
     let asked = 0;
     const stopped = await store.search('"alpha beta"', 100, { isStale: () => asked++ > 0 });
     assert.equal(stopped.partial, true);
-    assert.ok(stopped.hits.length > 0 && stopped.hits.length < 100, `one page of 256 candidates checked: ${stopped.hits.length} hits`);
+    assert.ok(stopped.hits.length > 0 && stopped.hits.length < 100, `one page of candidates checked: ${stopped.hits.length} hits`);
     assert.deepEqual(stopped.hits.map((h) => h.trajectoryKey), want.slice(0, stopped.hits.length));
     // NOT a phrase: texts with both words where the phrase is absent.
     const not = await store.search('beta NOT "alpha beta"', 20);

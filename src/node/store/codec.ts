@@ -40,6 +40,15 @@ export function unpackText(value: unknown, compressed: number): string {
   return String(value ?? '');
 }
 
+/**
+ * The text a compressed column starts with: the first `bytes` of the stream inflated as far as
+ * they go. Its last few characters may be a UTF-8 sequence cut short (U+FFFD): callers use it
+ * only well before its end.
+ */
+export function unpackTextPrefix(value: Buffer, bytes: number): string {
+  return inflateRawSync(value.subarray(0, bytes), { finishFlush: constants.Z_SYNC_FLUSH }).toString('utf8');
+}
+
 export function float32Blob(values: ArrayLike<number>): Buffer {
   const buf = Buffer.allocUnsafe(values.length * 4);
   for (let i = 0; i < values.length; i++) buf.writeFloatLE(values[i] as number, i * 4);

@@ -7,9 +7,9 @@ import type { Variant } from '../../core/reward';
 import type { ReasoningFormat } from '../../core/reasoning';
 import { groupHeads, readRunColumns, type ReadOptions, type RunColumnsRead } from './columns';
 import { combinedColumns, GROUP_AGGREGATES, readAggregates, selectColumns, STEP_AGGREGATES } from './aggregates';
-import { float32Blob, float32FromBlob, sha256Hex, uint32FromBlob, unpackText } from './codec';
+import { float32Blob, float32FromBlob, sha256Hex, uint32FromBlob, unpackText, unpackTextPrefix } from './codec';
 import { migrate, SCHEMA_VERSION, StoreVersionError, userVersion } from './schema';
-import { bm25Rank, matchesText, needsPositions, parseQuery, positiveTerms, presenceQuery, termQuery, termStats, type QueryNode, type RankInput } from './search';
+import { bm25Rank, matchesText, needsPositions, parseQuery, positiveTerms, prefixMatches, presenceQuery, readFtsAverages, readVarint, termQuery, termStats, type QueryNode, type RankInput } from './search';
 import { parseSearch, type SearchFilters } from '../../core/searchFilters';
 import { groupFilterSql, trajectoryFilterSql, type SqlPart } from './filterSql';
 import { PROMPT_HIT_LIMIT } from './types';
@@ -51,6 +51,13 @@ interface SearchPage {
   ranked: boolean;
   /** the scan stopped at SEARCH_SCAN_LIMIT candidates before finding a full page */
   partial?: boolean;
+  /** stored texts the page already read (text, text_z), so the hits' snippets need not read them again */
+  texts?: Map<number, StoredText>;
+}
+
+interface StoredText {
+  text: unknown;
+  text_z: number;
 }
 
 const ratio = (n: number, d: number): number | null => (d > 0 ? n / d : null);
@@ -157,30 +164,98 @@ function queryTerms(query: string): string[] {
   return [...new Set(words.filter((w) => !['and', 'or', 'not', 'near'].includes(w)))];
 }
 
-export function cutSnippet(text: string, terms: readonly string[], width = 160): SnippetPart[] {
-  const lower = text.toLowerCase();
-  let first = -1;
-  for (const t of terms) {
-    const i = lower.indexOf(t);
-    if (i >= 0 && (first < 0 || i < first)) first = i;
+/** Keys from a group_concat, newest (largest) first. */
+function keyList(concatenated: string | null | undefined): number[] {
+  return concatenated ? concatenated.split(',').map(Number).sort((a, b) => b - a) : [];
+}
+
+/**
+ * matchesText on a stored text, trying its start first when it is long: a common phrase usually
+ * occurs early, and inflating a long trace whole was most of a phrase search's time.
+ */
+function storedTextMatches(tree: QueryNode, value: unknown, compressed: number): boolean {
+  if (compressed === 1 && Buffer.isBuffer(value) && value.length > 4096 && prefixMatches(tree, unpackTextPrefix(value, 2048))) return true;
+  return matchesText(tree, unpackText(value, compressed));
+}
+
+/**
+ * cutSnippet on a stored text, inflating only as much of it as the snippet needs: a hit's first
+ * term is usually early, and Find's hits are often long traces (the 50 newest hits of a two-word
+ * query on the 2M store average 62K characters, whose whole inflating was most of the search).
+ */
+export function snippetOfStored(value: unknown, compressed: number, terms: readonly string[], width = 160): SnippetPart[] {
+  if (compressed === 1 && Buffer.isBuffer(value)) {
+    for (let bytes = 2048; bytes < value.length; bytes *= 4) {
+      const snippet = snippetFromPrefix(unpackTextPrefix(value, bytes), terms, width);
+      if (snippet) return snippet;
+    }
   }
+  return cutSnippet(unpackText(value, compressed), terms, width);
+}
+
+/**
+ * cutSnippet of a whole text, decided from its start alone, or null when the start does not
+ * decide it. The last 4 characters of `prefix` are not trusted (a UTF-8 sequence cut short).
+ */
+export function snippetFromPrefix(prefix: string, terms: readonly string[], width = 160): SnippetPart[] | null {
+  const sure = Math.max(0, prefix.length - 4);
+  const known = prefix.slice(0, sure);
+  const longest = terms.reduce((m, t) => Math.max(m, t.length), 0);
+  const first = firstTerm(known, terms);
+  if (first < 0 && terms.length > 0) return null;
+  // Decided when no term can start earlier without ending in the sure part (where it would have
+  // been found), and the window ends before the sure part does (so it gets its closing ellipsis,
+  // as on the whole text).
+  const start = Math.max(0, (first < 0 ? 0 : first) - Math.floor(width / 3));
+  if (first + longest > sure || start + width >= sure) return null;
+  return cutSnippet(known, terms, width);
+}
+
+const termsRegexCache = new Map<string, RegExp | null>();
+
+/** The terms as one case-insensitive alternation, in their order (null for none). */
+function termsRegex(terms: readonly string[]): RegExp | null {
+  const key = terms.join('\u0000');
+  let re = termsRegexCache.get(key);
+  if (re === undefined) {
+    const words = terms.filter((t) => t.length > 0).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    re = words.length ? new RegExp(words.join('|'), 'giu') : null;
+    if (termsRegexCache.size > 64) termsRegexCache.clear();
+    termsRegexCache.set(key, re);
+  }
+  return re;
+}
+
+/** Where the first of the terms occurs in the text, case-insensitively, or -1. */
+function firstTerm(text: string, terms: readonly string[]): number {
+  const re = termsRegex(terms);
+  if (!re) return -1;
+  re.lastIndex = 0;
+  return re.exec(text)?.index ?? -1;
+}
+
+/**
+ * A window of the text around the first occurrence of any term, with every occurrence in it
+ * marked (case-insensitive; at one place the term listed first wins). Found by a regular
+ * expression rather than on a lower-cased copy: lower-casing whole long traces was most of the
+ * snippets' time, and could shift indices (İ lower-cases to two characters).
+ */
+export function cutSnippet(text: string, terms: readonly string[], width = 160): SnippetPart[] {
+  const first = firstTerm(text, terms);
   const start = Math.max(0, (first < 0 ? 0 : first) - Math.floor(width / 3));
   const end = Math.min(text.length, start + width);
   const window = text.slice(start, end);
-  const wl = window.toLowerCase();
-  const marks: [number, number][] = [];
-  for (const t of terms) {
-    for (let i = wl.indexOf(t); i >= 0 && t.length > 0; i = wl.indexOf(t, i + t.length)) marks.push([i, i + t.length]);
-  }
-  marks.sort((a, b) => a[0] - b[0]);
   const parts: SnippetPart[] = [];
   let pos = 0;
   if (start > 0) parts.push({ text: '…', match: false });
-  for (const [s, e] of marks) {
-    if (s < pos) continue;
-    if (s > pos) parts.push({ text: window.slice(pos, s), match: false });
-    parts.push({ text: window.slice(s, e), match: true });
-    pos = e;
+  const re = termsRegex(terms);
+  if (re) {
+    re.lastIndex = 0;
+    for (let m = re.exec(window); m !== null; m = re.exec(window)) {
+      if (m.index > pos) parts.push({ text: window.slice(pos, m.index), match: false });
+      parts.push({ text: m[0], match: true });
+      pos = m.index + m[0].length;
+    }
   }
   if (pos < window.length) parts.push({ text: window.slice(pos), match: false });
   if (end < text.length) parts.push({ text: '…', match: false });
@@ -533,8 +608,11 @@ export class RunStore implements RunStoreApi {
     const partial = page.partial ? { partial: true } : {};
     const base = { prompts, problems, query: used, fellBackToPhrase: fellBack, ranked, ...partial };
     if (matches.length === 0) return { hits: [], ...base };
+    // Texts the page has read already are not read again (a long trace is most of a row's bytes).
+    const known = page.texts;
+    const textColumns = known && matches.every((m) => known.has(m.rowid)) ? '' : ', t.text, t.text_z';
     const rows = await this.db.all<Row>(
-      `SELECT t.id, t.traj_id, t.group_id, t.run_id, t.step, t.source, t.verdict, t.text, t.text_z, g.prompt_id
+      `SELECT t.id, t.traj_id, t.group_id, t.run_id, t.step, t.source, t.verdict${textColumns}, g.prompt_id
        FROM trajectories t JOIN groups g ON g.id = t.group_id WHERE t.id IN (${matches.map(() => '?').join(',')})`,
       matches.map((m) => m.rowid),
     );
@@ -543,6 +621,7 @@ export class RunStore implements RunStoreApi {
     for (const m of matches) {
       const r = byId.get(m.rowid);
       if (!r) continue; // an FTS row whose trajectory is gone
+      const text = textColumns ? { text: r.text, text_z: r.text_z as number } : (known?.get(m.rowid) as StoredText);
       hits.push({
         trajectoryKey: r.id as number,
         trajectoryId: r.traj_id as string,
@@ -552,7 +631,7 @@ export class RunStore implements RunStoreApi {
         promptId: r.prompt_id as string,
         source: r.source as 'online' | 'offline',
         verdict: r.verdict as Verdict,
-        snippet: cutSnippet(unpackText(r.text, r.text_z as number), terms),
+        snippet: snippetOfStored(text.text, text.text_z, terms),
         rank: m.rank,
       });
     }
@@ -630,7 +709,11 @@ export class RunStore implements RunStoreApi {
       if (!g) {
         let newest: number[] = [];
         try {
-          newest = (await this.db.all<{ rowid: number }>('SELECT rowid FROM prompt_fts WHERE prompt_fts MATCH ? ORDER BY rowid DESC LIMIT ?', [fts, SEARCH_SCAN_LIMIT])).map((r) => r.rowid);
+          const row = await this.db.get<{ ids: string | null }>(
+            "SELECT group_concat(rowid) AS ids FROM (SELECT rowid FROM prompt_fts WHERE prompt_fts MATCH ? ORDER BY rowid DESC LIMIT ?)",
+            [fts, SEARCH_SCAN_LIMIT],
+          );
+          newest = keyList(row?.ids);
         } catch {
           fts = null; // a query FTS5 cannot read even as words: no prompt-text matches
         }
@@ -842,17 +925,21 @@ export class RunStore implements RunStoreApi {
    */
   private async ftsNewest(fts: string, filter: SqlPart | null, limit: number, before: number | null = null): Promise<number[]> {
     const below = before === null ? '' : ' AND trajectory_fts.rowid < ?';
-    const rows = filter
-      ? await this.db.all<{ rowid: number }>(
-        `SELECT trajectory_fts.rowid AS rowid FROM trajectory_fts CROSS JOIN trajectories t ON t.id = trajectory_fts.rowid
-         WHERE trajectory_fts MATCH ?${below} AND ${filter.sql} ORDER BY trajectory_fts.rowid DESC LIMIT ?`,
+    // The keys come back as one string: a row per key cost twice as much for 2,000 keys, and an
+    // ORDER BY inside group_concat as much again as sorting them here.
+    const row = filter
+      ? await this.db.get<{ ids: string | null }>(
+        `SELECT group_concat(rowid) AS ids FROM (
+           SELECT trajectory_fts.rowid AS rowid FROM trajectory_fts CROSS JOIN trajectories t ON t.id = trajectory_fts.rowid
+           WHERE trajectory_fts MATCH ?${below} AND ${filter.sql} ORDER BY trajectory_fts.rowid DESC LIMIT ?)`,
         [fts, ...(before === null ? [] : [before]), ...filter.params, limit],
       )
-      : await this.db.all<{ rowid: number }>(
-        `SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ?${below} ORDER BY rowid DESC LIMIT ?`,
+      : await this.db.get<{ ids: string | null }>(
+        `SELECT group_concat(rowid) AS ids FROM (
+           SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ?${below} ORDER BY rowid DESC LIMIT ?)`,
         [fts, ...(before === null ? [] : [before]), limit],
       );
-    return rows.map((r) => r.rowid);
+    return keyList(row?.ids);
   }
 
   private layout: FtsLayout | null = null;
@@ -879,15 +966,24 @@ export class RunStore implements RunStoreApi {
     }
     const fts = presenceQuery(tree);
     const check = needsPositions(tree);
-    const counted = await this.db.get<{ n: number }>(
-      'SELECT count(*) AS n FROM (SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? LIMIT ?)',
-      [fts, SEARCH_RANK_LIMIT + 1],
-    );
-    if ((counted?.n ?? 0) <= SEARCH_RANK_LIMIT) {
-      const texts = await this.textsOf(fts, filter, SEARCH_RANK_LIMIT);
+    // Without filters one evaluation gives both the count (capped) and the newest candidates: an
+    // evaluation of a prefix query merges its words' whole doclists (about 100 ms for intersect* on
+    // 2M trajectories), and 2,001 keys read as one string cost less than a count and a second
+    // evaluation. With filters the count is of the whole match set, as bm25's cost is.
+    const newest = filter ? null : await this.ftsNewest(fts, null, SEARCH_RANK_LIMIT + 1);
+    const count = newest
+      ? newest.length
+      : ((await this.db.get<{ n: number }>('SELECT count(*) AS n FROM (SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? LIMIT ?)', [fts, SEARCH_RANK_LIMIT + 1]))?.n ?? 0);
+    if (count <= SEARCH_RANK_LIMIT) {
+      const stored = newest ? await this.textsByKey(newest) : await this.textsOf(fts, filter, SEARCH_RANK_LIMIT);
+      const texts = stored.map((r) => ({ rowid: r.id, text: unpackText(r.text, r.text_z) }));
       const terms = [...positiveTerms(tree)];
-      const docs: RankInput[] = [];
-      for (const t of texts) if (!check || matchesText(tree, t.text)) docs.push({ rowid: t.rowid, ...termStats(t.text, terms) });
+      const matching = check ? texts.filter((t) => matchesText(tree, t.text)) : texts;
+      const index = await this.ftsLengths(matching.map((t) => t.rowid));
+      const docs: RankInput[] = matching.map((t) => {
+        const length = index?.lengths.get(t.rowid);
+        return length === undefined ? { rowid: t.rowid, ...termStats(t.text, terms) } : { rowid: t.rowid, length, tf: termStats(t.text, terms, false).tf };
+      });
       const df = new Map<string, number>();
       for (const term of terms) {
         const r = await this.db.get<{ n: number }>(
@@ -896,28 +992,32 @@ export class RunStore implements RunStoreApi {
         );
         df.set(term, r?.n ?? 0);
       }
-      const documents = (await this.db.get<{ n: number | null }>('SELECT max(id) AS n FROM trajectories'))?.n ?? 0;
-      const ranked = bm25Rank(docs, terms, df, Math.max(documents, docs.length)).sort((a, b) => a.rank - b.rank || b.rowid - a.rowid);
-      return { matches: ranked.slice(0, n), ranked: true };
+      const documents = index?.documents ?? (await this.db.get<{ n: number | null }>('SELECT max(id) AS n FROM trajectories'))?.n ?? 0;
+      const ranked = bm25Rank(docs, terms, df, Math.max(documents, docs.length), index?.averageLength).sort((a, b) => a.rank - b.rank || b.rowid - a.rowid);
+      return { matches: ranked.slice(0, n), ranked: true, texts: new Map(stored.map((r) => [r.id, r])) };
     }
-    if (!check) return { matches: (await this.ftsNewest(fts, filter, n)).map((rowid) => ({ rowid, rank: null })), ranked: false };
-    // Candidate ids from FTS5 in two evaluations at most (each re-reads the doclists of the query's
-    // words: paging 256 at a time with `rowid < ?` cost ~100 ms a page on 2M trajectories): the
-    // newest 1,024 first, which is enough when the phrase is common, then the rest up to the limit.
+    if (!check) return { matches: (newest ? newest.slice(0, n) : await this.ftsNewest(fts, filter, n)).map((rowid) => ({ rowid, rank: null })), ranked: false };
     const candidates = (before: number | null, limit: number) => this.ftsNewest(fts, filter, limit, before);
-    const ids = await candidates(null, 1024);
+    // A common phrase is decided by about the newest 2n candidates, so those are fetched first.
+    const firstFetch = Math.max(256, 2 * n);
+    const ids = [...(newest ?? (await candidates(null, firstFetch)))];
     const matches: { rowid: number; rank: null }[] = [];
+    const texts = new Map<number, StoredText>();
     const deadline = performance.now() + SEARCH_SCAN_MS;
     let scanned = 0;
-    let more = ids.length === 1024;
+    let more = ids.length === (newest ? SEARCH_RANK_LIMIT + 1 : firstFetch);
     while (scanned < ids.length && matches.length < n && performance.now() <= deadline && !stale()) {
-      const page = ids.slice(scanned, scanned + 256);
+      // A common phrase needs little more than n texts read; a rare one gets pages of 256.
+      const page = ids.slice(scanned, scanned + (scanned === 0 ? Math.min(256, 2 * n) : 256));
       const rows = await this.db.all<{ id: number; text: unknown; text_z: number }>(
         `SELECT id, text, text_z FROM trajectories WHERE id IN (${page.map(() => '?').join(',')}) ORDER BY id DESC`,
         page,
       );
       for (const r of rows) {
-        if (matches.length < n && matchesText(tree, unpackText(r.text, r.text_z))) matches.push({ rowid: r.id, rank: null });
+        if (matches.length < n && storedTextMatches(tree, r.text, r.text_z)) {
+          matches.push({ rowid: r.id, rank: null });
+          texts.set(r.id, r);
+        }
       }
       scanned += page.length;
       if (scanned === ids.length && more && matches.length < n && ids.length < SEARCH_SCAN_LIMIT) {
@@ -929,18 +1029,49 @@ export class RunStore implements RunStoreApi {
     }
     // Every candidate there is was checked: the page is complete even when short.
     const exhausted = scanned >= ids.length && !more;
-    return { matches, ranked: false, partial: matches.length < n && !exhausted };
+    return { matches, ranked: false, partial: matches.length < n && !exhausted, texts };
+  }
+
+  /** Stored texts of trajectories by key, newest first. */
+  private async textsByKey(keys: readonly number[]): Promise<({ id: number } & StoredText)[]> {
+    if (keys.length === 0) return [];
+    return this.db.all<{ id: number } & StoredText>(
+      `SELECT id, text, text_z FROM trajectories WHERE id IN (${keys.map(() => '?').join(',')}) ORDER BY id DESC`,
+      [...keys],
+    );
+  }
+
+  /**
+   * What FTS5 itself keeps for bm25 on the presence index: each text's length in tokens (its
+   * docsize table) and the index's document count and average length (its averages record). With
+   * them the ranking is FTS5's own bm25 and the texts need not be tokenised to be measured. Null
+   * where the index keeps no sizes (an index made with columnsize=0).
+   */
+  private async ftsLengths(keys: readonly number[]): Promise<{ lengths: Map<number, number>; documents: number; averageLength: number } | null> {
+    try {
+      const totals = await this.db.get<{ block: Buffer }>('SELECT block FROM trajectory_fts_data WHERE id = 1');
+      const averages = totals ? readFtsAverages(totals.block) : null;
+      if (!averages) return null;
+      const lengths = new Map<number, number>();
+      for (let i = 0; i < keys.length; i += 500) {
+        const page = keys.slice(i, i + 500);
+        const rows = await this.db.all<{ id: number; sz: Buffer }>(`SELECT id, sz FROM trajectory_fts_docsize WHERE id IN (${page.map(() => '?').join(',')})`, page);
+        for (const r of rows) lengths.set(r.id, readVarint(r.sz, 0).value);
+      }
+      return { lengths, documents: averages.documents, averageLength: averages.tokens / Math.max(1, averages.documents) };
+    } catch {
+      return null;
+    }
   }
 
   /** Texts of the candidates of an FTS query that pass the filters (at most `limit` candidates, the newest), newest first. */
-  private async textsOf(fts: string, filter: SqlPart | null, limit: number): Promise<{ rowid: number; text: string }[]> {
-    const rows = await this.db.all<{ id: number; text: unknown; text_z: number }>(
+  private async textsOf(fts: string, filter: SqlPart | null, limit: number): Promise<({ id: number } & StoredText)[]> {
+    return this.db.all<{ id: number } & StoredText>(
       `SELECT t.id, t.text, t.text_z FROM trajectories t WHERE t.id IN (
          SELECT rowid FROM trajectory_fts WHERE trajectory_fts MATCH ? ORDER BY rowid DESC LIMIT ?)${filter ? ` AND ${filter.sql}` : ''}
        ORDER BY t.id DESC`,
       [fts, limit, ...(filter?.params ?? [])],
     );
-    return rows.map((r) => ({ rowid: r.id, text: unpackText(r.text, r.text_z) }));
   }
 
   /**
