@@ -8,7 +8,7 @@
 // The store is generated once through the store's own write path (RunStore.writeBatch, the call
 // ingest makes) and cached under .cache/bench/; its generation time is measured and reported.
 //
-// Run alone: node --import tsx bench/queries.ts [--trajectories N] [--rebuild] [--use-partial]
+// Run alone: node --import tsx bench/queries.ts [--trajectories N] [--rebuild] [--use-partial] [--synthetic]
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,11 +18,17 @@ import sqlite3 from 'sqlite3';
 import { RunStore, SCHEMA_VERSION } from '../src/node/store/index';
 import type { SqlValue } from '../src/node/store/sqlite';
 import { cpuDevice, ensureCacheDir, figure, latencySummary, printTable, rng, round, type Figure } from './lib/common';
-import { generateSteps, runStart } from './lib/gen';
+import { generateSteps, runStart, TextPool } from './lib/gen';
 import { TraceCutter } from './lib/traces';
 
-/** Bump when the generator changes what it writes, so a stale cached store is rebuilt. */
-const GENERATOR_VERSION = 2; // 2: text cut from the shared real traces (bench/lib/traces.ts)
+/**
+ * Bump when the generator changes what it writes, so a stale cached store is rebuilt.
+ * 2: text cut from the shared real traces (bench/lib/traces.ts). `--synthetic` builds (and caches
+ * apart) the store of generator 1, bench/lib/gen.ts's synthetic text, on which the figures of
+ * 2026-11-23 were measured: the way to compare today's code with them on the same data.
+ */
+const SYNTHETIC = process.argv.includes('--synthetic');
+const GENERATOR_VERSION = SYNTHETIC ? 1 : 2;
 const GROUP_SIZE = 8;
 const GROUPS_PER_STEP = 125;
 const RUN_ID = 'bench-run';
@@ -76,7 +82,7 @@ async function buildStore(file: string, trajectories: number): Promise<StoreMeta
   const toLines = (events: readonly import('../src/core/protocol').RolloutEvent[]) => events.map((event) => ({ line: ++line, byteOffset: 0, event }));
   const batch = (events: readonly import('../src/core/protocol').RolloutEvent[]) => ({ file: 'bench:generated', events: toLines(events), malformed: [], endOffset: 0, endLine: line });
   if (resumeFrom === 0) await store.writeBatch(batch([runStart(RUN_ID)]));
-  const pool = new TraceCutter();
+  const pool = SYNTHETIC ? new TextPool() : new TraceCutter();
   let lastReport = performance.now();
   let step = 0;
   for (const events of generateSteps(
@@ -117,7 +123,7 @@ async function buildStore(file: string, trajectories: number): Promise<StoreMeta
 
 async function ensureStore(trajectories: number, rebuild: boolean): Promise<{ file: string; meta: StoreMeta; built: boolean }> {
   const dir = ensureCacheDir();
-  const file = path.join(dir, `queries-${trajectories}.db`);
+  const file = path.join(dir, `queries-${SYNTHETIC ? 'synthetic-' : ''}${trajectories}.db`);
   const metaFile = `${file}.json`;
   if (!rebuild && existsSync(file) && existsSync(metaFile)) {
     const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as StoreMeta;
