@@ -121,6 +121,26 @@ test('inspector: heatmap and diff toggles render and report their timings', asyn
   await page.close();
 });
 
+test('inspector: a long trace with its reasoning open is built once, each chunk queued once', async () => {
+  // Opening the fold from the code also fires its toggle event; queuing the reasoning's chunks
+  // again there doubled the build's tasks (each a timer of at least 4 ms) on a 150K trace.
+  const g = sampleGroup({ groupId: 8, chars: 150_000, seed: 11, online: 2, offline: 1 });
+  const page = await open('build-once', 'inspector', [{ type: 'group', group: g, focusTrajectoryKey: null }]);
+  await page.waitForSelector('[data-testid="trace-body"]');
+  await page.click('[data-testid="think-toggle-all"]');
+  // Each build marks its trace body once every chunk is in (data-build-tasks).
+  await page.waitForSelector('[data-testid="trace-body"]:not(.heatmap-on)[data-build-tasks]');
+  await page.click('[data-testid="heatmap-toggle"]');
+  await page.waitForSelector('[data-testid="trace-body"].heatmap-on[data-build-tasks]');
+  const body = page.locator('[data-testid="trace-body"]');
+  const chunks = await body.locator('.chunk').count();
+  const tasks = Number(await body.getAttribute('data-build-tasks'));
+  assert.ok(chunks > 40, `a long trace in many chunks (${chunks})`);
+  assert.equal(await body.locator('.chunk:empty').count(), 0, 'every chunk is built');
+  assert.ok(tasks > 0 && tasks <= Math.ceil(chunks / 12) + 1, `${chunks} chunks built in ${tasks} tasks`);
+  await page.close();
+});
+
 test('dashboard: a 2,000-step chart has no marker elements; a click picks the nearest step and the keyboard picks exactly', async () => {
   const series = sampleSeries(2000);
   const page = await open('dash-dense', 'dashboard', [{ type: 'series', runId: 'sample-run', variant: 'oger', series: toSeriesColumns(series), selectedStep: null }]);
