@@ -17,7 +17,8 @@ export interface FindResult {
   capped: boolean;
 }
 
-function escapeRegExp(s: string): string {
+/** The text as a regular expression that matches it literally. */
+export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 

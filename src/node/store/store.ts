@@ -11,6 +11,7 @@ import { float32Blob, float32FromBlob, sha256Hex, uint32FromBlob, unpackText, un
 import { migrate, SCHEMA_VERSION, StoreVersionError, userVersion } from './schema';
 import { bm25Rank, matchesText, needsPositions, parseQuery, positiveTerms, prefixMatches, presenceQuery, readFtsAverages, readVarint, termQuery, termStats, type QueryNode, type RankInput } from './search';
 import { parseSearch, type SearchFilters } from '../../core/searchFilters';
+import { escapeRegExp } from '../../core/traceFind';
 import { groupFilterSql, trajectoryFilterSql, type SqlPart } from './filterSql';
 import { PROMPT_HIT_LIMIT } from './types';
 import { narrowFilter, tablePageSql, tableRowOf, tableWhere } from './tableQueries';
@@ -218,7 +219,7 @@ function termsRegex(terms: readonly string[]): RegExp | null {
   const key = terms.join('\u0000');
   let re = termsRegexCache.get(key);
   if (re === undefined) {
-    const words = terms.filter((t) => t.length > 0).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    const words = terms.filter((t) => t.length > 0).map(escapeRegExp);
     re = words.length ? new RegExp(words.join('|'), 'giu') : null;
     if (termsRegexCache.size > 64) termsRegexCache.clear();
     termsRegexCache.set(key, re);
